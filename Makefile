@@ -1,0 +1,38 @@
+# livechart：make run 启动服务，make test 运行测试（两者都会自动创建 .venv 并安装依赖）。
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test lint format bench clean
+
+# 运行所需的依赖；requirements.txt 变化时重新安装
+$(VENV)/.run-deps: requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+# 测试与检查所需的依赖
+$(VENV)/.test-deps: $(VENV)/.run-deps tests/requirements.txt
+	$(BIN)/python -m pip install --quiet -r tests/requirements.txt
+	touch $@
+
+run: $(VENV)/.run-deps
+	$(BIN)/python -m livechart
+
+test: $(VENV)/.test-deps
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.test-deps
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.test-deps
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: $(VENV)/.run-deps
+	$(BIN)/python -m bench.render
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,124 @@
+"""livechart 的配置类：缓存类型、图表（CHARTS）、调度任务（JOBS）与安全设置。
+
+由环境变量 LIVECHART_CONFIG 选择：development（默认）、testing、production，
+或任意 "包.模块:类" 路径。环境变量在导入本模块时读取一次。
+"""
+
+import os
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    """读取环境变量；空字符串视为未设置。"""
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+class Config:
+    """所有环境共用的默认配置。"""
+
+    # --- 服务地址 ---
+    LIVECHART_HOST = _env("LIVECHART_HOST", "127.0.0.1")
+    LIVECHART_PORT = int(_env("LIVECHART_PORT", "5000"))
+
+    # --- 图表：名称 → 规格；第一个图表即 /plot.png 的默认图表 ---
+    CHARTS = {
+        "cpu": {
+            "title": "本机 CPU 与内存使用率",
+            "source": {"type": "system", "metrics": ["cpu", "memory"]},
+            "series": {"cpu": "CPU", "memory": "内存"},
+            "ylabel": "使用率 (%)",
+            "ylim": [0, 100],
+            "window": 300,
+            "size": [800, 400],
+            "dpi": 100,
+        },
+        "demo": {
+            "title": "模拟信号（正弦 + 噪声与随机游走）",
+            "source": {"type": "demo", "seed": 42, "period": 60},
+            "series": {"signal": "信号", "walk": "随机游走"},
+            "ylabel": "数值",
+            "window": 300,
+            "size": [800, 400],
+            "dpi": 100,
+        },
+    }
+
+    # --- 调度任务：每个图表一个 redraw-<name> 间隔任务；改 seconds 即改刷新间隔 ---
+    JOBS = [
+        {
+            "id": "redraw-cpu",
+            "func": "livechart.jobs:redraw",
+            "kwargs": {"chart": "cpu"},
+            "trigger": "interval",
+            "seconds": 2,
+        },
+        {
+            "id": "redraw-demo",
+            "func": "livechart.jobs:redraw",
+            "kwargs": {"chart": "demo"},
+            "trigger": "interval",
+            "seconds": 1,
+        },
+    ]
+
+    # --- Flask-APScheduler ---
+    SCHEDULER_API_ENABLED = True
+    SCHEDULER_API_PREFIX = "/scheduler"
+    SCHEDULER_TIMEZONE = "UTC"
+    # 与 APScheduler 默认值一致，但写明：同一图表的计划运行不叠加，错过的合并为一次
+    SCHEDULER_JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 5}
+
+    # --- Flask-Caching：嵌入式默认（单进程内存）；注意大写的 "SimpleCache" ---
+    CACHE_TYPE = "SimpleCache"
+    CACHE_KEY_PREFIX = "livechart:"
+
+    # --- livechart 自身的设置 ---
+    # 调度器：running（启动）、paused（启动但不自动运行任务，测试用）、off（不启动）
+    LIVECHART_SCHEDULER = "running"
+    # 启动时先把每个图表画一遍，第一个请求就能拿到图片
+    LIVECHART_WARM_CACHE = True
+    # 任务间隔的下限（秒）；/scheduler API 只能显示整秒，所以间隔必须是整秒
+    LIVECHART_MIN_INTERVAL = 1
+    # 等待同一图表上一次重绘结束的最长时间（秒）
+    LIVECHART_RENDER_TIMEOUT = 30
+    # PNG 压缩级别（0–9）；1 比 9 快约一倍，文件只大约 3 %
+    LIVECHART_PNG_COMPRESS_LEVEL = 1
+    # 额外的中日韩字体文件路径（优先于自动检测到的字体）
+    LIVECHART_CJK_FONTS: list[str] = []
+    # /scheduler API 的 HTTP Basic 凭据；未设置时仅开发环境的本机回环客户端可用
+    LIVECHART_API_USER = _env("LIVECHART_API_USER")
+    LIVECHART_API_PASSWORD = _env("LIVECHART_API_PASSWORD")
+    # 未设置凭据时，是否允许本机回环地址免认证访问 /scheduler
+    LIVECHART_API_LOOPBACK_WITHOUT_AUTH = False
+    # 为真时缺少 API 凭据就拒绝启动（生产环境）
+    LIVECHART_REQUIRE_API_AUTH = False
+
+
+class DevelopmentConfig(Config):
+    """开发环境：嵌入式缓存，调度器在同一进程；本机可免认证访问 /scheduler。"""
+
+    LIVECHART_API_LOOPBACK_WITHOUT_AUTH = True
+
+
+class TestingConfig(Config):
+    """测试环境：调度器以暂停状态启动，测试通过 run 接口或直接调用任务来驱动。"""
+
+    TESTING = True
+    LIVECHART_SCHEDULER = "paused"
+    LIVECHART_API_LOOPBACK_WITHOUT_AUTH = True
+
+
+class ProductionConfig(Config):
+    """生产环境：必须设置 API 凭据；设置 LIVECHART_REDIS_URL 时使用共享的 Redis 缓存。"""
+
+    LIVECHART_REDIS_URL = _env("LIVECHART_REDIS_URL")
+    CACHE_TYPE = "RedisCache" if LIVECHART_REDIS_URL else "SimpleCache"
+    CACHE_REDIS_URL = LIVECHART_REDIS_URL
+    LIVECHART_REQUIRE_API_AUTH = True
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}

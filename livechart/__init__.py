@@ -1,0 +1,104 @@
+"""livechart：在内存中保持 Matplotlib 图表最新，并通过 HTTP 提供。"""
+
+# 必须在任何可能导入 pyplot 的代码之前选择 Agg（无界面、线程外可用）
+import matplotlib
+
+matplotlib.use("Agg")
+
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask.helpers import get_debug_flag
+from werkzeug.serving import is_running_from_reloader
+from werkzeug.utils import ImportStringError
+from werkzeug.utils import import_string
+
+from livechart import errors
+from livechart import jobs
+from livechart import security
+from livechart.extensions import cache
+from livechart.extensions import scheduler
+from livechart.fonts import configure_fonts
+from livechart.spec import ConfigError
+from livechart.spec import parse_settings
+from livechart.views import bp
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEDULER_MODES = ("running", "paused", "off")
+
+__all__ = ["ConfigError", "create_app"]
+
+
+def resolve_config(config: Any = None) -> Any:
+    """把 LIVECHART_CONFIG（或参数）解析为配置类：development / testing / production / "模块:类"。"""
+    if config is None:
+        config = os.environ.get("LIVECHART_CONFIG", "").strip() or "development"
+    if not isinstance(config, str):
+        return config
+    try:
+        if ":" not in config and "." not in config:
+            configs = import_string("config:CONFIGS")
+            if config not in configs:
+                raise ConfigError(f"LIVECHART_CONFIG={config!r}: unknown; use one of {', '.join(configs)} or 'module:Class'")
+            return configs[config]
+        return import_string(config)
+    except ImportStringError as exc:
+        raise ConfigError(
+            f"LIVECHART_CONFIG={config!r}: cannot import it ({exc.exception}); run from the livechart checkout "
+            "or put the module on PYTHONPATH"
+        ) from None
+
+
+def _start_scheduler(app: Flask) -> None:
+    """按 LIVECHART_SCHEDULER 启动调度器；FLASK_DEBUG 不能让它静默停摆（DESIGN.md 陷阱 3）。"""
+    mode = app.config["LIVECHART_SCHEDULER"]
+    if mode == "off":
+        return
+    if is_running_from_reloader() or (get_debug_flag() and os.environ.get("FLASK_RUN_FROM_CLI") == "true"):
+        # flask run --debug 会在重载器父进程和子进程各建一个 app：要么没有调度器，要么有两个
+        raise ConfigError(
+            "FLASK_DEBUG / the Werkzeug reloader: livechart must not run under the reloader (it would start zero or two "
+            "schedulers); start it with `python -m livechart` (make run) or gunicorn"
+        )
+    paused = mode == "paused"
+    scheduler.start(paused=paused)
+    if not scheduler.running and get_debug_flag():
+        # Flask-APScheduler 的 start() 在 FLASK_DEBUG 且不在重载器子进程时什么也不做。
+        # livechart 从不使用重载器，所以直接启动底层的 BackgroundScheduler
+        app.logger.warning("FLASK_DEBUG 已设置：Flask-APScheduler 会跳过启动，livechart 直接启动调度器（不使用重载器）")
+        scheduler.scheduler.start(paused=paused)
+    if not scheduler.running:
+        app.logger.warning("本主机 %r 不在 SCHEDULER_ALLOWED_HOSTS 中，调度器未启动", scheduler.host_name)
+
+
+def create_app(config: Any = None, overrides: dict[str, Any] | None = None) -> Flask:
+    """应用工厂：载入并校验配置，绑定扩展，注册蓝图，预热缓存，启动调度器。"""
+    app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
+    app.config.from_object(resolve_config(config))
+    app.config.update(overrides or {})
+    charts, intervals = parse_settings(app.config)
+    if app.config["LIVECHART_SCHEDULER"] not in SCHEDULER_MODES:
+        raise ConfigError(f"LIVECHART_SCHEDULER={app.config['LIVECHART_SCHEDULER']!r}: use one of {', '.join(SCHEDULER_MODES)}")
+    if not 0 <= app.config["LIVECHART_PNG_COMPRESS_LEVEL"] <= 9:
+        raise ConfigError("LIVECHART_PNG_COMPRESS_LEVEL: must be 0–9")
+    if app.config.get("CACHE_TYPE") in (None, "null", "NullCache", "flask_caching.backends.NullCache"):
+        raise ConfigError("CACHE_TYPE: NullCache stores nothing; use SimpleCache (embedded) or RedisCache")
+    if scheduler.running:
+        raise ConfigError("scheduler: already running for another app in this process; one livechart app per process")
+
+    configure_fonts(app.config["LIVECHART_CJK_FONTS"])
+    cache.init_app(app)
+    security.init_app(app)
+    # 模块级的 scheduler 只服务最后绑定的 app：先清掉上一个 app 留下的待定任务
+    scheduler.remove_all_jobs()
+    scheduler.init_app(app)
+    jobs.init_app(app, charts, intervals)
+    errors.init_app(app)
+    app.register_blueprint(bp)
+
+    if app.config["LIVECHART_WARM_CACHE"]:
+        jobs.warm(app)
+    _start_scheduler(app)
+    return app

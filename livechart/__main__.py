@@ -1,0 +1,31 @@
+"""python -m livechart：用 Flask 自带的服务器启动（不使用重载器）。"""
+
+import logging
+import os
+import sys
+
+from livechart import ConfigError
+from livechart import create_app
+
+
+def main() -> int:
+    """启动服务；配置错误时打印一条指明原因的消息并以 2 退出。"""
+    logging.basicConfig(
+        level=os.environ.get("LIVECHART_LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        app = create_app()
+    except ConfigError as exc:
+        print(f"livechart: configuration error: {exc}", file=sys.stderr)
+        return 2
+    host, port = app.config["LIVECHART_HOST"], app.config["LIVECHART_PORT"]
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    app.logger.info("livechart 已启动，请打开 http://%s:%d/", shown, port)
+    # 重载器会再启动一个进程和一个调度器；调试器会把堆栈暴露给客户端：两者都关闭
+    app.run(host=host, port=port, use_reloader=False, threaded=True, use_debugger=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

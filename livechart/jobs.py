@@ -1,0 +1,109 @@
+"""重绘任务：数据源 → 绘制 → 缓存。调度器按间隔调用 redraw(chart)。
+
+每个图表的状态（数据源的滚动窗口、复用的 Figure、重绘锁）放在
+app.extensions["livechart"] 中，和 Flask-Caching 一样，一个扩展对象可服务多个 app。
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from dataclasses import field
+
+from flask import Flask
+from flask import current_app
+
+from livechart import store
+from livechart.charts import ChartRenderer
+from livechart.extensions import scheduler
+from livechart.sources import Source
+from livechart.sources import make_source
+from livechart.spec import ChartSpec
+
+EXTENSION = "livechart"
+
+
+@dataclass
+class ChartWorker:
+    """一个图表的重绘器：同一图表的重绘由 lock 串行化。"""
+
+    spec: ChartSpec
+    source: Source
+    renderer: ChartRenderer
+    # POST /scheduler/jobs/<id>/run 在请求线程里直接调用任务，绕过 max_instances，
+    # 可能与计划运行重叠（DESIGN.md 陷阱 5），所以这里自己加锁
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    renders: int = 0
+
+    def redraw(self, *, only_if_missing: bool = False) -> store.ChartImage | None:
+        """重绘一次并写入缓存；失败时记录错误并保留上一张好图。
+
+        only_if_missing=True 用于请求中的缓存未命中：拿到锁后若已有图片则直接返回，
+        这样并发的未命中请求只触发一次绘制（single flight）。
+        """
+        name = self.spec.name
+        timeout = current_app.config["LIVECHART_RENDER_TIMEOUT"]
+        if not self.lock.acquire(timeout=timeout):
+            current_app.logger.warning("图表 %s 的上一次重绘超过 %s 秒仍未结束，跳过本次", name, timeout)
+            return store.load_image(name)
+        try:
+            if only_if_missing:
+                existing = store.load_image(name)
+                if existing is not None:
+                    return existing
+            started = time.perf_counter()
+            try:
+                png = self.renderer.render(self.source.fetch())
+            except Exception as exc:
+                # 完整的堆栈只进日志；客户端只能在状态里看到简短的消息
+                current_app.logger.exception("图表 %s 重绘失败", name)
+                store.record_failure(name, f"{type(exc).__name__}: {exc}")
+                return store.load_image(name)
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            record = store.save_image(name, png, elapsed_ms, self.spec.width, self.spec.height)
+            store.mark_recovered(name)
+            self.renders += 1
+            current_app.logger.debug("图表 %s 第 %d 版，用时 %.1f ms", name, record.version, elapsed_ms)
+            return record
+        finally:
+            self.lock.release()
+
+
+def init_app(app: Flask, charts: dict[str, ChartSpec], intervals: dict[str, float]) -> None:
+    """为每个图表创建数据源与绘制器，放入 app.extensions。"""
+    level = app.config["LIVECHART_PNG_COMPRESS_LEVEL"]
+    app.extensions[EXTENSION] = {
+        name: ChartWorker(spec, make_source(spec.source, spec.window, intervals[name]), ChartRenderer(spec, level))
+        for name, spec in charts.items()
+    }
+
+
+def workers(app: Flask | None = None) -> dict[str, ChartWorker]:
+    """当前 app 的全部图表重绘器（按配置顺序）。"""
+    return (app or current_app).extensions[EXTENSION]
+
+
+def redraw(chart: str) -> None:
+    """调度器调用的任务函数：在 app 上下文中重绘一个图表。
+
+    任务在调度器线程里运行，没有 app 上下文（DESIGN.md 陷阱 2），所以这里自己进入。
+    """
+    with scheduler.app.app_context():
+        worker = workers().get(chart)
+        if worker is None:
+            current_app.logger.error("任务要求重绘未知图表 %r", chart)
+            return
+        worker.redraw()
+
+
+def ensure_image(chart: str) -> store.ChartImage | None:
+    """返回图表的当前图片；缓存未命中时在本请求中绘制一次（并发请求共享这一次）。"""
+    return store.load_image(chart) or workers()[chart].redraw(only_if_missing=True)
+
+
+def warm(app: Flask) -> None:
+    """启动时把每个图表画一遍，让第一个请求就能拿到图片。"""
+    with app.app_context():
+        for worker in workers().values():
+            worker.redraw()

@@ -1,0 +1,138 @@
+"""/scheduler API 的守卫（DESIGN.md 陷阱 1）。
+
+Flask-APScheduler 的 API 能运行任何可导入的函数，且一个用户只是访问的网页也能跨站发 POST。
+因此：凭据（HTTP Basic，来自 LIVECHART_API_USER / LIVECHART_API_PASSWORD）或仅限本机回环；
+修改类请求必须是同源的 JSON；新增或修改任务只能指向 livechart 自己的重绘函数；
+任何响应都不带堆栈或原始异常文本。
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+from typing import Any
+
+from flask import Flask
+from flask import Response
+from flask import current_app
+from flask import request
+from flask_apscheduler.auth import HTTPBasicAuth
+
+from livechart.errors import json_error
+from livechart.extensions import scheduler
+from livechart.jobs import workers
+from livechart.spec import ConfigError
+from livechart.spec import JobSpecError
+from livechart.spec import check_job
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+@scheduler.authenticate
+def check_credentials(auth: Any) -> bool:
+    """Flask-APScheduler 的认证回调：常量时间比较用户名和密码。"""
+    config = current_app.config
+    user, password = config.get("LIVECHART_API_USER"), config.get("LIVECHART_API_PASSWORD")
+    if not (user and password and auth):
+        return False
+    return hmac.compare_digest(str(auth.get("username", "")).encode(), user.encode()) & hmac.compare_digest(
+        str(auth.get("password", "")).encode(), password.encode()
+    )
+
+
+def _is_loopback(address: str | None) -> bool:
+    """客户端地址是否为本机回环。"""
+    try:
+        return address is not None and ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+def _cross_site() -> bool:
+    """请求是否来自别的源（Origin 与本站不同，或浏览器标明 cross-site / same-site）。"""
+    if request.headers.get("Sec-Fetch-Site") in ("cross-site", "same-site"):
+        return True
+    origin = request.headers.get("Origin")
+    return origin is not None and origin != request.host_url.rstrip("/")
+
+
+def _authorize() -> Response | None:
+    """认证：有凭据时要求 HTTP Basic；没有凭据时仅在允许时放行本机回环。"""
+    config = current_app.config
+    if config.get("LIVECHART_API_USER"):
+        if check_credentials(scheduler.auth.get_authorization()):
+            return None
+        return json_error(
+            401,
+            "unauthorized",
+            "credentials required (HTTP Basic)",
+            {"WWW-Authenticate": scheduler.auth.get_authenticate_header()},
+        )
+    if config["LIVECHART_API_LOOPBACK_WITHOUT_AUTH"] and _is_loopback(request.remote_addr):
+        return None
+    return json_error(
+        403, "forbidden", "the scheduler API needs LIVECHART_API_USER and LIVECHART_API_PASSWORD for non-loopback clients"
+    )
+
+
+def _check_body() -> Response | None:
+    """修改类请求：必须是 JSON；新增或修改任务的内容按 livechart 的规则校验。"""
+    if not request.is_json:
+        return json_error(415, "unsupported_media_type", "send Content-Type: application/json")
+    body = request.get_json(silent=True) if request.get_data(cache=True) else {}
+    if body is None:
+        return json_error(400, "bad_request", "the body is not valid JSON")
+    endpoint = request.endpoint.removeprefix(scheduler.endpoint_prefix)
+    charts = {name: worker.spec for name, worker in workers().items()}
+    minimum = current_app.config["LIVECHART_MIN_INTERVAL"]
+    try:
+        if endpoint == "add_job":
+            check_job(body, charts, minimum)
+            if scheduler.get_job(body["id"]) is not None:
+                return json_error(409, "conflict", f"job {body['id']!r} already exists; PATCH it or DELETE it first")
+        elif endpoint == "update_job":
+            check_job(body, charts, minimum, patch_of=request.view_args["job_id"])
+    except JobSpecError as exc:
+        return json_error(400, "bad_request", str(exc))
+    return None
+
+
+def guard() -> Response | None:
+    """在 Flask-APScheduler 的视图之前运行：同源 → 认证 → 任务存在 → 请求体。"""
+    if not (request.endpoint or "").startswith(scheduler.endpoint_prefix):
+        return None
+    mutating = request.method not in SAFE_METHODS
+    if mutating and _cross_site():
+        return json_error(403, "forbidden", "cross-site requests to the scheduler API are refused")
+    denied = _authorize()
+    if denied is not None:
+        return denied
+    job_id = (request.view_args or {}).get("job_id")
+    if job_id is not None and scheduler.get_job(job_id) is None:
+        return json_error(404, "not_found", f"job {job_id!r} not found")
+    return _check_body() if mutating else None
+
+
+def scrub(response: Response) -> Response:
+    """Flask-APScheduler 的视图出错时返回 str(e)：换成通用消息（详情已在日志中）。"""
+    if (request.endpoint or "").startswith(scheduler.endpoint_prefix) and response.status_code >= 500:
+        current_app.logger.error("scheduler API 出错 (%s %s): %s", request.method, request.path, response.get_data(as_text=True))
+        return json_error(500, "internal_server_error", "internal error; see the server log")
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """校验 API 安全设置并注册守卫；须在 scheduler.init_app 之前调用。"""
+    config = app.config
+    user, password = config.get("LIVECHART_API_USER"), config.get("LIVECHART_API_PASSWORD")
+    if bool(user) != bool(password):
+        raise ConfigError("LIVECHART_API_USER and LIVECHART_API_PASSWORD: set both or neither")
+    if config.get("SCHEDULER_API_ENABLED") and config["LIVECHART_REQUIRE_API_AUTH"] and not user:
+        raise ConfigError(
+            "LIVECHART_API_USER / LIVECHART_API_PASSWORD: this configuration exposes the /scheduler API and requires "
+            "credentials; set both (or set SCHEDULER_API_ENABLED = False)"
+        )
+    # 总是显式设置：模块级的 scheduler 会沿用上一个 app 的 auth（init_app 用 config.get(…, self.auth)）
+    config["SCHEDULER_AUTH"] = HTTPBasicAuth() if user else None
+    app.before_request(guard)
+    app.after_request(scrub)

@@ -1,0 +1,137 @@
+"""蓝图：页面、图片与状态 JSON。视图只读缓存；只有缓存未命中时才在请求中绘制一次。"""
+
+from __future__ import annotations
+
+import math
+import time
+from datetime import UTC
+from datetime import datetime
+from typing import Any
+
+from apscheduler.schedulers.base import STATE_RUNNING
+from apscheduler.triggers.interval import IntervalTrigger
+from flask import Blueprint
+from flask import Response
+from flask import abort
+from flask import jsonify
+from flask import render_template
+from flask import request
+from flask import url_for
+
+from livechart import jobs
+from livechart import store
+from livechart.errors import json_error
+from livechart.extensions import scheduler
+from livechart.spec import job_id_for
+
+bp = Blueprint("livechart", __name__)
+
+# 超过这么多个间隔没有新图（且未暂停）即为陈旧
+STALE_INTERVALS = 3
+
+
+def _iso(timestamp: float | None) -> str | None:
+    """epoch 秒 → ISO 8601（UTC）。"""
+    return None if timestamp is None else datetime.fromtimestamp(timestamp, UTC).isoformat()
+
+
+def _known(name: str) -> None:
+    """未知图表 → 404。"""
+    if name not in jobs.workers():
+        abort(404, f"unknown chart {name!r}; charts: {', '.join(jobs.workers())}")
+
+
+def job_state(name: str) -> dict[str, Any]:
+    """图表任务的实时状态：间隔、是否暂停、下次运行时间（来自调度器，而非配置）。"""
+    job = scheduler.get_job(job_id_for(name))
+    if job is None:
+        return {"interval": None, "paused": True, "next_run": None}
+    interval = job.trigger.interval.total_seconds() if isinstance(job.trigger, IntervalTrigger) else None
+    # 调度器启动前任务处于 pending 状态，还没有 next_run_time
+    next_run = None if job.pending else job.next_run_time
+    paused = scheduler.state != STATE_RUNNING or (not job.pending and next_run is None)
+    return {"interval": interval, "paused": paused, "next_run": next_run.isoformat() if next_run else None}
+
+
+def chart_status(name: str) -> dict[str, Any]:
+    """一个图表的状态 JSON。"""
+    spec = jobs.workers()[name].spec
+    image = store.load_image(name)
+    failure = store.load_failure(name)
+    state = job_state(name)
+    interval = state["interval"]
+    stale = not state["paused"] and (
+        image is None or (interval is not None and time.time() - image.rendered_at > STALE_INTERVALS * interval)
+    )
+    return {
+        "name": name,
+        "title": spec.title,
+        "image_url": url_for("livechart.chart_png", name=name),
+        "job_id": spec.job_id,
+        **state,
+        "version": image.version if image else 0,
+        "rendered_at": _iso(image.rendered_at) if image else None,
+        "render_ms": round(image.render_ms, 2) if image else None,
+        "width": spec.width,
+        "height": spec.height,
+        "bytes": image.nbytes if image else 0,
+        "stale": stale,
+        "last_error": None
+        if failure is None
+        else {"message": failure.message, "at": _iso(failure.at), "consecutive_failures": failure.consecutive},
+    }
+
+
+def _png(name: str) -> Response:
+    """从缓存返回 PNG；支持 ETag / If-None-Match → 304。"""
+    _known(name)
+    image = jobs.ensure_image(name)
+    if image is None:
+        retry = job_state(name)["interval"] or 1
+        return json_error(503, "unavailable", f"chart {name!r} has no image yet", {"Retry-After": str(math.ceil(retry))})
+    response = Response(image.png, mimetype="image/png")
+    response.set_etag(image.etag)
+    response.last_modified = datetime.fromtimestamp(image.rendered_at, UTC)
+    # no-cache：可以缓存，但每次都要重新验证（ETag），这样永远不会显示旧图
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["X-Livechart-Version"] = str(image.version)
+    return response.make_conditional(request)
+
+
+@bp.get("/")
+def index() -> str:
+    """页面：每个图表按其任务的实时间隔刷新。"""
+    charts = [
+        {"name": name, "title": worker.spec.title, "src": url_for("livechart.chart_png", name=name), **job_state(name)}
+        for name, worker in jobs.workers().items()
+    ]
+    return render_template("index.html", charts=charts)
+
+
+@bp.get("/plot.png")
+def plot_png() -> Response:
+    """默认图表（CHARTS 中的第一个）。"""
+    return _png(next(iter(jobs.workers())))
+
+
+@bp.get("/charts/<name>.png")
+def chart_png(name: str) -> Response:
+    """任意图表的当前 PNG。"""
+    return _png(name)
+
+
+@bp.get("/api/charts")
+def charts_status() -> Response:
+    """全部图表的状态。"""
+    return jsonify(
+        charts=[chart_status(name) for name in jobs.workers()],
+        scheduler={"running": scheduler.state == STATE_RUNNING},
+        now=_iso(time.time()),
+    )
+
+
+@bp.get("/api/charts/<name>")
+def chart_status_view(name: str) -> Response:
+    """一个图表的状态。"""
+    _known(name)
+    return jsonify(chart_status(name))
