@@ -14,6 +14,8 @@ def main() -> int:
         level=os.environ.get("LIVECHART_LOG_LEVEL", "INFO").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # APScheduler 每次运行任务都写两行 INFO；只保留警告（如错过的运行）
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     try:
         app = create_app()
     except ConfigError as exc:

@@ -230,7 +230,7 @@ def check_job(
     if patch_of and "trigger" not in job and not trigger_args:
         return
     if job.get("trigger") != "interval":
-        raise JobSpecError("'trigger' must be \"interval\" (with seconds, minutes, …)")
+        raise JobSpecError('\'trigger\' must be "interval"; to change the interval send {"trigger": "interval", "seconds": N}')
     interval_seconds(trigger_args, min_interval)
 
 

@@ -1,0 +1,224 @@
+"""测试夹具：app / client、真实的 redis-server、真实的服务进程。"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from livechart import create_app
+from livechart.extensions import cache
+from livechart.extensions import scheduler
+
+ROOT = Path(__file__).resolve().parent.parent
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def require_program(path_or_name: str, why: str) -> str:
+    """返回程序路径；缺少时在开发机上跳过，在 CI（CI=true）中失败。"""
+    found = shutil.which(path_or_name)
+    if found:
+        return found
+    message = f"{path_or_name} is not installed ({why}); .ci/run installs it"
+    if IN_CI:
+        pytest.fail(f"CI=true: {message}")
+    pytest.skip(message)
+
+
+def free_port() -> int:
+    """回环地址上的一个空闲端口。"""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, message: str, step: float = 0.05) -> Any:
+    """轮询直到 predicate 返回真值或超时。"""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s: {message}")
+        time.sleep(step)
+
+
+def shutdown_scheduler() -> None:
+    """模块级调度器会被多个 app 共用（DESIGN.md 陷阱 2）：每个测试后关掉并清空任务。"""
+    if scheduler.running:
+        scheduler.shutdown(wait=True)
+    scheduler.remove_all_jobs()
+
+
+@pytest.fixture
+def make_app() -> Iterator[Callable[..., Any]]:
+    """创建测试用 app 的工厂；测试结束时关闭调度器。"""
+    apps = []
+
+    def factory(config: Any = "testing", **overrides: Any) -> Any:
+        app = create_app(config, overrides)
+        apps.append(app)
+        return app
+
+    yield factory
+    for app in apps:
+        with app.app_context():
+            cache.clear()
+    shutdown_scheduler()
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Any]) -> Any:
+    """TestingConfig 的 app：调度器以暂停状态运行，任务只在被调用时运行。"""
+    return make_app()
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    """测试客户端（来自 127.0.0.1）。"""
+    return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """在空闲回环端口上启动一个真实的 redis-server。"""
+    program = require_program("redis-server", "Redis cache tests")
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("redis")
+    process = subprocess.Popen(
+        [program, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    import redis
+
+    client = redis.Redis(port=port)
+
+    def ready() -> bool:
+        try:
+            return bool(client.ping())
+        except redis.exceptions.ConnectionError:
+            return False
+
+    try:
+        wait_for(ready, 10, "redis-server did not start")
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        client.close()
+        process.terminate()
+        process.wait(10)
+
+
+@dataclass
+class Server:
+    """一个正在运行的 python -m livechart 进程。"""
+
+    url: str
+    process: subprocess.Popen
+    home: Path
+    workdir: Path
+    log: Path
+    strace_log: Path | None
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        """GET 服务器上的路径。"""
+        return requests.get(self.url + path, timeout=10, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> requests.Response:
+        """以 JSON 方式 POST（/scheduler API 要求 application/json）。"""
+        return requests.post(self.url + path, json=kwargs.pop("json", {}), timeout=10, **kwargs)
+
+    def version(self, chart: str) -> int:
+        """图表当前的版本号（读状态，不请求图片）。"""
+        return self.get(f"/api/charts/{chart}").json()["version"]
+
+    def stop(self) -> int:
+        """发 SIGINT（如同 Ctrl+C）并等待退出；在 strace 下发给被跟踪的 python 子进程。"""
+        if self.process.poll() is None:
+            import psutil
+
+            parent = psutil.Process(self.process.pid)
+            targets = parent.children() if self.strace_log else [parent]
+            for target in targets or [parent]:
+                target.send_signal(signal.SIGINT)
+            try:
+                return self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                return self.process.wait(5)
+        return self.process.returncode
+
+
+def start_server(tmp_path: Path, *, strace: bool = False, env: dict[str, str] | None = None) -> Server:
+    """以临时工作目录和 HOME 启动真实的服务进程，等到它能提供图片。"""
+    port = free_port()
+    home, workdir = tmp_path / "home", tmp_path / "cwd"
+    home.mkdir()
+    workdir.mkdir()
+    log = tmp_path / "server.log"
+    full_env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "PYTHONPATH": str(ROOT),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "LIVECHART_CONFIG": "tests.e2e_config:E2EConfig",
+        "LIVECHART_PORT": str(port),
+        **(env or {}),
+    }
+    command = [sys.executable, "-m", "livechart"]
+    strace_log = None
+    if strace:
+        strace_log = tmp_path / "strace.log"
+        command = [
+            require_program("strace", "watching the server for written files"),
+            "-f",
+            "-qq",
+            "-e",
+            "trace=open,openat,creat,rename,renameat,renameat2",
+            "-o",
+            str(strace_log),
+            *command,
+        ]
+    with open(log, "wb") as out:
+        process = subprocess.Popen(command, cwd=workdir, env=full_env, stdout=out, stderr=subprocess.STDOUT)
+    server = Server(f"http://127.0.0.1:{port}", process, home, workdir, log, strace_log)
+
+    def up() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            return server.get("/plot.png").status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    wait_for(up, 60, f"server did not come up; log:\n{log}")
+    return server
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    """每个测试一个真实的服务进程。"""
+    running = start_server(tmp_path)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """浏览器测试共用的服务进程。"""
+    running = start_server(tmp_path_factory.mktemp("shared-server"))
+    yield running
+    running.stop()

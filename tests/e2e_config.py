@@ -1,0 +1,12 @@
+"""端到端测试的配置：与开发配置相同，只是每个图表每秒重绘一次。"""
+
+from config import DevelopmentConfig
+
+
+class E2EConfig(DevelopmentConfig):
+    """每秒重绘一次，测试不用久等。"""
+
+    JOBS = [
+        {"id": "redraw-cpu", "func": "livechart.jobs:redraw", "kwargs": {"chart": "cpu"}, "trigger": "interval", "seconds": 1},
+        {"id": "redraw-demo", "func": "livechart.jobs:redraw", "kwargs": {"chart": "demo"}, "trigger": "interval", "seconds": 1},
+    ]

@@ -1,0 +1,155 @@
+"""绘制与数据源：纯代码，不需要 Flask。"""
+
+from __future__ import annotations
+
+import gc
+import io
+import logging
+import sys
+import warnings
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from livechart import fonts
+from livechart.charts import ChartRenderer
+from livechart.sources import DemoSource
+from livechart.sources import SystemSource
+from livechart.sources import Window
+from livechart.spec import parse_chart
+from tests.conftest import IN_CI
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def spec(**changes: object):
+    """一个模拟数据图表的规格。"""
+    raw = {"title": "模拟信号", "source": {"type": "demo", "seed": 1}, "series": {"signal": "信号", "walk": "随机游走"}}
+    raw.update(changes)
+    return parse_chart("demo", raw)
+
+
+def frame(n: int, seed: int = 0) -> pd.DataFrame:
+    """n 行带时间索引的数据。"""
+    rng = np.random.default_rng(seed)
+    index = pd.date_range("2026-01-01 12:00", periods=n, freq="1s", name="time")
+    return pd.DataFrame({"signal": rng.normal(size=n), "walk": rng.normal(size=n).cumsum()}, index=index)
+
+
+def test_agg_backend_and_no_pyplot() -> None:
+    assert matplotlib.get_backend().lower() == "agg"
+    # 服务本身从不导入 pyplot（全局状态、泄漏）
+    assert "matplotlib.pyplot" not in sys.modules
+
+
+@pytest.mark.parametrize("size", [(800, 400), (640, 480), (300, 200)])
+def test_render_returns_png_of_the_configured_size(size: tuple[int, int]) -> None:
+    renderer = ChartRenderer(spec(size=list(size)))
+    png = renderer.render(frame(120))
+    assert png.startswith(PNG_MAGIC)
+    with Image.open(io.BytesIO(png)) as image:
+        assert image.size == size
+
+
+@pytest.mark.parametrize("rows", [0, 1, 2, 600])
+def test_render_handles_any_window_length(rows: int) -> None:
+    png = ChartRenderer(spec()).render(frame(rows))
+    assert png.startswith(PNG_MAGIC)
+
+
+def test_render_reflects_the_data() -> None:
+    renderer = ChartRenderer(spec())
+    first = renderer.render(frame(100, seed=1))
+    second = renderer.render(frame(100, seed=2))
+    again = ChartRenderer(spec()).render(frame(100, seed=1))
+    assert first != second
+    assert first == again  # 同样的数据，同样的像素
+
+
+def test_one_figure_is_reused_and_updated_in_place() -> None:
+    """多次绘制后图元数量不变：只更新数据，不新增线条或文字（内存保持平稳）。"""
+    renderer = ChartRenderer(spec())
+    figure = renderer.figure
+    renderer.render(frame(50))
+    artists = len(renderer.axes.get_children())
+    gc.collect()
+    objects = len(gc.get_objects())
+    for i in range(30):
+        renderer.render(frame(50 + i, seed=i))
+    gc.collect()
+    assert renderer.figure is figure
+    assert len(renderer.axes.get_children()) == artists
+    assert len(gc.get_objects()) - objects < 2000
+
+
+def test_fixed_ylim_is_kept() -> None:
+    renderer = ChartRenderer(spec(ylim=[0, 100]))
+    renderer.render(frame(50))
+    assert renderer.axes.get_ylim() == (0, 100)
+
+
+def test_cjk_text_renders_without_missing_glyphs() -> None:
+    """安装了 CJK 字体时，中文标题不应产生“缺字形”警告（否则显示为方框）。"""
+    path = fonts.find_cjk_font()
+    if path is None:
+        message = "no CJK font installed (.ci/run installs fonts-wqy-microhei)"
+        if IN_CI:
+            pytest.fail(f"CI=true: {message}")
+        pytest.skip(message)
+    families = fonts.configure_fonts()
+    assert len(families) == 2
+    renderer = ChartRenderer(spec(title="中文标题：温度与湿度", ylabel="使用率 (%)"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        renderer.render(frame(30))
+
+
+def test_missing_cjk_font_warns_once(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """没有 CJK 字体：启动时一条清楚的警告，绘制时不为每个缺失的字形刷屏。"""
+    monkeypatch.setattr(fonts, "_configured", None)
+    monkeypatch.setitem(matplotlib.rcParams, "font.family", ["DejaVu Sans"])
+    with caplog.at_level(logging.WARNING, logger="livechart"):
+        assert fonts.configure_fonts(extra=(), search=[]) == ["DejaVu Sans"]
+        assert fonts.configure_fonts(extra=(), search=[]) == ["DejaVu Sans"]
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1
+    assert "CJK" in warned[0]
+    renderer = ChartRenderer(spec(title="没有中文字体"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        renderer.render(frame(10))
+
+
+def test_find_cjk_font_checks_glyphs_not_names() -> None:
+    dejavu = matplotlib.font_manager.findfont("DejaVu Sans")
+    assert fonts.find_cjk_font(search=[dejavu]) is None
+
+
+def test_window_is_bounded() -> None:
+    window = Window(("a",), maxlen=5)
+    for i in range(20):
+        current = window.append(pd.DataFrame({"a": [float(i)]}, index=pd.DatetimeIndex([pd.Timestamp(2026, 1, 1, 0, 0, i)])))
+    assert list(current["a"]) == [15.0, 16.0, 17.0, 18.0, 19.0]
+
+
+def test_system_source_samples_this_machine() -> None:
+    source = SystemSource(["cpu", "memory", "swap"], window=3)
+    for _ in range(5):
+        data = source.fetch()
+    assert list(data.columns) == ["cpu", "memory", "swap"]
+    assert len(data) == 3
+    assert data.index.is_monotonic_increasing
+    assert ((data >= 0) & (data <= 100)).all().all()
+
+
+def test_demo_source_backfills_and_is_seedable() -> None:
+    a = DemoSource(seed=7, period=60, noise=0.1, window=50, step=1)
+    b = DemoSource(seed=7, period=60, noise=0.1, window=50, step=1)
+    assert len(a.window.frame) == 49  # 启动时回填，页面一打开就有曲线
+    first, second = a.fetch(), b.fetch()
+    assert len(first) == 50
+    # 同一种子产生同样的随机部分（随机游走只依赖种子）
+    assert np.allclose(first["walk"].to_numpy(), second["walk"].to_numpy())

@@ -1,0 +1,302 @@
+"""/scheduler API：Flask-APScheduler 的 REST 接口，以及 livechart 加在它前面的守卫。"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import pytest
+
+from livechart import ConfigError
+from livechart import jobs
+from livechart import store
+from livechart.extensions import scheduler
+
+JSON = {"Content-Type": "application/json"}
+REMOTE = {"REMOTE_ADDR": "203.0.113.9"}
+NEW_JOB = {"id": "redraw-demo", "func": "livechart.jobs:redraw", "kwargs": {"chart": "demo"}, "trigger": "interval", "seconds": 4}
+
+
+def basic(user: str, password: str) -> dict[str, str]:
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+@pytest.fixture
+def secured(make_app: Any) -> Any:
+    """设置了 API 凭据的 app。"""
+    return make_app("testing", LIVECHART_API_USER="ops", LIVECHART_API_PASSWORD="s3cret")
+
+
+def assert_json_error(response: Any, status: int, fragment: str) -> None:
+    assert response.status_code == status, response.get_data(as_text=True)
+    body = response.get_json()
+    assert set(body) == {"error", "message"}
+    assert fragment in body["message"]
+    assert "Traceback" not in response.get_data(as_text=True)
+
+
+# --- 查看、暂停、恢复、立即运行、修改间隔 ---
+
+
+def test_list_and_inspect_jobs(client: Any) -> None:
+    jobs_ = client.get("/scheduler/jobs").get_json()
+    assert sorted(j["id"] for j in jobs_) == ["redraw-cpu", "redraw-demo"]
+    job = client.get("/scheduler/jobs/redraw-cpu").get_json()
+    assert job["func"] == "livechart.jobs:redraw"
+    assert job["kwargs"] == {"chart": "cpu"}
+    assert job["seconds"] == 2
+
+
+def test_pause_resume_run_and_patch_interval(app: Any, client: Any) -> None:
+    paused = client.post("/scheduler/jobs/redraw-cpu/pause", headers=JSON)
+    assert paused.status_code == 200 and paused.get_json()["next_run_time"] is None
+    resumed = client.post("/scheduler/jobs/redraw-cpu/resume", headers=JSON)
+    assert resumed.status_code == 200 and resumed.get_json()["next_run_time"] is not None
+    ran = client.post("/scheduler/jobs/redraw-cpu/run", headers=JSON)
+    assert ran.status_code == 200
+    with app.app_context():
+        assert store.load_image("cpu").version == 2
+    patched = client.patch("/scheduler/jobs/redraw-cpu", json={"trigger": "interval", "seconds": 2 * 60, "name": "cpu 每两分钟"})
+    assert patched.status_code == 200
+    assert patched.get_json()["minutes"] == 2
+    assert scheduler.get_job("redraw-cpu").trigger.interval.total_seconds() == 120
+
+
+def test_delete_and_add_back_a_job(client: Any) -> None:
+    assert client.delete("/scheduler/jobs/redraw-demo", headers=JSON).status_code == 204
+    assert client.get("/api/charts/demo").get_json()["interval"] is None
+    added = client.post("/scheduler/jobs", json=NEW_JOB)
+    assert added.status_code == 200
+    assert added.get_json()["seconds"] == 4
+    assert_json_error(client.post("/scheduler/jobs", json=NEW_JOB), 409, "already exists")
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/scheduler/jobs/nope"),
+        ("post", "/scheduler/jobs/nope/pause"),
+        ("post", "/scheduler/jobs/nope/resume"),
+        ("post", "/scheduler/jobs/nope/run"),
+        ("patch", "/scheduler/jobs/nope"),
+        ("delete", "/scheduler/jobs/nope"),
+    ],
+)
+def test_unknown_job_is_404_json(client: Any, method: str, path: str) -> None:
+    response = getattr(client, method)(path, json={"trigger": "interval", "seconds": 5})
+    assert_json_error(response, 404, "job 'nope' not found")
+
+
+# --- 只允许 livechart 自己的任务函数 ---
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ({"id": "pwn", "func": "os:system", "args": ["id"], "trigger": "date"}, "'args' is not allowed"),
+        ({**NEW_JOB, "id": "redraw-x1", "kwargs": {"chart": "x1"}}, "unknown chart 'x1'"),
+        ({**NEW_JOB, "id": "pwn", "func": "os:system"}, "a job id must be 'redraw-<chart>'"),
+        ({**NEW_JOB, "func": "os:system"}, "'func' must be 'livechart.jobs:redraw'"),
+        ({**NEW_JOB, "func": "livechart.jobs:warm"}, "'func' must be 'livechart.jobs:redraw'"),
+        ({**NEW_JOB, "kwargs": {"chart": "cpu"}}, "'kwargs' of job 'redraw-demo' must be"),
+        ({**NEW_JOB, "kwargs": {"chart": "demo", "x": object.__name__}}, "'kwargs' of job"),
+        ({**NEW_JOB, "trigger": "cron", "second": "*"}, "'second' is not allowed"),
+        ({**NEW_JOB, "trigger": "date"}, "'trigger' must be \"interval\""),
+        ({**NEW_JOB, "seconds": 0}, "needs one of weeks"),
+        ({**NEW_JOB, "seconds": 0.25}, "below the minimum"),
+        ({**NEW_JOB, "seconds": 2.5}, "whole number of seconds"),
+        ({**NEW_JOB, "seconds": "fast"}, "'seconds' must be a number"),
+        ({**NEW_JOB, "seconds": 1e308, "minutes": 1e308}, "invalid interval"),
+        ({**NEW_JOB, "jobstore": "other"}, "'jobstore' is not allowed"),
+        ({**NEW_JOB, "misfire_grace_time": "soon"}, "misfire_grace_time"),
+        ([1, 2, 3], "JSON object"),
+    ],
+)
+def test_add_job_rejects_anything_but_livechart_redraws(client: Any, body: Any, fragment: str) -> None:
+    client.delete("/scheduler/jobs/redraw-demo", headers=JSON)
+    assert_json_error(client.post("/scheduler/jobs", json=body), 400, fragment)
+    assert [j.id for j in scheduler.get_jobs()] == ["redraw-cpu"]
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ({"func": "os:system"}, "'func' must be"),
+        ({"func": "livechart.jobs:redraw", "kwargs": {"chart": "demo"}}, "'kwargs' of job 'redraw-cpu'"),
+        ({"args": ["rm -rf /"]}, "'args' is not allowed"),
+        ({"seconds": 3}, "'trigger' must be \"interval\""),
+        ({"trigger": "interval"}, "needs one of"),
+        ({"trigger": "interval", "seconds": -1}, "below the minimum"),
+        ({"trigger": "cron", "minute": "*/5"}, "'minute' is not allowed"),
+        ({"id": "other"}, "'id' is not allowed"),
+        ({"max_instances": 5}, "'max_instances' is not allowed"),
+    ],
+)
+def test_patch_rejects_bad_changes_and_keeps_the_job(client: Any, body: Any, fragment: str) -> None:
+    before = client.get("/scheduler/jobs/redraw-cpu").get_json()
+    assert_json_error(client.patch("/scheduler/jobs/redraw-cpu", json=body), 400, fragment)
+    assert client.get("/scheduler/jobs/redraw-cpu").get_json() == before
+
+
+def test_invalid_json_is_400(client: Any) -> None:
+    response = client.patch("/scheduler/jobs/redraw-cpu", data="{not json", headers=JSON)
+    assert_json_error(response, 400, "not valid JSON")
+
+
+# --- 跨站与内容类型 ---
+
+
+def test_cross_site_text_plain_post_is_refused(client: Any) -> None:
+    """浏览器可以不经预检跨站发送 text/plain 的 POST：必须拒绝。"""
+    response = client.post(
+        "/scheduler/jobs",
+        data='{"id": "x", "func": "os:system", "args": ["id"]}',
+        headers={"Content-Type": "text/plain", "Origin": "http://evil.example"},
+    )
+    assert_json_error(response, 403, "cross-site")
+    assert len(scheduler.get_jobs()) == 2
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded", "multipart/form-data"])
+def test_mutating_requests_must_be_json(client: Any, content_type: str | None) -> None:
+    headers = {"Content-Type": content_type} if content_type else {}
+    response = client.post("/scheduler/jobs/redraw-cpu/pause", data="", headers=headers)
+    assert_json_error(response, 415, "application/json")
+    assert scheduler.get_job("redraw-cpu").next_run_time is not None
+
+
+@pytest.mark.parametrize(
+    ("headers", "allowed"),
+    [
+        ({"Origin": "http://localhost"}, True),
+        ({"Sec-Fetch-Site": "same-origin"}, True),
+        ({"Origin": "http://localhost:8080"}, False),
+        ({"Origin": "https://localhost"}, False),
+        ({"Origin": "null"}, False),
+        ({"Sec-Fetch-Site": "cross-site"}, False),
+        ({"Sec-Fetch-Site": "same-site"}, False),
+    ],
+)
+def test_same_origin_only(client: Any, headers: dict[str, str], allowed: bool) -> None:
+    response = client.post("/scheduler/jobs/redraw-cpu/pause", json={}, headers=headers)
+    assert response.status_code == (200 if allowed else 403)
+
+
+def test_reads_are_not_subject_to_origin_checks(client: Any) -> None:
+    assert client.get("/scheduler/jobs", headers={"Origin": "http://elsewhere.example"}).status_code == 200
+
+
+# --- 认证 ---
+
+
+def test_without_credentials_only_loopback_in_development(client: Any) -> None:
+    assert client.get("/scheduler/jobs").status_code == 200
+    response = client.get("/scheduler/jobs", environ_base=REMOTE)
+    assert_json_error(response, 403, "LIVECHART_API_USER")
+    response = client.post("/scheduler/jobs/redraw-cpu/pause", json={}, environ_base=REMOTE)
+    assert response.status_code == 403
+
+
+def test_without_credentials_and_without_loopback_permission_everything_is_refused(make_app: Any) -> None:
+    app = make_app("testing", LIVECHART_API_LOOPBACK_WITHOUT_AUTH=False)
+    assert_json_error(app.test_client().get("/scheduler/jobs"), 403, "LIVECHART_API_USER")
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({}, 401),
+        (basic("ops", "wrong"), 401),
+        (basic("root", "s3cret"), 401),
+        ({"Authorization": "Bearer s3cret"}, 401),
+        ({"Authorization": "Basic !!!"}, 401),
+        (basic("ops", "s3cret"), 200),
+    ],
+)
+def test_basic_auth(secured: Any, headers: dict[str, str], status: int) -> None:
+    client = secured.test_client()
+    response = client.get("/scheduler/jobs", headers=headers, environ_base=REMOTE)
+    assert response.status_code == status
+    if status == 401:
+        assert response.headers["WWW-Authenticate"].startswith("Basic ")
+        assert response.get_json()["error"] == "unauthorized"
+    # 有凭据时，本机回环也要认证
+    assert client.get("/scheduler/jobs", headers=headers).status_code == status
+
+
+def test_auth_applies_to_every_scheduler_endpoint(secured: Any) -> None:
+    client = secured.test_client()
+    rules = [r for r in secured.url_map.iter_rules() if r.endpoint.startswith("scheduler.")]
+    assert len(rules) == 13
+    for rule in rules:
+        path = rule.rule.replace("<job_id>", "redraw-cpu")
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            response = client.open(path, method=method, json={})
+            assert response.status_code == 401, (method, path)
+    assert scheduler.get_job("redraw-cpu") is not None
+
+
+def test_authenticated_mutation(secured: Any) -> None:
+    client = secured.test_client()
+    response = client.post("/scheduler/jobs/redraw-cpu/pause", json={}, headers=basic("ops", "s3cret"))
+    assert response.status_code == 200 and response.get_json()["next_run_time"] is None
+
+
+def test_auth_does_not_leak_between_apps(secured: Any, make_app: Any) -> None:
+    """模块级 scheduler 会沿用上一个 app 的 SCHEDULER_AUTH：必须每次显式设置。"""
+    from tests.conftest import shutdown_scheduler
+
+    shutdown_scheduler()
+    open_app = make_app("testing")
+    assert open_app.test_client().get("/scheduler/jobs").status_code == 200
+
+
+# --- 从不回显堆栈或异常文本 ---
+
+
+def test_internal_errors_are_scrubbed(client: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    def boom(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("db password is hunter2")
+
+    monkeypatch.setattr(scheduler, "pause_job", boom)
+    response = client.post("/scheduler/jobs/redraw-cpu/pause", json={})
+    assert_json_error(response, 500, "internal error")
+    assert "hunter2" not in response.get_data(as_text=True)
+
+
+def test_unserialisable_job_args_do_not_leak(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """GET /scheduler/jobs 在任务参数无法序列化时会抛异常（DESIGN.md 陷阱 6）：返回通用 500 JSON。"""
+    job = scheduler.get_job("redraw-cpu")
+    monkeypatch.setattr(job, "kwargs", {"chart": object()})
+    monkeypatch.setattr(scheduler, "get_jobs", lambda *a, **k: [job])
+    response = client.get("/scheduler/jobs")
+    assert_json_error(response, 500, "internal error")
+    assert "object" not in response.get_data(as_text=True)
+
+
+# --- FLASK_DEBUG 不能让调度器静默停摆 ---
+
+
+def test_flask_debug_still_starts_the_scheduler(make_app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLASK_DEBUG", "1")
+    monkeypatch.delenv("WERKZEUG_RUN_MAIN", raising=False)
+    monkeypatch.delenv("FLASK_RUN_FROM_CLI", raising=False)
+    make_app("testing", LIVECHART_SCHEDULER="running", LIVECHART_WARM_CACHE=False)
+    assert scheduler.running
+
+
+@pytest.mark.parametrize("env", [{"WERKZEUG_RUN_MAIN": "true"}, {"FLASK_DEBUG": "1", "FLASK_RUN_FROM_CLI": "true"}])
+def test_reloader_is_refused_with_a_reason(make_app: Any, monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(ConfigError, match="python -m livechart"):
+        make_app("testing", LIVECHART_SCHEDULER="running", LIVECHART_WARM_CACHE=False)
+    assert not scheduler.running
+
+
+def test_scheduler_off_starts_nothing(make_app: Any) -> None:
+    app = make_app("testing", LIVECHART_SCHEDULER="off")
+    assert not scheduler.running
+    assert app.test_client().get("/plot.png").status_code == 200
+    assert jobs.workers(app)["cpu"].renders == 1
