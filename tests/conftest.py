@@ -141,6 +141,10 @@ class Server:
         """以 JSON 方式 POST（/scheduler API 要求 application/json）。"""
         return requests.post(self.url + path, json=kwargs.pop("json", {}), timeout=10, **kwargs)
 
+    def patch(self, path: str, **kwargs: Any) -> requests.Response:
+        """以 JSON 方式 PATCH。"""
+        return requests.patch(self.url + path, timeout=10, **kwargs)
+
     def version(self, chart: str) -> int:
         """图表当前的版本号（读状态，不请求图片）。"""
         return self.get(f"/api/charts/{chart}").json()["version"]
