@@ -153,3 +153,33 @@ def test_demo_source_backfills_and_is_seedable() -> None:
     assert len(first) == 50
     # 同一种子产生同样的随机部分（随机游走只依赖种子）
     assert np.allclose(first["walk"].to_numpy(), second["walk"].to_numpy())
+
+
+def test_cached_background_leaves_no_trace_of_the_previous_frame() -> None:
+    """复用背景后的一帧，与全新绘制器画同样数据得到的像素完全一样。"""
+    reused = ChartRenderer(spec(ylim=[-5, 5]))
+    reused.render(frame(200, seed=1))
+    reused.render(frame(80, seed=2))
+    background = reused.background
+    again = reused.render(frame(150, seed=3))
+    assert reused.background is background  # y 范围不变：背景被复用
+    assert again == ChartRenderer(spec(ylim=[-5, 5])).render(frame(150, seed=3))
+
+
+def test_auto_ylim_is_round_covers_the_data_and_rebuilds_the_background() -> None:
+    renderer = ChartRenderer(spec())
+    data = frame(100)
+    renderer.render(data)
+    low, high = renderer.axes.get_ylim()
+    assert low < data.min().min() and high > data.max().max()
+    ticks = renderer.axes.get_yticks()
+    assert low in ticks and high in ticks  # 取整到刻度
+    background = renderer.background
+    renderer.render(data * 100)
+    assert renderer.background is not background
+    assert renderer.axes.get_ylim()[1] > data.max().max() * 100
+
+
+def test_png_is_opaque_rgb() -> None:
+    with Image.open(io.BytesIO(ChartRenderer(spec()).render(frame(10)))) as image:
+        assert image.mode == "RGB"
