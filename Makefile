@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench clean screenshot
 
 # 运行所需的依赖；requirements.txt 变化时重新安装
 $(VENV)/.run-deps: requirements.txt
@@ -36,3 +36,7 @@ bench: $(VENV)/.run-deps
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# README 的截图（需要 Debian 的 chromium）
+screenshot: $(VENV)/.test-deps
+	$(BIN)/python -m tests.screenshot
