@@ -61,6 +61,9 @@ class Config:
         },
     ]
 
+    # livechart 不接收上传：请求体最多 64 KiB（超出返回 413 JSON）
+    MAX_CONTENT_LENGTH = 64 * 1024
+
     # --- Flask-APScheduler ---
     SCHEDULER_API_ENABLED = True
     SCHEDULER_API_PREFIX = "/scheduler"

@@ -41,11 +41,28 @@ def check_credentials(auth: Any) -> bool:
 
 
 def _is_loopback(address: str | None) -> bool:
-    """客户端地址是否为本机回环。"""
+    """地址（IP 或主机名）是否为本机回环。"""
+    if address is None:
+        return False
+    if address.lower() == "localhost":
+        return True
     try:
-        return address is not None and ipaddress.ip_address(address).is_loopback
+        return ipaddress.ip_address(address.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def _loopback_client() -> bool:
+    """请求是否真的来自本机上的本机用户。
+
+    三个条件缺一不可：对端地址是回环；没有经过代理（同机的反向代理会让所有人都像回环）；
+    Host 也是回环名——否则可能是 DNS 重绑定：恶意网页把自己的域名解析到 127.0.0.1，
+    浏览器会把它的请求当作同源发来。
+    """
+    if request.headers.get("X-Forwarded-For") or request.headers.get("Forwarded"):
+        return False
+    host = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
+    return _is_loopback(request.remote_addr) and _is_loopback(host)
 
 
 def _cross_site() -> bool:
@@ -68,7 +85,7 @@ def _authorize() -> Response | None:
             "credentials required (HTTP Basic)",
             {"WWW-Authenticate": scheduler.auth.get_authenticate_header()},
         )
-    if config["LIVECHART_API_LOOPBACK_WITHOUT_AUTH"] and _is_loopback(request.remote_addr):
+    if config["LIVECHART_API_LOOPBACK_WITHOUT_AUTH"] and _loopback_client():
         return None
     return json_error(
         403, "forbidden", "the scheduler API needs LIVECHART_API_USER and LIVECHART_API_PASSWORD for non-loopback clients"

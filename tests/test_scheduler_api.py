@@ -198,6 +198,34 @@ def test_without_credentials_only_loopback_in_development(client: Any) -> None:
     assert response.status_code == 403
 
 
+@pytest.mark.parametrize(
+    ("host", "headers", "allowed"),
+    [
+        ("localhost:5000", {}, True),
+        ("127.0.0.1:5000", {}, True),
+        ("[::1]:5000", {}, True),
+        # DNS 重绑定：恶意域名解析到 127.0.0.1，浏览器认为请求是同源的
+        ("evil.example:5000", {"Origin": "http://evil.example:5000"}, False),
+        ("evil.example", {}, False),
+        # 同机的反向代理：对端是回环，但真正的客户端不是
+        ("localhost:5000", {"X-Forwarded-For": "203.0.113.9"}, False),
+        ("localhost:5000", {"Forwarded": "for=203.0.113.9"}, False),
+    ],
+)
+def test_loopback_exemption_needs_a_loopback_host_and_no_proxy(
+    client: Any, host: str, headers: dict[str, str], allowed: bool
+) -> None:
+    response = client.post(
+        "/scheduler/jobs/redraw-cpu/pause", json={}, headers={"Host": host, **headers}, base_url=f"http://{host}"
+    )
+    assert response.status_code == (200 if allowed else 403), response.get_data(as_text=True)
+
+
+def test_oversized_body_is_413_json(client: Any) -> None:
+    response = client.patch("/scheduler/jobs/redraw-cpu", data="x" * 100_000, headers=JSON)
+    assert_json_error(response, 413, "")
+
+
 def test_without_credentials_and_without_loopback_permission_everything_is_refused(make_app: Any) -> None:
     app = make_app("testing", LIVECHART_API_LOOPBACK_WITHOUT_AUTH=False)
     assert_json_error(app.test_client().get("/scheduler/jobs"), 403, "LIVECHART_API_USER")
