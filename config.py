@@ -18,7 +18,8 @@ class Config:
 
     # --- 服务地址 ---
     LIVECHART_HOST = _env("LIVECHART_HOST", "127.0.0.1")
-    LIVECHART_PORT = int(_env("LIVECHART_PORT", "5000"))
+    # 在 create_app 中校验并转换为整数，错误时给出指明设置的消息
+    LIVECHART_PORT = _env("LIVECHART_PORT", "5000")
 
     # --- 图表：名称 → 规格；第一个图表即 /plot.png 的默认图表 ---
     CHARTS = {

@@ -51,6 +51,17 @@ def resolve_config(config: Any = None) -> Any:
         ) from None
 
 
+def _port(value: Any) -> int:
+    """LIVECHART_PORT → 1–65535 的整数。"""
+    try:
+        port = int(value)
+    except (TypeError, ValueError):
+        port = 0
+    if not 0 < port < 65536:
+        raise ConfigError(f"LIVECHART_PORT={value!r}: must be a port number 1–65535")
+    return port
+
+
 def _start_scheduler(app: Flask) -> None:
     """按 LIVECHART_SCHEDULER 启动调度器；FLASK_DEBUG 不能让它静默停摆（DESIGN.md 陷阱 3）。"""
     mode = app.config["LIVECHART_SCHEDULER"]
@@ -79,6 +90,7 @@ def create_app(config: Any = None, overrides: dict[str, Any] | None = None) -> F
     app.config.from_object(resolve_config(config))
     app.config.update(overrides or {})
     charts, intervals = parse_settings(app.config)
+    app.config["LIVECHART_PORT"] = _port(app.config["LIVECHART_PORT"])
     if app.config["LIVECHART_SCHEDULER"] not in SCHEDULER_MODES:
         raise ConfigError(f"LIVECHART_SCHEDULER={app.config['LIVECHART_SCHEDULER']!r}: use one of {', '.join(SCHEDULER_MODES)}")
     if not 0 <= app.config["LIVECHART_PNG_COMPRESS_LEVEL"] <= 9:

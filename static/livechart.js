@@ -6,6 +6,7 @@
 
   const STATUS_POLL_MS = 2000; // 轮询 /api/charts 的周期：跟上别人改的间隔与暂停
   const CLOCK_MS = 1000; // “N 秒前”的更新周期
+  const STUCK_MS = 15000; // 一张图超过这么久还没加载完，就放弃它重新请求
   const statusUrl = document.body.dataset.statusUrl;
   const charts = new Map();
   let statusTimer = null;
@@ -24,6 +25,8 @@
       renderedAt: null,
       timer: null,
       loading: false,
+      loadingSince: 0,
+      pending: null,
     });
   }
 
@@ -33,12 +36,17 @@
 
   // 预加载新图，加载成功后替换；失败则保留上一张并标记，下个周期自动重试
   function refresh(chart) {
-    if (chart.loading) return;
+    // 上一张还在加载就不叠加请求；但卡住太久的请求要放弃，否则这个图表再也不会刷新
+    if (chart.loading && Date.now() - chart.loadingSince < STUCK_MS) return;
+    if (chart.pending) chart.pending.onload = chart.pending.onerror = null;
     chart.loading = true;
+    chart.loadingSince = Date.now();
     const next = new Image();
+    chart.pending = next;
     next.className = chart.img.className;
     next.alt = chart.img.alt;
     next.onload = () => {
+      chart.pending = null;
       chart.img.replaceWith(next);
       chart.img = next;
       chart.loading = false;
@@ -46,6 +54,7 @@
       setText(chart, ".problem", "");
     };
     next.onerror = () => {
+      chart.pending = null;
       chart.loading = false;
       chart.el.classList.add("failed");
       setText(chart, ".problem", "图片加载失败，保留上一张，稍后重试");

@@ -132,6 +132,8 @@ def test_bad_settings_fail_fast_naming_the_culprit(bad: dict[str, Any], message:
         ({"LIVECHART_PNG_COMPRESS_LEVEL": 12}, "LIVECHART_PNG_COMPRESS_LEVEL"),
         ({"LIVECHART_API_USER": "admin", "LIVECHART_API_PASSWORD": None}, "set both or neither"),
         ({"JOBS": []}, r"CHARTS\['cpu'\]: has no job"),
+        ({"LIVECHART_PORT": "http"}, "LIVECHART_PORT='http': must be a port number"),
+        ({"LIVECHART_PORT": 70000}, "LIVECHART_PORT=70000"),
     ],
 )
 def test_create_app_fails_fast(make_app: Any, overrides: dict[str, Any], message: str) -> None:
