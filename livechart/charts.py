@@ -5,33 +5,92 @@ Figure 的 Agg 画布 → Pillow → BytesIO → bytes。
 
 为什么不每次都完整重绘（bench/README.md 有测量）：标题、y 轴、网格、背景每次都一样，
 却占了绘制时间的大半。这里把这些静态部分画一次、缓存为背景（Agg 的 copy_from_bbox），
-每次只恢复背景，再画会变的部分（x 轴、线条、图例、“暂无数据”）。
+每次只恢复背景，再画会变的部分（x 轴、数据图元、最新值标注、图例、“暂无数据”）。
 y 轴范围变化时才重建背景；自动范围取整到刻度，所以很少变化。
+
+支持的类型：line、area（可堆叠）、bar（可堆叠，否则并排）、step、scatter；
+序列可以画在右侧的第二 y 轴上。所有图元在创建时建好，之后只更新数据（不新增图元，内存平稳）。
 """
 
 from __future__ import annotations
 
 import threading
 import warnings
+from dataclasses import dataclass
 from io import BytesIO
+from typing import Any
 
 import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
+from matplotlib.artist import Artist
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 from matplotlib.ticker import MaxNLocator
 from PIL import Image
 
 from livechart import fonts
 from livechart.spec import ChartSpec
+from livechart.spec import SeriesSpec
 
 # x 轴至少显示的时长（天，Matplotlib 日期单位）：刚启动时新点从右侧长出，刻度也不会细到毫秒
 MIN_SPAN = 60 / 86400
+SECONDS_PER_DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class Theme:
+    """配色。"""
+
+    face: str
+    text: str
+    grid: str
+    spine: str
+    cycle: tuple[str, ...]
+
+
+THEMES = {
+    "light": Theme("#ffffff", "#1d2430", "#b0b7c3", "#8a93a0", ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                   "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")),
+    "dark": Theme("#1a1f26", "#e6e9ee", "#4a5260", "#5b6472", ("#4e9bff", "#ffb454", "#5ed28a", "#ff6b6b", "#c08cff",
+                  "#e0a070", "#ff8fd0", "#b0b0b0", "#e6e65c", "#4fd8e8")),
+}  # fmt: skip
+
+BINARY_PREFIXES = ("", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei")
+
+
+def format_value(unit: str, value: float, precise: bool = False) -> str:
+    """按单位格式化一个数：百分比、二进制前缀的字节（KiB、MiB……）、或普通数字。"""
+    if not np.isfinite(value):
+        return ""
+    if unit == "percent":
+        return f"{value:.1f}%" if precise else f"{value:g}%"
+    if unit in ("bytes", "bytes/s"):
+        # Matplotlib 只有十进制的 EngFormatter；字节用 1024 进制
+        scaled, index = float(value), 0
+        while abs(scaled) >= 1024 and index < len(BINARY_PREFIXES) - 1:
+            scaled /= 1024
+            index += 1
+        suffix = "/s" if unit == "bytes/s" else ""
+        return f"{scaled:.3g} {BINARY_PREFIXES[index]}B{suffix}"
+    return f"{value:.4g}"
+
+
+@dataclass
+class Drawn:
+    """一条序列在图上的图元。"""
+
+    series: SeriesSpec
+    axes: Axes
+    artist: Artist
+    label: Artist | None
 
 
 class ChartRenderer:
-    """一个图表的绘制器：持有一个复用的 Figure 及其线条。"""
+    """一个图表的绘制器：持有一个复用的 Figure 及其全部图元。"""
 
     # Matplotlib 不是线程安全的：同一进程内所有图表的绘制串行进行（类级锁）
     draw_lock = threading.Lock()
@@ -39,56 +98,182 @@ class ChartRenderer:
     def __init__(self, spec: ChartSpec, compress_level: int = 1) -> None:
         self.spec = spec
         self.compress_level = compress_level
-        self.figure = Figure(figsize=(spec.width / spec.dpi, spec.height / spec.dpi), dpi=spec.dpi)
+        self.theme = theme = THEMES[spec.theme]
+        self.figure = Figure(figsize=(spec.width / spec.dpi, spec.height / spec.dpi), dpi=spec.dpi, facecolor=theme.face)
         self.canvas = FigureCanvasAgg(self.figure)
-        ax = self.axes = self.figure.add_subplot()
-        ax.xaxis_date()
-        # 滚动窗口从几秒到几天：自动定位 + 简洁格式，避免默认刻度重叠（DESIGN.md 陷阱 17）
-        locator = mdates.AutoDateLocator(minticks=3, maxticks=8)
-        ax.xaxis.set_major_locator(locator)
-        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, show_offset=False))
-        self.lines = {column: ax.plot([], [], label=label, linewidth=1.5)[0] for column, label in spec.series.items()}
-        ax.set_title(spec.title)
-        ax.set_ylabel(spec.ylabel)
-        ax.grid(True, alpha=0.3)
-        if spec.ylim is not None:
-            ax.set_ylim(*spec.ylim)
-        legend = ax.legend(loc="upper left", fontsize="small") if len(self.lines) > 1 else None
-        self.empty_text = ax.text(0.5, 0.5, "暂无数据", transform=ax.transAxes, ha="center", va="center", visible=False)
+        self.axes = self.figure.add_subplot()
+        self.right = self.axes.twinx() if spec.has_right_axis else None
+        self._style()
+        self.drawn = [self._create(series, index) for index, series in enumerate(spec.series)]
+        self.empty_text = self.axes.text(
+            0.5, 0.5, "暂无数据", transform=self.axes.transAxes, ha="center", va="center", color=theme.text, visible=False
+        )
+        legend = None
+        if spec.legend:
+            # 图例放在最上层的坐标轴上，盖住所有数据
+            legend = (self.right or self.axes).legend(
+                [d.artist for d in self.drawn], [d.series.label for d in self.drawn], loc="upper left", fontsize="small",
+                facecolor=theme.face, edgecolor=theme.spine, labelcolor=theme.text, framealpha=0.85,
+            )  # fmt: skip
         # 固定边距：约束布局每次绘制都要重新计算，代价高
-        self.figure.subplots_adjust(left=0.08, right=0.98, top=0.9, bottom=0.1)
-        # 每次都要画的图元，按从下到上的顺序（图例盖在线条上面）
-        self.dynamic = [ax.xaxis, *self.lines.values(), self.empty_text, *([legend] if legend else [])]
-        self.background = None
-        self.background_key: tuple[float, float] | None = None
+        self.figure.subplots_adjust(left=0.09, right=0.91 if self.right else 0.98, top=0.9, bottom=0.1)
+        # 每次都要画的图元，按从下到上的顺序
+        labels = [d.label for d in self.drawn if d.label is not None]
+        self.dynamic: list[Artist] = [self.axes.xaxis, *(d.artist for d in self.drawn), *labels, self.empty_text]
+        if legend is not None:
+            self.dynamic.append(legend)
+        self.background: Any = None
+        self.background_key: tuple[Any, ...] | None = None
         self.round_limits = MaxNLocator(nbins="auto", steps=[1, 2, 2.5, 5, 10])
 
+    def _style(self) -> None:
+        """坐标轴、刻度、标题按主题与单位设置（只在创建时做一次）。"""
+        spec, theme = self.spec, self.theme
+        axes = [(self.axes, spec.unit, spec.ylabel, spec.ylim)]
+        if self.right is not None:
+            axes.append((self.right, spec.y2unit, spec.y2label, spec.y2lim))
+        for ax, unit, label, limits in axes:
+            ax.set_facecolor(theme.face)
+            ax.set_ylabel(label, color=theme.text)
+            ax.tick_params(colors=theme.text, which="both")
+            for spine in ax.spines.values():
+                spine.set_edgecolor(theme.spine)
+            if unit != "plain":
+                ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _pos, unit=unit: format_value(unit, value)))
+            if limits is not None:
+                ax.set_ylim(*limits)
+        if self.right is not None:
+            self.right.patch.set_visible(False)
+        self.axes.set_title(spec.title, color=theme.text)
+        self.axes.grid(True, color=theme.grid, alpha=0.5, linewidth=0.6)
+        self.axes.xaxis_date()
+        # 滚动窗口从几秒到几天：自动定位 + 简洁格式，避免默认刻度重叠（DESIGN.md 陷阱 17）
+        locator = mdates.AutoDateLocator(minticks=3, maxticks=8)
+        self.axes.xaxis.set_major_locator(locator)
+        self.axes.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, show_offset=False))
+
+    def _create(self, series: SeriesSpec, index: int) -> Drawn:
+        """按图表类型为一条序列创建（空的）图元。"""
+        spec = self.spec
+        ax = self.right if series.axis == "right" and self.right is not None else self.axes
+        color = series.color or self.theme.cycle[index % len(self.theme.cycle)]
+        artist: Artist
+        if spec.kind in ("line", "step", "scatter"):
+            style: dict[str, Any] = {"linewidth": 1.5}
+            if spec.kind == "step":
+                style["drawstyle"] = "steps-post"
+            elif spec.kind == "scatter":
+                style = {"linestyle": "none", "marker": "o", "markersize": 3}
+            (artist,) = ax.plot([], [], color=color, label=series.label, **style)
+        else:
+            alpha = 0.85 if spec.kind == "bar" or spec.stacked else 0.35
+            artist = PolyCollection([], facecolors=color, edgecolors=color if spec.kind == "area" else "none", alpha=alpha,
+                                    linewidths=1.0, label=series.label)  # fmt: skip
+            ax.add_collection(artist, autolim=False)
+        label = None
+        if spec.annotate_last:
+            label = ax.text(0, 0, "", color=color, fontsize="small", fontweight="bold", ha="right", va="bottom",
+                            clip_on=False, visible=False)  # fmt: skip
+        return Drawn(series, ax, artist, label)
+
+    # ------------------------------------------------------------ update
+
+    def _stacks(self, frame: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """每条序列的 (底, 顶)：堆叠时逐条累加（缺失值按 0），否则底为 0。"""
+        result = {}
+        base: dict[int, np.ndarray] = {}
+        for drawn in self.drawn:
+            column = drawn.series.column
+            if column not in frame.columns:
+                raise ValueError(f"the data has no column {column!r} (columns: {', '.join(map(str, frame.columns))})")
+            values = frame[column].to_numpy(dtype=float)
+            if self.spec.stacked:
+                bottom = base.get(id(drawn.axes), np.zeros(len(values)))
+                top = bottom + np.nan_to_num(values)
+                base[id(drawn.axes)] = top
+                result[column] = (bottom, top)
+            else:
+                result[column] = (np.zeros(len(values)), values)
+        return result
+
+    def _bar_geometry(self, x: np.ndarray) -> tuple[float, float]:
+        """柱宽与并排时每条序列的宽度（天）。"""
+        spacing = float(np.median(np.diff(x))) if len(x) > 1 else 1 / SECONDS_PER_DAY
+        width = 0.8 * spacing
+        side_by_side = 1 if self.spec.stacked else len(self.drawn)
+        return width, width / side_by_side
+
     def _update(self, frame: pd.DataFrame) -> None:
-        """把窗口数据写入已有的线条（不新增任何图元，内存保持平稳）。"""
+        """把窗口数据写入已有的图元。"""
         x = mdates.date2num(frame.index.to_numpy()) if len(frame) else np.empty(0)
-        for column, line in self.lines.items():
-            line.set_data(x, frame[column].to_numpy(dtype=float))
+        stacks = self._stacks(frame)
+        width, each = self._bar_geometry(x)
+        for index, drawn in enumerate(self.drawn):
+            bottom, top = stacks[drawn.series.column]
+            artist = drawn.artist
+            if self.spec.kind == "area":
+                ok = np.isfinite(top)
+                polygon = np.concatenate([np.column_stack([x[ok], top[ok]]), np.column_stack([x[ok], bottom[ok]])[::-1]])
+                artist.set_verts([polygon] if ok.any() else [])
+            elif self.spec.kind == "bar":
+                left = x - width / 2 + (0 if self.spec.stacked else index * each)
+                ok = np.isfinite(top)
+                x0, x1, y0, y1 = left[ok], left[ok] + each, bottom[ok], top[ok]
+                corners = ((x0, y0), (x0, y1), (x1, y1), (x1, y0))
+                artist.set_verts(np.stack([np.column_stack(corner) for corner in corners], axis=1))
+            else:
+                artist.set_data(x, top)
+            if drawn.label is not None:
+                self._label(drawn, x, top)
         self.empty_text.set_visible(len(x) == 0)
         right = x[-1] if len(x) else mdates.date2num(pd.Timestamp.now())
-        left = min(x[0], right - MIN_SPAN) if len(x) else right - MIN_SPAN
+        if self.spec.span is not None:
+            left = right - self.spec.span / SECONDS_PER_DAY
+        else:
+            left = min(x[0], right - MIN_SPAN) if len(x) else right - MIN_SPAN
+        if self.spec.kind == "bar":
+            left, right = left - width, right + width
         self.axes.set_xlim(left, right)
         if self.spec.ylim is None:
-            self.axes.set_ylim(*self._auto_ylim(frame))
+            self.axes.set_ylim(*self._auto_ylim(self.axes, stacks))
+        if self.right is not None and self.spec.y2lim is None:
+            self.right.set_ylim(*self._auto_ylim(self.right, stacks))
 
-    def _auto_ylim(self, frame: pd.DataFrame) -> tuple[float, float]:
-        """自动 y 范围：数据范围留 5 % 余量后向外取整到刻度值，数据小幅变化时范围不变。"""
-        values = frame[list(self.lines)].to_numpy(dtype=float)
+    def _label(self, drawn: Drawn, x: np.ndarray, values: np.ndarray) -> None:
+        """最新值标注：放在最后一个有效点上，按该轴的单位格式化。"""
+        ok = np.flatnonzero(np.isfinite(values))
+        label = drawn.label
+        assert label is not None
+        label.set_visible(len(ok) > 0)
+        if len(ok):
+            unit = self.spec.y2unit if drawn.series.axis == "right" and self.right is not None else self.spec.unit
+            label.set_position((x[ok[-1]], values[ok[-1]]))
+            label.set_text(format_value(unit, values[ok[-1]], precise=True))
+
+    def _auto_ylim(self, ax: Axes, stacks: dict[str, tuple[np.ndarray, np.ndarray]]) -> tuple[float, float]:
+        """自动 y 范围：数据范围留 5 % 余量后向外取整到刻度值，数据小幅变化时范围不变。
+
+        面积图和柱状图从 0 开始（数据全为正时）。
+        """
+        filled = self.spec.kind in ("area", "bar")
+        mine = [stacks[d.series.column] for d in self.drawn if d.axes is ax]
+        values = np.concatenate([np.concatenate((b, t)) if filled else t for b, t in mine] or [np.empty(0)])
         values = values[np.isfinite(values)]
         if values.size == 0:
             return (0.0, 1.0)
         low, high = float(values.min()), float(values.max())
         pad = (high - low) * 0.05 or abs(high) * 0.05 or 0.5
-        ticks = self.round_limits.tick_values(low - pad, high + pad)
+        if self.spec.annotate_last:
+            high += (high - low) * 0.08  # 给最新值标注留出空间
+        lower = 0.0 if filled and low >= 0 else low - pad
+        ticks = self.round_limits.tick_values(lower, high + pad)
         return (float(ticks[0]), float(ticks[-1]))
+
+    # ------------------------------------------------------------ draw
 
     def _draw(self) -> None:
         """恢复（必要时重建）静态背景，再画会变的图元。"""
-        key = self.axes.get_ylim()
+        key = (self.axes.get_ylim(), self.right.get_ylim() if self.right is not None else None)
         if self.background is None or key != self.background_key:
             shown = [artist.get_visible() for artist in self.dynamic]
             for artist in self.dynamic:
@@ -102,7 +287,7 @@ class ChartRenderer:
             self.canvas.restore_region(self.background)
         for artist in self.dynamic:
             if artist.get_visible():
-                self.axes.draw_artist(artist)
+                self.figure.draw_artist(artist)
 
     def _encode(self) -> bytes:
         """Agg 缓冲区 → PNG 字节。背景不透明，去掉 alpha 通道：编码更快、文件更小。"""

@@ -1,7 +1,8 @@
-"""重绘任务：数据源 → 绘制 → 缓存。调度器按间隔调用 redraw(chart)。
+"""重绘任务：数据源 → 滚动窗口 → 绘制 → 缓存。调度器按间隔调用 redraw(chart)。
 
-每个图表的状态（数据源的滚动窗口、复用的 Figure、重绘锁）放在
-app.extensions["livechart"] 中，和 Flask-Caching 一样，一个扩展对象可服务多个 app。
+每个图表的状态（数据源、复用的 Figure、重绘锁）放在 app.extensions["livechart"] 中，
+和 Flask-Caching 一样，一个扩展对象可服务多个 app。滚动窗口存在缓存里（store.py），
+首次重绘时读回：使用 Redis 时，重启调度进程不会丢失历史。
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import time
 from dataclasses import dataclass
 from dataclasses import field
 
+import pandas as pd
 from flask import Flask
 from flask import current_app
 
@@ -18,8 +20,12 @@ from livechart import store
 from livechart.charts import ChartRenderer
 from livechart.extensions import scheduler
 from livechart.sources import Source
+from livechart.sources import append_window
 from livechart.sources import make_source
 from livechart.spec import ChartSpec
+
+# 回填历史时最多生成的点数
+MAX_BACKFILL = 5000
 
 EXTENSION = "livechart"
 
@@ -29,12 +35,27 @@ class ChartWorker:
     """一个图表的重绘器：同一图表的重绘由 lock 串行化。"""
 
     spec: ChartSpec
+    interval: float
     source: Source
     renderer: ChartRenderer
     # POST /scheduler/jobs/<id>/run 在请求线程里直接调用任务，绕过 max_instances，
     # 可能与计划运行重叠（DESIGN.md 陷阱 5），所以这里自己加锁
     lock: threading.Lock = field(default_factory=threading.Lock)
     renders: int = 0
+    window: pd.DataFrame | None = None
+    loaded: bool = False
+
+    def _history(self) -> pd.DataFrame | None:
+        """第一次用到时从缓存读回滚动窗口；没有历史且数据源能回填时回填。"""
+        if not self.loaded:
+            self.loaded = True
+            self.window = store.load_history(self.spec.name)
+            backfill = getattr(self.source, "backfill", None)
+            if (self.window is None or self.window.empty) and backfill is not None:
+                spec = self.spec
+                points = spec.points if spec.span is None else int(spec.span // self.interval)
+                self.window = backfill(min(points, MAX_BACKFILL) - 1, self.interval)
+        return self.window
 
     def redraw(self, *, only_if_missing: bool = False) -> store.ChartImage | None:
         """重绘一次并写入缓存；失败时记录错误并保留上一张好图。
@@ -54,7 +75,12 @@ class ChartWorker:
                     return existing
             started = time.perf_counter()
             try:
-                png = self.renderer.render(self.source.fetch())
+                rows = self.source.fetch()
+                window = append_window(self._history(), rows, self.spec.points, self.spec.span)
+                if len(rows):
+                    store.save_history(name, window)
+                self.window = window
+                png = self.renderer.render(window)
             except Exception as exc:
                 # 完整的堆栈只进日志；客户端只能在状态里看到简短的消息
                 current_app.logger.exception("图表 %s 重绘失败", name)
@@ -74,7 +100,7 @@ def init_app(app: Flask, charts: dict[str, ChartSpec], intervals: dict[str, floa
     """为每个图表创建数据源与绘制器，放入 app.extensions。"""
     level = app.config["LIVECHART_PNG_COMPRESS_LEVEL"]
     app.extensions[EXTENSION] = {
-        name: ChartWorker(spec, make_source(spec.source, spec.window, intervals[name]), ChartRenderer(spec, level))
+        name: ChartWorker(spec, intervals[name], make_source(spec.source_type, spec.source_params), ChartRenderer(spec, level))
         for name, spec in charts.items()
     }
 

@@ -8,11 +8,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from dataclasses import field
 from datetime import timedelta
 from typing import Any
 
+import pandas as pd
 from apscheduler.triggers.interval import IntervalTrigger
+from matplotlib.colors import is_color_like
+
+from livechart import sources
 
 JOB_FUNC = "livechart.jobs:redraw"
 JOB_ID_PREFIX = "redraw-"
@@ -23,9 +26,17 @@ JOB_KEYS = ("id", "name", "func", "kwargs", "trigger", "misfire_grace_time", "co
 # PATCH 时允许修改的键（func/kwargs 也允许，但必须仍指向本图表的重绘函数）
 PATCH_KEYS = ("name", "func", "kwargs", "trigger", "misfire_grace_time", "coalesce")
 
-SOURCE_TYPES = ("system", "demo")
-SYSTEM_METRICS = ("cpu", "memory", "swap")
-CHART_KEYS = ("title", "source", "series", "ylabel", "ylim", "window", "size", "dpi")
+KINDS = ("line", "area", "bar", "step", "scatter")
+UNITS = ("plain", "percent", "bytes", "bytes/s")
+THEMES = ("light", "dark")
+AXES = ("left", "right")
+CHART_KEYS = (
+    "title", "kind", "stacked", "source", "series", "ylabel", "y2label", "unit", "y2unit", "ylim", "y2lim",
+    "window", "size", "dpi", "theme", "annotate_last", "legend",
+)  # fmt: skip
+SERIES_KEYS = ("label", "axis", "color")
+# 按时长的窗口最多保留的点数（内存上限）
+MAX_POINTS = 100_000
 
 
 class ConfigError(Exception):
@@ -37,11 +48,13 @@ class JobSpecError(ValueError):
 
 
 @dataclass(frozen=True)
-class SourceSpec:
-    """数据源规格：类型及其参数。"""
+class SeriesSpec:
+    """一条数据序列：数据列、图例标签、所在的 y 轴、颜色（None 为主题默认）。"""
 
-    type: str
-    params: Mapping[str, Any] = field(default_factory=dict)
+    column: str
+    label: str
+    axis: str = "left"
+    color: str | None = None
 
 
 @dataclass(frozen=True)
@@ -50,19 +63,36 @@ class ChartSpec:
 
     name: str
     title: str
-    source: SourceSpec
-    series: Mapping[str, str]
+    source_type: str
+    source_params: Mapping[str, Any]
+    series: tuple[SeriesSpec, ...]
+    kind: str = "line"
+    stacked: bool = False
     ylabel: str = ""
+    y2label: str = ""
+    unit: str = "plain"
+    y2unit: str = "plain"
     ylim: tuple[float, float] | None = None
-    window: int = 300
+    y2lim: tuple[float, float] | None = None
+    # 窗口：最多 points 个点；span 不为 None 时还按时长裁剪（x 轴固定显示这段时长）
+    points: int = 300
+    span: float | None = None
     width: int = 800
     height: int = 400
     dpi: int = 100
+    theme: str = "light"
+    annotate_last: bool = False
+    legend: bool = True
 
     @property
     def job_id(self) -> str:
         """该图表的重绘任务 id。"""
         return job_id_for(self.name)
+
+    @property
+    def has_right_axis(self) -> bool:
+        """是否有序列画在右侧（第二）y 轴上。"""
+        return any(s.axis == "right" for s in self.series)
 
 
 def job_id_for(chart: str) -> str:
@@ -84,38 +114,80 @@ def _number(where: str, key: str, value: Any, low: float, high: float, integer: 
     return value
 
 
-def _source(where: str, raw: Any) -> SourceSpec:
-    """解析并校验数据源规格。"""
-    if not isinstance(raw, Mapping) or "type" not in raw:
-        raise _fail(where, "option 'source' must be a dict with a 'type'")
-    kind = raw["type"]
-    params = {k: v for k, v in raw.items() if k != "type"}
-    if kind not in SOURCE_TYPES:
-        raise _fail(where, f"unknown source type {kind!r} (known: {', '.join(SOURCE_TYPES)})")
-    if kind == "system":
-        unknown = set(params) - {"metrics"}
-        metrics = params.get("metrics", ["cpu", "memory"])
-        if not isinstance(metrics, list | tuple) or not metrics:
-            raise _fail(where, "source option 'metrics' must be a non-empty list")
-        bad = [m for m in metrics if m not in SYSTEM_METRICS]
-        if bad:
-            raise _fail(where, f"unknown system metric {bad[0]!r} (known: {', '.join(SYSTEM_METRICS)})")
-        params["metrics"] = list(metrics)
-    else:
-        unknown = set(params) - {"seed", "period", "noise"}
-        _number(where, "source.seed", params.setdefault("seed", 0), 0, 2**32 - 1, integer=True)
-        _number(where, "source.period", params.setdefault("period", 60), 1, 86400)
-        _number(where, "source.noise", params.setdefault("noise", 0.1), 0, 10)
-    if unknown:
-        raise _fail(where, f"unknown source option {sorted(unknown)[0]!r} for source type {kind!r}")
-    return SourceSpec(kind, params)
+def _choice(where: str, key: str, value: Any, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise _fail(where, f"option '{key}' must be one of {', '.join(choices)}, got {value!r}")
+    return value
 
 
-def source_columns(source: SourceSpec) -> tuple[str, ...]:
-    """数据源产生的列名。"""
-    if source.type == "system":
-        return tuple(source.params["metrics"])
-    return ("signal", "walk")
+def _flag(where: str, key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _fail(where, f"option '{key}' must be true or false, got {value!r}")
+    return value
+
+
+def _text(where: str, key: str, value: Any, required: bool = False) -> str:
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise _fail(where, f"option '{key}' must be a {'non-empty ' if required else ''}string")
+    return value
+
+
+def _limits(where: str, key: str, value: Any) -> tuple[float, float] | None:
+    """y 范围：[low, high]，或 None / "auto" 表示自动。"""
+    if value is None or value == "auto":
+        return None
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        raise _fail(where, f"option '{key}' must be [low, high] or \"auto\"")
+    low = _number(where, key, value[0], -1e15, 1e15)
+    high = _number(where, key, value[1], -1e15, 1e15)
+    if low >= high:
+        raise _fail(where, f"option '{key}' needs low < high, got {list(value)!r}")
+    return (float(low), float(high))
+
+
+def _window(where: str, value: Any) -> tuple[int, float | None]:
+    """窗口：点数（整数），或时长字符串（如 "10min"、"2h"、"1D"）。"""
+    if isinstance(value, str):
+        try:
+            span = pd.Timedelta(value).total_seconds()
+        except (ValueError, TypeError):
+            raise _fail(where, f"option 'window' = {value!r} is not a duration like '90s', '10min', '2h' or '1D'") from None
+        if not 1 <= span <= 366 * 86400:
+            raise _fail(where, f"option 'window' = {value!r} must be between 1 s and 366 days")
+        return MAX_POINTS, span
+    return _number(where, "window", value, 2, MAX_POINTS, integer=True), None
+
+
+def _series(where: str, raw: Any, source_type: str, columns: tuple[str, ...] | None) -> tuple[SeriesSpec, ...]:
+    """序列：{列: 标签} 或 {列: {label, axis, color}} 或 [列, …]；省略时取数据源的全部列。"""
+    if raw is None:
+        if columns is None:
+            raise _fail(where, f"option 'series' is required: source {source_type!r} does not declare its columns")
+        raw = list(columns)
+    if isinstance(raw, list | tuple):
+        raw = dict.fromkeys(raw)
+    if not isinstance(raw, Mapping) or not raw:
+        raise _fail(where, "option 'series' must be a non-empty dict of column → label (or a list of columns)")
+    result = []
+    for column, options in raw.items():
+        if columns is not None and column not in columns:
+            raise _fail(where, f"series {column!r} is not produced by source {source_type!r} (columns: {', '.join(columns)})")
+        if options is None or isinstance(options, str):
+            options = {"label": options} if options else {}
+        if not isinstance(options, Mapping):
+            raise _fail(where, f"series {column!r} must be a label or a dict with {', '.join(SERIES_KEYS)}")
+        unknown = sorted(set(options) - set(SERIES_KEYS))
+        if unknown:
+            raise _fail(where, f"series {column!r}: unknown option {unknown[0]!r} (known: {', '.join(SERIES_KEYS)})")
+        label = options.get("label") or sources.default_label(source_type, column)
+        axis = options.get("axis", "left")
+        if axis not in AXES:
+            raise _fail(where, f"series {column!r}: option 'axis' must be left or right, got {axis!r}")
+        color = options.get("color")
+        if color is not None and not is_color_like(color):
+            raise _fail(where, f"series {column!r}: option 'color' = {color!r} is not a Matplotlib color")
+        result.append(SeriesSpec(column=column, label=_text(where, "label", label), axis=axis, color=color))
+    return tuple(result)
 
 
 def parse_chart(name: Any, raw: Any) -> ChartSpec:
@@ -125,51 +197,54 @@ def parse_chart(name: Any, raw: Any) -> ChartSpec:
         raise ConfigError(f"{where}: a chart name must be non-empty letters, digits, '-' or '_'")
     if not isinstance(raw, Mapping):
         raise _fail(where, "a chart must be a dict")
-    unknown = set(raw) - set(CHART_KEYS)
+    unknown = sorted(set(raw) - set(CHART_KEYS))
     if unknown:
-        raise _fail(where, f"unknown option {sorted(unknown)[0]!r} (known: {', '.join(CHART_KEYS)})")
+        raise _fail(where, f"unknown option {unknown[0]!r} (known: {', '.join(CHART_KEYS)})")
     for required in ("title", "source"):
         if required not in raw:
             raise _fail(where, f"option '{required}' is required")
-    title = raw["title"]
-    if not isinstance(title, str) or not title.strip():
-        raise _fail(where, "option 'title' must be a non-empty string")
-    source = _source(where, raw["source"])
-    columns = source_columns(source)
-    series = raw.get("series", {c: c for c in columns})
-    if not isinstance(series, Mapping) or not series:
-        raise _fail(where, "option 'series' must be a non-empty dict of column → label")
-    missing = [c for c in series if c not in columns]
-    if missing:
-        raise _fail(where, f"series {missing[0]!r} is not produced by source {source.type!r} (columns: {', '.join(columns)})")
-    ylim = raw.get("ylim")
-    if ylim is not None:
-        if not isinstance(ylim, list | tuple) or len(ylim) != 2:
-            raise _fail(where, "option 'ylim' must be [low, high] or omitted for auto")
-        low = _number(where, "ylim", ylim[0], -1e12, 1e12)
-        high = _number(where, "ylim", ylim[1], -1e12, 1e12)
-        if low >= high:
-            raise _fail(where, f"option 'ylim' needs low < high, got {list(ylim)!r}")
-        ylim = (float(low), float(high))
+    if not isinstance(raw["source"], Mapping):
+        raise _fail(where, "option 'source' must be a dict with a 'type'")
+    try:
+        source_type, source_params = sources.normalize(raw["source"])
+    except sources.SourceError as exc:
+        raise _fail(where, str(exc)) from None
+    columns = sources.SOURCES[source_type].columns(source_params)
+    series = _series(where, raw.get("series"), source_type, columns)
+    kind = _choice(where, "kind", raw.get("kind", "line"), KINDS)
+    stacked = _flag(where, "stacked", raw.get("stacked", False))
+    if stacked and kind not in ("area", "bar"):
+        raise _fail(where, f"option 'stacked' applies to area and bar charts, not {kind!r}")
     size = raw.get("size", [800, 400])
     if not isinstance(size, list | tuple) or len(size) != 2:
         raise _fail(where, "option 'size' must be [width, height] in pixels")
-    width = _number(where, "size", size[0], 100, 4000, integer=True)
-    height = _number(where, "size", size[1], 100, 4000, integer=True)
-    ylabel = raw.get("ylabel", "")
-    if not isinstance(ylabel, str):
-        raise _fail(where, "option 'ylabel' must be a string")
+    points, span = _window(where, raw.get("window", 300))
+    has_right = any(s.axis == "right" for s in series)
+    for key in ("y2label", "y2unit", "y2lim"):
+        if key in raw and not has_right:
+            raise _fail(where, f'option \'{key}\' needs a series with "axis": "right"')
     return ChartSpec(
         name=name,
-        title=title,
-        source=source,
-        series=dict(series),
-        ylabel=ylabel,
-        ylim=ylim,
-        window=_number(where, "window", raw.get("window", 300), 2, 100_000, integer=True),
-        width=width,
-        height=height,
+        title=_text(where, "title", raw["title"], required=True),
+        source_type=source_type,
+        source_params=source_params,
+        series=series,
+        kind=kind,
+        stacked=stacked,
+        ylabel=_text(where, "ylabel", raw.get("ylabel", "")),
+        y2label=_text(where, "y2label", raw.get("y2label", "")),
+        unit=_choice(where, "unit", raw.get("unit", "plain"), UNITS),
+        y2unit=_choice(where, "y2unit", raw.get("y2unit", "plain"), UNITS),
+        ylim=_limits(where, "ylim", raw.get("ylim")),
+        y2lim=_limits(where, "y2lim", raw.get("y2lim")),
+        points=points,
+        span=span,
+        width=_number(where, "size", size[0], 100, 4000, integer=True),
+        height=_number(where, "size", size[1], 100, 4000, integer=True),
         dpi=_number(where, "dpi", raw.get("dpi", 100), 50, 400, integer=True),
+        theme=_choice(where, "theme", raw.get("theme", "light"), THEMES),
+        annotate_last=_flag(where, "annotate_last", raw.get("annotate_last", False)),
+        legend=_flag(where, "legend", raw.get("legend", len(series) > 1)),
     )
 
 

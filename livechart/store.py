@@ -1,6 +1,7 @@
 """图表记录的存取：唯一知道缓存键与记录格式的模块。
 
 每个图表一个键，保存一条记录：PNG 字节与其元数据一起写入，二者永不矛盾。
+滚动窗口（历史数据）存在旁边的键里，受窗口大小限制。
 记录永不过期（timeout=0）：暂停的任务继续提供最后一张图，陈旧程度只报告、不靠淘汰。
 图表最近一次的错误另存一个键。
 """
@@ -10,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass
+
+import pandas as pd
 
 from livechart.extensions import cache
 
@@ -44,6 +47,11 @@ class ChartFailure:
     consecutive: int
 
 
+def history_key(chart: str) -> str:
+    """图表滚动窗口（历史数据）的缓存键。"""
+    return f"chart:{chart}:history"
+
+
 def image_key(chart: str) -> str:
     """图表图片记录的缓存键。"""
     return f"chart:{chart}:image"
@@ -75,6 +83,17 @@ def save_image(chart: str, png: bytes, render_ms: float, width: int, height: int
     )
     cache.set(image_key(chart), record, timeout=NEVER)
     return record
+
+
+def load_history(chart: str) -> pd.DataFrame | None:
+    """读取图表的滚动窗口；没有时返回 None。"""
+    frame = cache.get(history_key(chart))
+    return frame if isinstance(frame, pd.DataFrame) else None
+
+
+def save_history(chart: str, frame: pd.DataFrame) -> None:
+    """保存滚动窗口（已按窗口大小裁剪，所以有界）；使用 Redis 时进程重启后历史仍在。"""
+    cache.set(history_key(chart), frame, timeout=NEVER)
 
 
 def load_failure(chart: str) -> ChartFailure | None:

@@ -114,7 +114,7 @@ def _chart(chart: str, **changes: Any) -> dict[str, Any]:
         (_chart("cpu", source={"type": "ftp"}), r"CHARTS\['cpu'\]: unknown source type 'ftp'"),
         (_chart("cpu", source={"type": "system", "metrics": ["gpu"]}), r"unknown system metric 'gpu'"),
         (_chart("cpu", series={"disk": "磁盘"}), r"series 'disk' is not produced by source 'system'"),
-        (_chart("demo", source={"type": "demo", "seed": -1}), r"CHARTS\['demo'\]: option 'source.seed'"),
+        (_chart("demo", source={"type": "demo", "seed": -1}), r"CHARTS\['demo'\]: source option 'seed' must be a whole number"),
         (settings(CHARTS={}), r"CHARTS: at least one chart"),
         (settings(JOBS="redraw"), r"JOBS: must be a list"),
     ],

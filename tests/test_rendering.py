@@ -16,9 +16,6 @@ from PIL import Image
 
 from livechart import fonts
 from livechart.charts import ChartRenderer
-from livechart.sources import DemoSource
-from livechart.sources import SystemSource
-from livechart.sources import Window
 from livechart.spec import parse_chart
 from tests.conftest import IN_CI
 
@@ -126,33 +123,6 @@ def test_missing_cjk_font_warns_once(monkeypatch: pytest.MonkeyPatch, caplog: py
 def test_find_cjk_font_checks_glyphs_not_names() -> None:
     dejavu = matplotlib.font_manager.findfont("DejaVu Sans")
     assert fonts.find_cjk_font(search=[dejavu]) is None
-
-
-def test_window_is_bounded() -> None:
-    window = Window(("a",), maxlen=5)
-    for i in range(20):
-        current = window.append(pd.DataFrame({"a": [float(i)]}, index=pd.DatetimeIndex([pd.Timestamp(2026, 1, 1, 0, 0, i)])))
-    assert list(current["a"]) == [15.0, 16.0, 17.0, 18.0, 19.0]
-
-
-def test_system_source_samples_this_machine() -> None:
-    source = SystemSource(["cpu", "memory", "swap"], window=3)
-    for _ in range(5):
-        data = source.fetch()
-    assert list(data.columns) == ["cpu", "memory", "swap"]
-    assert len(data) == 3
-    assert data.index.is_monotonic_increasing
-    assert ((data >= 0) & (data <= 100)).all().all()
-
-
-def test_demo_source_backfills_and_is_seedable() -> None:
-    a = DemoSource(seed=7, period=60, noise=0.1, window=50, step=1)
-    b = DemoSource(seed=7, period=60, noise=0.1, window=50, step=1)
-    assert len(a.window.frame) == 49  # 启动时回填，页面一打开就有曲线
-    first, second = a.fetch(), b.fetch()
-    assert len(first) == 50
-    # 同一种子产生同样的随机部分（随机游走只依赖种子）
-    assert np.allclose(first["walk"].to_numpy(), second["walk"].to_numpy())
 
 
 def test_cached_background_leaves_no_trace_of_the_previous_frame() -> None:
