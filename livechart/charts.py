@@ -29,6 +29,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import Locator
 from matplotlib.ticker import MaxNLocator
 from PIL import Image
 
@@ -79,6 +80,22 @@ def format_value(unit: str, value: float, precise: bool = False) -> str:
     return f"{value:.4g}"
 
 
+class BinaryLocator(Locator):
+    """字节轴的刻度：落在 1024 的整数次幂的整倍数上（1 MiB、2 MiB……），而不是 1 000 000 的倍数。"""
+
+    def __init__(self) -> None:
+        self.inner = MaxNLocator(nbins="auto", steps=[1, 2, 2.5, 5, 10])
+
+    def tick_values(self, vmin: float, vmax: float) -> np.ndarray:
+        """刻度位置。"""
+        largest = max(abs(vmin), abs(vmax), 1.0)
+        scale = 1024.0 ** min(int(np.log(largest) / np.log(1024)), len(BINARY_PREFIXES) - 1)
+        return self.inner.tick_values(vmin / scale, vmax / scale) * scale
+
+    def __call__(self) -> np.ndarray:
+        return self.tick_values(*self.axis.get_view_interval())
+
+
 @dataclass
 class Drawn:
     """一条序列在图上的图元。"""
@@ -115,8 +132,6 @@ class ChartRenderer:
                 [d.artist for d in self.drawn], [d.series.label for d in self.drawn], loc="upper left", fontsize="small",
                 facecolor=theme.face, edgecolor=theme.spine, labelcolor=theme.text, framealpha=0.85,
             )  # fmt: skip
-        # 固定边距：约束布局每次绘制都要重新计算，代价高
-        self.figure.subplots_adjust(left=0.09, right=0.91 if self.right else 0.98, top=0.9, bottom=0.1)
         # 每次都要画的图元，按从下到上的顺序
         labels = [d.label for d in self.drawn if d.label is not None]
         self.dynamic: list[Artist] = [self.axes.xaxis, *(d.artist for d in self.drawn), *labels, self.empty_text]
@@ -124,7 +139,10 @@ class ChartRenderer:
             self.dynamic.append(legend)
         self.background: Any = None
         self.background_key: tuple[Any, ...] | None = None
-        self.round_limits = MaxNLocator(nbins="auto", steps=[1, 2, 2.5, 5, 10])
+        self.round_limits = {
+            id(ax): BinaryLocator() if unit in ("bytes", "bytes/s") else MaxNLocator(nbins="auto", steps=[1, 2, 2.5, 5, 10])
+            for ax, unit in ((self.axes, spec.unit), (self.right, spec.y2unit))
+        }
 
     def _style(self) -> None:
         """坐标轴、刻度、标题按主题与单位设置（只在创建时做一次）。"""
@@ -140,6 +158,8 @@ class ChartRenderer:
                 spine.set_edgecolor(theme.spine)
             if unit != "plain":
                 ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _pos, unit=unit: format_value(unit, value)))
+            if unit in ("bytes", "bytes/s"):
+                ax.yaxis.set_major_locator(BinaryLocator())
             if limits is not None:
                 ax.set_ylim(*limits)
         if self.right is not None:
@@ -150,7 +170,8 @@ class ChartRenderer:
         # 滚动窗口从几秒到几天：自动定位 + 简洁格式，避免默认刻度重叠（DESIGN.md 陷阱 17）
         locator = mdates.AutoDateLocator(minticks=3, maxticks=8)
         self.axes.xaxis.set_major_locator(locator)
-        self.axes.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, show_offset=False))
+        # 偏移文字（如 “2026-Mar”）给出刻度省略掉的年月日
+        self.axes.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
 
     def _create(self, series: SeriesSpec, index: int) -> Drawn:
         """按图表类型为一条序列创建（空的）图元。"""
@@ -172,7 +193,7 @@ class ChartRenderer:
             ax.add_collection(artist, autolim=False)
         label = None
         if spec.annotate_last:
-            label = ax.text(0, 0, "", color=color, fontsize="small", fontweight="bold", ha="right", va="bottom",
+            label = ax.text(0, 0, "", color=color, fontsize="small", ha="right", va="bottom",
                             clip_on=False, visible=False)  # fmt: skip
         return Drawn(series, ax, artist, label)
 
@@ -266,7 +287,7 @@ class ChartRenderer:
         if self.spec.annotate_last:
             high += (high - low) * 0.08  # 给最新值标注留出空间
         lower = 0.0 if filled and low >= 0 else low - pad
-        ticks = self.round_limits.tick_values(lower, high + pad)
+        ticks = self.round_limits[id(ax)].tick_values(lower, high + pad)
         return (float(ticks[0]), float(ticks[-1]))
 
     # ------------------------------------------------------------ draw
@@ -275,6 +296,8 @@ class ChartRenderer:
         """恢复（必要时重建）静态背景，再画会变的图元。"""
         key = (self.axes.get_ylim(), self.right.get_ylim() if self.right is not None else None)
         if self.background is None or key != self.background_key:
+            # 刻度标签的宽度随 y 范围而变：重建背景时（很少）重新排版，平时不付这个代价
+            self.figure.tight_layout(pad=0.6)
             shown = [artist.get_visible() for artist in self.dynamic]
             for artist in self.dynamic:
                 artist.set_visible(False)

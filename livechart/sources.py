@@ -51,8 +51,11 @@ def to_local_naive(values: Any) -> pd.DatetimeIndex:
     """
     series = pd.Series(values)
     zone = get_localzone()
-    if pd.api.types.is_numeric_dtype(series):
-        parsed = pd.to_datetime(series, unit="s", errors="coerce", utc=True)
+    if pd.api.types.is_datetime64_any_dtype(series):
+        parsed = series
+    elif pd.api.types.is_numeric_dtype(series) or (len(series) and pd.to_numeric(series, errors="coerce").notna().all()):
+        # epoch 秒（包括 CSV 里以文本保存的数字）
+        parsed = pd.to_datetime(pd.to_numeric(series, errors="coerce"), unit="s", errors="coerce", utc=True)
     else:
         try:
             parsed = pd.to_datetime(series, errors="coerce", format="mixed")
@@ -568,7 +571,8 @@ class PythonSource(Source):
         else:
             raise TypeError(f"a python source must return a DataFrame, a dict or a Series, got {type(result).__name__}")
         frame = frame.apply(pd.to_numeric, errors="coerce").astype(float)
-        frame.index = to_local_naive(frame.index) if frame.index.tz is not None else pd.DatetimeIndex(frame.index, name="time")
+        frame.index = to_local_naive(frame.index)
+        frame = frame[~frame.index.isna()]
         return frame[self.value_columns] if self.value_columns else frame
 
 
@@ -648,7 +652,7 @@ def normalize(raw: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     kind = raw.get("type")
     params = {k: v for k, v in raw.items() if k != "type"}
     if isinstance(kind, str) and ":" in kind:
-        return "python", {"callable": kind, "kwargs": params}
+        return "python", PythonSource.validate({"callable": kind, "kwargs": params})
     if kind not in SOURCES:
         raise SourceError(f"unknown source type {kind!r} (known: {', '.join(SOURCES)}, or 'package.module:function')")
     return kind, SOURCES[kind].validate(params)

@@ -19,6 +19,7 @@ import pytest
 import requests
 
 from livechart import create_app
+from livechart import jobs
 from livechart.extensions import cache
 from livechart.extensions import scheduler
 
@@ -74,10 +75,12 @@ def make_app() -> Iterator[Callable[..., Any]]:
         return app
 
     yield factory
+    shutdown_scheduler()
     for app in apps:
         with app.app_context():
             cache.clear()
-    shutdown_scheduler()
+        for worker in jobs.workers(app).values():
+            worker.source.close()
 
 
 @pytest.fixture

@@ -14,18 +14,19 @@ from livechart import jobs
 from livechart import store
 from livechart.extensions import cache
 from livechart.extensions import scheduler
+from livechart.sources import Source
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-class ExplodingSource:
+class ExplodingSource(Source):
     """每次采样都失败的数据源。"""
 
     def fetch(self) -> pd.DataFrame:
         raise RuntimeError("sensor offline at /dev/secret-sensor")
 
 
-class GatedSource:
+class GatedSource(Source):
     """记录并发进入次数的数据源；可以卡住，直到测试放行。"""
 
     def __init__(self, inner: Any) -> None:

@@ -1,0 +1,235 @@
+"""图表类型与选项：黄金图像（按像素、带容差比较，而不是按字节）与行为检查。
+
+重新生成黄金图像：UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_kinds.py
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from livechart import fonts
+from livechart.charts import ChartRenderer
+from livechart.charts import format_value
+from livechart.spec import ConfigError
+from livechart.spec import parse_chart
+from tests.conftest import IN_CI
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
+
+
+def data(n: int = 120, step: str = "5s", columns: tuple[str, ...] = ("a", "b", "c"), seed: int = 3) -> pd.DataFrame:
+    """固定时间、固定种子的数据。"""
+    rng = np.random.default_rng(seed)
+    index = pd.date_range("2026-03-01 12:00:00", periods=n, freq=step, name="time")
+    base = np.linspace(0, 4 * np.pi, n)
+    return pd.DataFrame({c: 50 + 30 * np.sin(base + i) + rng.normal(0, 3, n) for i, c in enumerate(columns)}, index=index).clip(
+        lower=0
+    )
+
+
+def chart(**options: Any):
+    """python 数据源的图表规格（数据由测试直接交给绘制器）。"""
+    raw = {
+        "title": "测试图表",
+        "source": {"type": "python", "callable": "tests.test_kinds:data", "columns": ["a", "b", "c"]},
+        "series": {"a": "甲", "b": "乙"},
+        "size": [640, 320],
+    }
+    raw.update(options)
+    return parse_chart("t", raw)
+
+
+CASES = {
+    "line": ({"unit": "percent", "ylim": [0, 100], "annotate_last": True, "title": "折线：百分比与最新值"}, data()),
+    "area": ({"kind": "area", "title": "面积（不堆叠）"}, data()),
+    "area_stacked": (
+        {
+            "kind": "area",
+            "stacked": True,
+            "unit": "bytes/s",
+            "series": {"a": "甲", "b": "乙", "c": "丙"},
+            "title": "堆叠面积：字节/秒",
+        },
+        data() * 40_000,
+    ),
+    "bar": ({"kind": "bar", "title": "柱状（并排）"}, data(30, "1min")),
+    "bar_stacked": ({"kind": "bar", "stacked": True, "title": "柱状（堆叠）", "annotate_last": True}, data(30, "1min")),
+    "step": ({"kind": "step", "title": "阶梯"}, data(40)),
+    "scatter": ({"kind": "scatter", "title": "散点", "legend": False}, data(200)),
+    "right_axis_dark": (
+        {
+            "theme": "dark",
+            "series": {"a": "温度", "b": {"label": "流量", "axis": "right", "color": "#ffcc00"}},
+            "ylabel": "°C",
+            "y2label": "流量",
+            "y2unit": "bytes",
+            "annotate_last": True,
+            "title": "双 y 轴（深色主题）",
+        },
+        data().assign(b=lambda f: f["b"] * 1024**2),
+    ),
+    "window_10min": ({"window": "10min", "title": "时长窗口 10 分钟（数据只有 5 分钟）"}, data(60, "5s")),
+    "days": ({"title": "三天的数据", "window": "3D"}, data(72, "1h")),
+}
+
+
+def require_cjk() -> None:
+    """黄金图像里有中文：需要 CJK 字体（CI 安装 fonts-wqy-microhei）。"""
+    if fonts.find_cjk_font() is None:
+        message = "no CJK font installed; golden images contain Chinese text"
+        if IN_CI:
+            pytest.fail(f"CI=true: {message}")
+        pytest.skip(message)
+    fonts.configure_fonts()
+
+
+def pixels(png: bytes) -> np.ndarray:
+    with Image.open(io.BytesIO(png)) as image:
+        return np.asarray(image.convert("RGB"), dtype=np.int16)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_golden_image(name: str, tmp_path: Path) -> None:
+    require_cjk()
+    options, frame = CASES[name]
+    png = ChartRenderer(chart(**options)).render(frame)
+    golden = GOLDEN / f"{name}.png"
+    if UPDATE:
+        GOLDEN.mkdir(exist_ok=True)
+        golden.write_bytes(png)
+    assert golden.is_file(), f"no golden image {golden}; run with UPDATE_GOLDEN=1"
+    actual, expected = pixels(png), pixels(golden.read_bytes())
+    assert actual.shape == expected.shape
+    diff = np.abs(actual - expected)
+    changed = float((diff.max(axis=2) > 40).mean())
+    if diff.mean() > 0.5 or changed > 0.002:
+        (tmp_path / f"{name}.actual.png").write_bytes(png)
+        pytest.fail(f"{name}: mean diff {diff.mean():.3f}, {changed:.3%} pixels changed; actual in {tmp_path}")
+
+
+def test_golden_comparison_detects_a_change() -> None:
+    """对照组：换一组数据，比较必须失败（容差不会大到什么都放过）。"""
+    require_cjk()
+    options, frame = CASES["line"]
+    changed = pixels(ChartRenderer(chart(**options)).render(frame * 0.5))
+    expected = pixels((GOLDEN / "line.png").read_bytes())
+    assert float((np.abs(changed - expected).max(axis=2) > 40).mean()) > 0.002
+
+
+@pytest.mark.parametrize(
+    ("unit", "value", "precise", "text"),
+    [
+        ("percent", 42, False, "42%"),
+        ("percent", 42.345, True, "42.3%"),
+        ("bytes", 512, False, "512 B"),
+        ("bytes", 1536, False, "1.5 KiB"),
+        ("bytes", 3 * 1024**3, False, "3 GiB"),
+        ("bytes/s", 10 * 1024**2, False, "10 MiB/s"),
+        ("plain", 1234.5678, False, "1235"),
+        ("plain", 0.000123, False, "0.000123"),
+        ("plain", float("nan"), True, ""),
+    ],
+)
+def test_format_value(unit: str, value: float, precise: bool, text: str) -> None:
+    assert format_value(unit, value, precise) == text
+
+
+def test_stacked_area_tops_are_cumulative() -> None:
+    frame = data(10)
+    renderer = ChartRenderer(chart(kind="area", stacked=True))
+    renderer.render(frame)
+    second = renderer.drawn[1].artist.get_paths()[0].vertices
+    top = second[: len(frame), 1]
+    assert np.allclose(top, frame["a"] + frame["b"])
+
+
+def test_side_by_side_bars_do_not_overlap() -> None:
+    renderer = ChartRenderer(chart(kind="bar"))
+    renderer.render(data(10, "1min"))
+    first = renderer.drawn[0].artist.get_paths()[0].vertices[:, 0]
+    second = renderer.drawn[1].artist.get_paths()[0].vertices[:, 0]
+    assert first.max() <= second.min() + 1e-12
+
+
+def test_last_value_label_follows_the_data() -> None:
+    frame = data(20)
+    renderer = ChartRenderer(chart(annotate_last=True, unit="percent"))
+    renderer.render(frame)
+    label = renderer.drawn[0].label
+    assert label.get_text() == f"{frame['a'].iloc[-1]:.1f}%"
+    renderer.render(frame.iloc[:5])
+    assert label.get_text() == f"{frame['a'].iloc[4]:.1f}%"
+
+
+def test_right_axis_and_legend_options() -> None:
+    renderer = ChartRenderer(chart(series={"a": "甲", "b": {"label": "乙", "axis": "right"}}, legend=False))
+    assert renderer.right is not None
+    assert renderer.drawn[1].axes is renderer.right
+    assert renderer.axes.get_legend() is None and renderer.right.get_legend() is None
+    assert ChartRenderer(chart()).axes.get_legend() is not None
+
+
+def test_duration_window_fixes_the_x_span() -> None:
+    renderer = ChartRenderer(chart(window="10min"))
+    renderer.render(data(30, "5s"))
+    left, right = renderer.axes.get_xlim()
+    assert (right - left) * 86400 == pytest.approx(600)
+
+
+def test_missing_column_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="no column 'b'"):
+        ChartRenderer(chart()).render(data(5, columns=("a",)))
+
+
+def test_every_kind_renders_an_empty_window() -> None:
+    for kind in ("line", "area", "bar", "step", "scatter"):
+        png = ChartRenderer(chart(kind=kind)).render(data(0))
+        assert png.startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"kind": "pie"}, "option 'kind' must be one of line, area, bar, step, scatter"),
+        ({"stacked": True}, "option 'stacked' applies to area and bar charts"),
+        ({"stacked": "yes", "kind": "bar"}, "option 'stacked' must be true or false"),
+        ({"unit": "kelvin"}, "option 'unit' must be one of"),
+        ({"theme": "neon"}, "option 'theme' must be one of light, dark"),
+        ({"window": "10 parsecs"}, "is not a duration"),
+        ({"window": "0s"}, "between 1 s and 366 days"),
+        ({"window": 1}, "option 'window' = 1 is out of range"),
+        ({"y2label": "x"}, 'option \'y2label\' needs a series with "axis": "right"'),
+        ({"series": {"a": {"axis": "middle"}}}, "series 'a': option 'axis' must be left or right"),
+        ({"series": {"a": {"color": "not-a-colour"}}}, "series 'a': option 'color'"),
+        ({"series": {"a": {"lable": "x"}}}, "series 'a': unknown option 'lable'"),
+        ({"series": {"zzz": "x"}}, "series 'zzz' is not produced by source 'python'"),
+        ({"legend": 1}, "option 'legend' must be true or false"),
+        ({"ylim": "tight"}, "option 'ylim' must be [low, high] or \"auto\""),
+    ],
+)
+def test_chart_validation_names_chart_and_option(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=r"^CHARTS\['t'\]: .*" + __import__("re").escape(message)):
+        chart(**options)
+
+
+def test_series_may_be_omitted_when_the_source_declares_columns() -> None:
+    spec = parse_chart("s", {"title": "系统", "source": {"type": "system", "metrics": ["load"]}})
+    assert [(s.column, s.label) for s in spec.series] == [
+        ("load1", "1 分钟负载"),
+        ("load5", "5 分钟负载"),
+        ("load15", "15 分钟负载"),
+    ]
+
+
+def test_series_is_required_when_the_source_cannot_declare_columns() -> None:
+    with pytest.raises(ConfigError, match="option 'series' is required"):
+        parse_chart("p", {"title": "p", "source": {"type": "tests.test_kinds:data"}})
