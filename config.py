@@ -27,8 +27,10 @@ class Config:
             "title": "本机 CPU 与内存使用率",
             "source": {"type": "system", "metrics": ["cpu", "memory"]},
             "series": {"cpu": "CPU", "memory": "内存"},
-            "ylabel": "使用率 (%)",
+            "ylabel": "使用率",
+            "unit": "percent",
             "ylim": [0, 100],
+            "annotate_last": True,
             "window": 300,
             "size": [800, 400],
             "dpi": 100,
@@ -71,6 +73,8 @@ class Config:
     SCHEDULER_TIMEZONE = "UTC"
     # 与 APScheduler 默认值一致，但写明：同一图表的计划运行不叠加，错过的合并为一次
     SCHEDULER_JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 5}
+    # 慢的数据源只占住自己的线程，不阻塞其他图表（APScheduler 默认 10 个线程）
+    SCHEDULER_EXECUTORS = {"default": {"type": "threadpool", "max_workers": 20}}
 
     # --- Flask-Caching：嵌入式默认（单进程内存）；注意大写的 "SimpleCache" ---
     CACHE_TYPE = "SimpleCache"
@@ -81,6 +85,8 @@ class Config:
     LIVECHART_SCHEDULER = "running"
     # 启动时先把每个图表画一遍，第一个请求就能拿到图片
     LIVECHART_WARM_CACHE = True
+    # 预热最多等待的秒数；慢的数据源在后台继续，不拖住启动
+    LIVECHART_WARM_TIMEOUT = 5
     # 任务间隔的下限（秒）；/scheduler API 只能显示整秒，所以间隔必须是整秒
     LIVECHART_MIN_INTERVAL = 1
     # 等待同一图表上一次重绘结束的最长时间（秒）

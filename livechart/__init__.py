@@ -5,8 +5,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import copy
 import os
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from flask import Flask
@@ -43,12 +45,18 @@ def resolve_config(config: Any = None) -> Any:
             if config not in configs:
                 raise ConfigError(f"LIVECHART_CONFIG={config!r}: unknown; use one of {', '.join(configs)} or 'module:Class'")
             return configs[config]
-        return import_string(config)
+        found = import_string(config)
     except ImportStringError as exc:
         raise ConfigError(
             f"LIVECHART_CONFIG={config!r}: cannot import it ({exc.exception}); run from the livechart checkout "
             "or put the module on PYTHONPATH"
         ) from None
+    if isinstance(found, ModuleType):
+        # LIVECHART_CONFIG=examples.system：模块里名为 Config 的类
+        if not isinstance(getattr(found, "Config", None), type):
+            raise ConfigError(f"LIVECHART_CONFIG={config!r}: module has no Config class; name one with 'module:Class'")
+        return found.Config
+    return found
 
 
 def _port(value: Any) -> int:
@@ -89,6 +97,11 @@ def create_app(config: Any = None, overrides: dict[str, Any] | None = None) -> F
     app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
     app.config.from_object(resolve_config(config))
     app.config.update(overrides or {})
+    # 配置类的属性被所有 app 共用，而 APScheduler 会改动传给它的字典（executors 的 "type" 被 pop 掉）：
+    # 每个 app 用自己的副本
+    for key in ("JOBS", "CHARTS", "SCHEDULER_EXECUTORS", "SCHEDULER_JOBSTORES", "SCHEDULER_JOB_DEFAULTS"):
+        if key in app.config:
+            app.config[key] = copy.deepcopy(app.config[key])
     charts, intervals = parse_settings(app.config)
     app.config["LIVECHART_PORT"] = _port(app.config["LIVECHART_PORT"])
     if app.config["LIVECHART_SCHEDULER"] not in SCHEDULER_MODES:

@@ -129,7 +129,24 @@ def ensure_image(chart: str) -> store.ChartImage | None:
 
 
 def warm(app: Flask) -> None:
-    """启动时把每个图表画一遍，让第一个请求就能拿到图片。"""
-    with app.app_context():
-        for worker in workers().values():
+    """启动时把每个图表画一遍，让第一个请求就能拿到图片。
+
+    各图表并行取数据（绘制本身仍由类级锁串行），最多等 LIVECHART_WARM_TIMEOUT 秒：
+    慢的数据源不拖住启动，它的图表在后台画完（在那之前请求按缓存未命中处理）。
+    """
+
+    def one(worker: ChartWorker) -> None:
+        with app.app_context():
             worker.redraw()
+
+    threads = {
+        name: threading.Thread(target=one, args=(worker,), name=f"livechart-warm-{name}", daemon=True)
+        for name, worker in workers(app).items()
+    }
+    for thread in threads.values():
+        thread.start()
+    deadline = time.monotonic() + app.config["LIVECHART_WARM_TIMEOUT"]
+    for name, thread in threads.items():
+        thread.join(max(0.0, deadline - time.monotonic()))
+        if thread.is_alive():
+            app.logger.warning("图表 %s 的预热超过 %s 秒，在后台继续", name, app.config["LIVECHART_WARM_TIMEOUT"])
