@@ -21,10 +21,12 @@ from typing import Any
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import pandas as pd
+from matplotlib.ticker import FuncFormatter
 
 import livechart  # noqa: F401  先选择 Agg 后端，再导入 pyplot（仅基准使用 pyplot）
 from config import Config
 from livechart.charts import ChartRenderer
+from livechart.charts import format_value
 from livechart.fonts import configure_fonts
 from livechart.sources import DemoSource
 from livechart.sources import append_window
@@ -43,7 +45,13 @@ def naive_pyplot(spec: ChartSpec, frame: pd.DataFrame, tight: bool = True) -> by
     fig = plt.figure(figsize=(spec.width / spec.dpi, spec.height / spec.dpi), dpi=spec.dpi)
     ax = fig.add_subplot()
     for series in spec.series:
-        ax.plot(frame.index, frame[series.column], label=series.label, linewidth=1.5)
+        (line,) = ax.plot(frame.index, frame[series.column], label=series.label, linewidth=1.5)
+        if spec.annotate_last:
+            last = frame[series.column].iloc[-1]
+            ax.text(frame.index[-1], last, format_value(spec.unit, last, precise=True), color=line.get_color(),
+                    fontsize="small", ha="right", va="bottom")  # fmt: skip
+    if spec.unit != "plain":
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _pos: format_value(spec.unit, value)))
     ax.set_title(spec.title)
     ax.set_ylabel(spec.ylabel)
     ax.grid(True, alpha=0.3)

@@ -130,13 +130,14 @@ class ChartRenderer:
             # 图例放在最上层的坐标轴上，盖住所有数据
             legend = (self.right or self.axes).legend(
                 [d.artist for d in self.drawn], [d.series.label for d in self.drawn], loc="upper left", fontsize="small",
-                facecolor=theme.face, edgecolor=theme.spine, labelcolor=theme.text, framealpha=0.85,
+                facecolor=theme.face, edgecolor=theme.spine, labelcolor=theme.text, framealpha=1.0,
             )  # fmt: skip
-        # 每次都要画的图元，按从下到上的顺序
+        # 每次都要画的图元，按从下到上的顺序。图例不在其中：它不变，重建背景时把它的像素存下来，
+        # 每次画完数据后贴回去（比重画图例省约 2 ms，见 bench/README.md）
         labels = [d.label for d in self.drawn if d.label is not None]
         self.dynamic: list[Artist] = [self.axes.xaxis, *(d.artist for d in self.drawn), *labels, self.empty_text]
-        if legend is not None:
-            self.dynamic.append(legend)
+        self.legend = legend
+        self.legend_pixels: Any = None
         self.background: Any = None
         self.background_key: tuple[Any, ...] | None = None
         self.round_limits = {
@@ -303,6 +304,9 @@ class ChartRenderer:
                 artist.set_visible(False)
             self.canvas.draw()
             self.background = self.canvas.copy_from_bbox(self.figure.bbox)
+            if self.legend is not None:
+                box = self.legend.get_window_extent(self.canvas.get_renderer()).padded(2)
+                self.legend_pixels = self.canvas.copy_from_bbox(box)
             self.background_key = key
             for artist, visible in zip(self.dynamic, shown, strict=True):
                 artist.set_visible(visible)
@@ -311,6 +315,8 @@ class ChartRenderer:
         for artist in self.dynamic:
             if artist.get_visible():
                 self.figure.draw_artist(artist)
+        if self.legend_pixels is not None:
+            self.canvas.restore_region(self.legend_pixels)
 
     def _encode(self) -> bytes:
         """Agg 缓冲区 → PNG 字节。背景不透明，去掉 alpha 通道：编码更快、文件更小。"""
