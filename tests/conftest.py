@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from collections.abc import Iterator
@@ -123,6 +124,40 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         client.close()
         process.terminate()
         process.wait(10)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """在空闲回环端口上启动一个真实的 PostgreSQL（initdb + pg_ctl；以 root 运行时切换到 postgres 用户）。"""
+    import glob
+
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+    pg_ctl = found[-1] if found else shutil.which("pg_ctl")
+    if not pg_ctl:
+        require_program("pg_ctl", "PostgreSQL tests (Debian package postgresql)")
+    bindir = Path(pg_ctl).parent
+    # 不用 pytest 的临时目录：它对 root 以外的用户不可进入（0700）
+    workdir = Path(tempfile.mkdtemp(prefix="livechart-pg-"))
+    data = workdir / "data"
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        # initdb 拒绝以 root 运行
+        import pwd
+
+        user = pwd.getpwnam("postgres")
+        os.chown(workdir, user.pw_uid, user.pw_gid)
+        prefix = ["runuser", "-u", "postgres", "--"]
+    port = free_port()
+    subprocess.run([*prefix, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
+                   check=True, capture_output=True, timeout=120)  # fmt: skip
+    options = f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1 -c fsync=off"
+    subprocess.run([*prefix, pg_ctl, "-D", str(data), "-o", options, "-l", str(workdir / "log"), "-w", "start"],
+                   check=True, capture_output=True, timeout=120)  # fmt: skip
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*prefix, pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"], capture_output=True, timeout=60)
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @dataclass

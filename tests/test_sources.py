@@ -454,3 +454,42 @@ def test_demo_backfill() -> None:
 def test_source_validation(raw: dict[str, Any], message: str) -> None:
     with pytest.raises(SourceError, match=message):
         normalize(raw)
+
+
+# --------------------------------------------------------------- PostgreSQL
+
+
+def test_sql_on_postgresql(postgres_url: str) -> None:
+    """同一个 SQL 数据源连接真实的 PostgreSQL：增量查询与语句超时（statement_timeout）。"""
+    from sqlalchemy import create_engine
+    from sqlalchemy import text
+
+    engine = create_engine(postgres_url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE IF EXISTS readings"))
+        connection.execute(text("CREATE TABLE readings (at timestamptz, temp double precision, rpm integer)"))
+        connection.execute(
+            text("INSERT INTO readings VALUES ('2026-01-01T00:00:00+00', 20, 1000), ('2026-01-01T00:00:01+00', 21, 1100)")
+        )
+    query = "SELECT at, temp, rpm FROM readings WHERE at > :since ORDER BY at"
+    source = SqlSource(**SqlSource.validate({"url": postgres_url, "query": query, "time": "at", "columns": ["temp", "rpm"]}))
+    first = source.fetch()
+    assert first["temp"].tolist() == [20.0, 21.0]
+    expected = pd.Timestamp("2026-01-01T00:00:00", tz="UTC").tz_convert(sources.get_localzone()).tz_localize(None)
+    assert first.index[0] == expected
+    assert source.fetch().empty
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO readings VALUES ('2026-01-01T00:00:02+00', 22, 1200)"))
+    assert source.fetch()["rpm"].tolist() == [1200.0]
+    source.close()
+
+    slow = "SELECT now() AS at, pg_sleep(5)::text AS temp, 0 AS rpm"
+    hung = SqlSource(
+        **SqlSource.validate({"url": postgres_url, "query": slow, "time": "at", "columns": ["temp", "rpm"], "timeout": 0.5})
+    )
+    started = time.monotonic()
+    with pytest.raises(Exception, match="statement timeout"):
+        hung.fetch()
+    assert time.monotonic() - started < 4
+    hung.close()
+    engine.dispose()
