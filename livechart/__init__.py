@@ -19,6 +19,8 @@ from werkzeug.utils import import_string
 
 from livechart import errors
 from livechart import jobs
+from livechart import metrics
+from livechart import ops
 from livechart import security
 from livechart.extensions import cache
 from livechart.extensions import scheduler
@@ -119,9 +121,11 @@ def create_app(config: Any = None, overrides: dict[str, Any] | None = None) -> F
     # 模块级的 scheduler 只服务最后绑定的 app：先清掉上一个 app 留下的待定任务
     scheduler.remove_all_jobs()
     scheduler.init_app(app)
+    metrics.init_app(app, list(charts))
     jobs.init_app(app, charts, intervals)
     errors.init_app(app)
     app.register_blueprint(bp)
+    app.register_blueprint(ops.bp)
 
     if app.config["LIVECHART_WARM_CACHE"]:
         jobs.warm(app)

@@ -16,6 +16,7 @@ import pandas as pd
 from flask import Flask
 from flask import current_app
 
+from livechart import metrics
 from livechart import store
 from livechart.charts import ChartRenderer
 from livechart.extensions import scheduler
@@ -84,13 +85,18 @@ class ChartWorker:
             except Exception as exc:
                 # 完整的堆栈只进日志；客户端只能在状态里看到简短的消息
                 current_app.logger.exception("图表 %s 重绘失败", name)
+                metrics.get().failures.labels(name).inc()
                 store.record_failure(name, f"{type(exc).__name__}: {exc}")
                 return store.load_image(name)
             elapsed_ms = (time.perf_counter() - started) * 1000
             record = store.save_image(name, png, elapsed_ms, self.spec.width, self.spec.height)
             store.mark_recovered(name)
             self.renders += 1
-            current_app.logger.debug("图表 %s 第 %d 版，用时 %.1f ms", name, record.version, elapsed_ms)
+            counters = metrics.get()
+            counters.renders.labels(name).inc()
+            counters.render_seconds.labels(name).observe(elapsed_ms / 1000)
+            counters.image_bytes.labels(name).set(record.nbytes)
+            current_app.logger.info("图表 %s 第 %d 版，用时 %.1f ms", name, record.version, elapsed_ms)
             return record
         finally:
             self.lock.release()
@@ -125,7 +131,11 @@ def redraw(chart: str) -> None:
 
 def ensure_image(chart: str) -> store.ChartImage | None:
     """返回图表的当前图片；缓存未命中时在本请求中绘制一次（并发请求共享这一次）。"""
-    return store.load_image(chart) or workers()[chart].redraw(only_if_missing=True)
+    image = store.load_image(chart)
+    if image is None:
+        metrics.get().cache_misses.labels(chart).inc()
+        image = workers()[chart].redraw(only_if_missing=True)
+    return image
 
 
 def warm(app: Flask) -> None:

@@ -17,6 +17,7 @@ from flask import Response
 from flask import current_app
 from flask import request
 from flask_apscheduler.auth import HTTPBasicAuth
+from werkzeug.http import HTTP_STATUS_CODES
 
 from livechart.errors import json_error
 from livechart.extensions import scheduler
@@ -99,6 +100,9 @@ def _check_body() -> Response | None:
     body = request.get_json(silent=True) if request.get_data(cache=True) else {}
     if body is None:
         return json_error(400, "bad_request", "the body is not valid JSON")
+    if not isinstance(body, dict):
+        # Flask-APScheduler 的视图对非对象的请求体会出错（如 /scheduler/shutdown 调用 body.get）
+        return json_error(400, "bad_request", "the body must be a JSON object")
     endpoint = request.endpoint.removeprefix(scheduler.endpoint_prefix)
     charts = {name: worker.spec for name, worker in workers().items()}
     minimum = current_app.config["LIVECHART_MIN_INTERVAL"]
@@ -127,14 +131,28 @@ def guard() -> Response | None:
     job_id = (request.view_args or {}).get("job_id")
     if job_id is not None and scheduler.get_job(job_id) is None:
         return json_error(404, "not_found", f"job {job_id!r} not found")
+    # APScheduler 在未运行时暂停/恢复会抛异常，Flask-APScheduler 把它变成 500
+    toggles = (f"{scheduler.endpoint_prefix}pause_scheduler", f"{scheduler.endpoint_prefix}resume_scheduler")
+    if request.endpoint in toggles and not scheduler.running:
+        return json_error(409, "conflict", "the scheduler is not running; POST /scheduler/start first")
     return _check_body() if mutating else None
 
 
 def scrub(response: Response) -> Response:
-    """Flask-APScheduler 的视图出错时返回 str(e)：换成通用消息（详情已在日志中）。"""
-    if (request.endpoint or "").startswith(scheduler.endpoint_prefix) and response.status_code >= 500:
+    """统一 /scheduler 的错误响应。
+
+    Flask-APScheduler 的视图出错时返回 {"error_message": str(e)}：5xx 换成通用消息（详情写日志），
+    4xx 改成 livechart 统一的 {"error", "message"} 格式。
+    """
+    if not (request.endpoint or "").startswith(scheduler.endpoint_prefix) or response.status_code < 400:
+        return response
+    if response.status_code >= 500:
         current_app.logger.error("scheduler API 出错 (%s %s): %s", request.method, request.path, response.get_data(as_text=True))
         return json_error(500, "internal_server_error", "internal error; see the server log")
+    body = response.get_json(silent=True)
+    if isinstance(body, dict) and "error_message" in body:
+        code = HTTP_STATUS_CODES.get(response.status_code, "error").lower().replace(" ", "_")
+        return json_error(response.status_code, code, str(body["error_message"]))
     return response
 
 

@@ -13,12 +13,14 @@ from apscheduler.triggers.interval import IntervalTrigger
 from flask import Blueprint
 from flask import Response
 from flask import abort
+from flask import current_app
 from flask import jsonify
 from flask import render_template
 from flask import request
 from flask import url_for
 
 from livechart import jobs
+from livechart import metrics
 from livechart import store
 from livechart.errors import json_error
 from livechart.extensions import scheduler
@@ -28,6 +30,8 @@ bp = Blueprint("livechart", __name__)
 
 # 超过这么多个间隔没有新图（且未暂停）即为陈旧
 STALE_INTERVALS = 3
+# 页面间隔选择器的选项（秒）；当前间隔不在其中时页面会补上
+PAGE_INTERVALS = (1, 2, 5, 10, 30, 60, 300)
 
 
 def _iso(timestamp: float | None) -> str | None:
@@ -86,8 +90,10 @@ def _png(name: str) -> Response:
     """从缓存返回 PNG；支持 ETag / If-None-Match → 304。"""
     _known(name)
     image = jobs.ensure_image(name)
+    requests = metrics.get().image_requests
     if image is None:
         retry = job_state(name)["interval"] or 1
+        requests.labels(name, "503").inc()
         return json_error(503, "unavailable", f"chart {name!r} has no image yet", {"Retry-After": str(math.ceil(retry))})
     response = Response(image.png, mimetype="image/png")
     response.set_etag(image.etag)
@@ -95,17 +101,27 @@ def _png(name: str) -> Response:
     # no-cache：可以缓存，但每次都要重新验证（ETag），这样永远不会显示旧图
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Livechart-Version"] = str(image.version)
-    return response.make_conditional(request)
+    response = response.make_conditional(request)
+    requests.labels(name, str(response.status_code)).inc()
+    return response
 
 
 @bp.get("/")
 def index() -> str:
     """页面：每个图表按其任务的实时间隔刷新。"""
     charts = [
-        {"name": name, "title": worker.spec.title, "src": url_for("livechart.chart_png", name=name), **job_state(name)}
+        {
+            "name": name,
+            "title": worker.spec.title,
+            "job_id": worker.spec.job_id,
+            "src": url_for("livechart.chart_png", name=name),
+            **job_state(name),
+        }
         for name, worker in jobs.workers().items()
     ]
-    return render_template("index.html", charts=charts)
+    config = current_app.config
+    scheduler_url = config["SCHEDULER_API_PREFIX"] if config.get("SCHEDULER_API_ENABLED") else None
+    return render_template("index.html", charts=charts, scheduler_url=scheduler_url, intervals=PAGE_INTERVALS)
 
 
 @bp.get("/plot.png")

@@ -1,6 +1,7 @@
 // livechart 页面脚本：每个图表按其任务的实时间隔用 setInterval 刷新。
 // 新图先用 new Image() 预加载，加载完成后替换旧的 <img>（不闪烁）；
 // 标签页隐藏时停止所有轮询，重新可见时立即刷新。
+// 每个图表有状态徽章（实时 / 已暂停 / 陈旧 / 错误）和控制按钮，按钮调用 /scheduler API（同源 JSON）。
 (() => {
   "use strict";
 
@@ -8,6 +9,7 @@
   const CLOCK_MS = 1000; // “N 秒前”的更新周期
   const STUCK_MS = 15000; // 一张图超过这么久还没加载完，就放弃它重新请求
   const statusUrl = document.body.dataset.statusUrl;
+  const schedulerUrl = document.body.dataset.schedulerUrl;
   const charts = new Map();
   let statusTimer = null;
   let clockTimer = null;
@@ -19,6 +21,9 @@
       el,
       img: el.querySelector("img.plot"),
       src: el.dataset.src,
+      job: el.dataset.job,
+      stale: false,
+      error: null,
       intervalMs: Number.isFinite(interval) ? interval * 1000 : null,
       paused: el.dataset.paused === "true",
       version: null,
@@ -74,6 +79,92 @@
     if (chart.paused) setText(chart, ".period", "已暂停");
     else if (chart.intervalMs) setText(chart, ".period", `每 ${chart.intervalMs / 1000} 秒刷新`);
     else setText(chart, ".period", "没有重绘任务");
+    showBadge(chart);
+    showControls(chart);
+  }
+
+  // 徽章：错误（悬停看消息）优先，其次已暂停、陈旧，否则实时
+  function showBadge(chart) {
+    const badge = chart.el.querySelector(".badge");
+    let state = "live";
+    let text = "实时";
+    let title = "";
+    if (chart.error) {
+      state = "error";
+      text = "错误";
+      title = `${chart.error.message}（连续失败 ${chart.error.consecutive_failures} 次）`;
+    } else if (chart.paused) {
+      state = "paused";
+      text = "已暂停";
+    } else if (chart.stale) {
+      state = "stale";
+      text = "陈旧";
+      title = "超过 3 个间隔没有新图";
+    }
+    badge.dataset.state = state;
+    badge.textContent = text;
+    badge.title = title;
+  }
+
+  function showControls(chart) {
+    const controls = chart.el.querySelector(".controls");
+    if (!controls) return;
+    controls.querySelector('[data-action="pause"]').disabled = chart.paused || !chart.intervalMs;
+    controls.querySelector('[data-action="resume"]').disabled = !chart.paused || !chart.intervalMs;
+    const select = controls.querySelector("select.interval");
+    if (chart.intervalMs && document.activeElement !== select) {
+      const seconds = String(chart.intervalMs / 1000);
+      if (![...select.options].some((o) => o.value === seconds)) select.add(new Option(`${seconds} 秒`, seconds));
+      select.value = seconds;
+    }
+  }
+
+  // 调用 /scheduler API：同源、JSON；401/403 显示清楚的消息而不是吞掉
+  async function control(chart, path, method, body) {
+    const notice = chart.el.querySelector(".notice");
+    notice.textContent = "";
+    let response;
+    try {
+      response = await fetch(`${schedulerUrl}${path}`, {
+        method,
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify(body || {}),
+      });
+    } catch (error) {
+      notice.textContent = "请求失败：无法连接服务器";
+      return;
+    }
+    if (response.ok) {
+      await pollStatus();
+      return;
+    }
+    let message = `HTTP ${response.status}`;
+    try {
+      const payload = await response.json();
+      if (payload.message) message = payload.message;
+    } catch (error) {
+      // 不是 JSON：保留状态码
+    }
+    if (response.status === 401) notice.textContent = `需要 API 凭据（HTTP Basic）：${message}`;
+    else if (response.status === 403) notice.textContent = `没有权限：${message}`;
+    else notice.textContent = `操作失败：${message}`;
+  }
+
+  for (const chart of charts.values()) {
+    const controls = chart.el.querySelector(".controls");
+    if (!controls) continue;
+    const job = encodeURIComponent(chart.job);
+    controls.querySelector('[data-action="pause"]').addEventListener("click", () => control(chart, `/jobs/${job}/pause`, "POST"));
+    controls.querySelector('[data-action="resume"]').addEventListener("click", () => control(chart, `/jobs/${job}/resume`, "POST"));
+    controls.querySelector('[data-action="run"]').addEventListener("click", async () => {
+      await control(chart, `/jobs/${job}/run`, "POST");
+      refresh(chart);
+    });
+    controls.querySelector("select.interval").addEventListener("change", (event) => {
+      const seconds = Number(event.target.value);
+      control(chart, `/jobs/${job}`, "PATCH", { trigger: "interval", seconds });
+    });
   }
 
   function showClock() {
@@ -112,6 +203,8 @@
       chart.paused = status.paused;
       chart.version = status.version;
       chart.renderedAt = status.rendered_at ? Date.parse(status.rendered_at) : null;
+      chart.stale = status.stale;
+      chart.error = status.last_error && status.last_error.consecutive_failures > 0 ? status.last_error : null;
       if (!chart.el.classList.contains("failed")) setText(chart, ".problem", "");
       showPeriod(chart);
       if (changed) schedule(chart);

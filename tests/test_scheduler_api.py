@@ -139,6 +139,15 @@ def test_patch_rejects_bad_changes_and_keeps_the_job(client: Any, body: Any, fra
     assert client.get("/scheduler/jobs/redraw-cpu").get_json() == before
 
 
+@pytest.mark.parametrize("path", ["/scheduler/shutdown", "/scheduler/jobs/redraw-cpu/pause", "/scheduler/jobs"])
+@pytest.mark.parametrize("body", ["-6.9e16", "[1, 2]", '"text"', "null", "true"])
+def test_non_object_bodies_are_400(client: Any, path: str, body: str) -> None:
+    """模糊测试发现：/scheduler/shutdown 收到 JSON 数字时 Flask-APScheduler 会 500。"""
+    response = client.post(path, data=body, headers=JSON)
+    assert response.status_code == 400
+    assert scheduler.running
+
+
 def test_invalid_json_is_400(client: Any) -> None:
     response = client.patch("/scheduler/jobs/redraw-cpu", data="{not json", headers=JSON)
     assert_json_error(response, 400, "not valid JSON")
