@@ -39,19 +39,25 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
-@pytest.fixture
-def page(browser: Any, shared_server: Server) -> Iterator[Any]:
+def open_page(browser: Any, server: Server, **context_options: Any) -> Any:
     """打开首页的标签页；记录控制台错误与图片请求。"""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = browser.new_context(**{"viewport": {"width": 1280, "height": 900}, **context_options})
     tab = context.new_page()
     tab.console_errors = []
     tab.image_requests = []
     tab.on("console", lambda m: m.type == "error" and tab.console_errors.append(m.text))
     tab.on("pageerror", lambda e: tab.console_errors.append(str(e)))
     tab.on("request", lambda r: ".png" in r.url and tab.image_requests.append((time.monotonic(), r.url)))
-    tab.goto(shared_server.url + "/")
+    tab.goto(server.url + "/")
+    return tab
+
+
+@pytest.fixture
+def page(browser: Any, shared_server: Server) -> Iterator[Any]:
+    """共享服务进程上的页面。"""
+    tab = open_page(browser, shared_server)
     yield tab
-    context.close()
+    tab.context.close()
 
 
 def src(page: Any, chart: str) -> str:
@@ -150,3 +156,100 @@ def test_screenshot_is_not_blank(page: Any, tmp_path: Any) -> None:
         histogram = element.histogram()
         drawn = sum(histogram[:200]) / sum(histogram)  # 明显比白色深的像素：文字、坐标轴、曲线
         assert drawn > 0.005, f"chart {chart} looks blank ({drawn:.3%} drawn pixels)"
+
+
+def badge(page: Any, chart: str) -> str:
+    return page.text_content(f"#chart-{chart} .badge")
+
+
+def test_pause_and_resume_from_the_page(page: Any, shared_server: Server) -> None:
+    """页面上的按钮调用 /scheduler：暂停后徽章显示“已暂停”、不再请求这个图表；恢复后继续。"""
+    page.wait_for_function("document.querySelector('#chart-cpu .badge').textContent === '实时'", timeout=10000)
+    try:
+        page.click("#chart-cpu [data-action=pause]")
+        page.wait_for_function("document.querySelector('#chart-cpu .badge').textContent === '已暂停'", timeout=10000)
+        assert shared_server.get("/api/charts/cpu").json()["paused"] is True
+        assert page.is_disabled("#chart-cpu [data-action=pause]") and page.is_enabled("#chart-cpu [data-action=resume]")
+        seen = len([u for _, u in page.image_requests if "/charts/cpu.png" in u])
+        version = shared_server.version("cpu")
+        page.wait_for_timeout(2500)
+        assert len([u for _, u in page.image_requests if "/charts/cpu.png" in u]) == seen
+        assert shared_server.version("cpu") == version
+    finally:
+        page.click("#chart-cpu [data-action=resume]")
+    page.wait_for_function("document.querySelector('#chart-cpu .badge').textContent === '实时'", timeout=10000)
+    wait_for(lambda: shared_server.version("cpu") > version, 10, "cpu did not resume")
+    assert page.text_content("#chart-cpu .notice") == ""
+    assert page.console_errors == []
+
+
+def test_run_now_and_interval_selector(page: Any, shared_server: Server) -> None:
+    try:
+        page.click("#chart-demo [data-action=pause]")
+        page.wait_for_function("document.querySelector('#chart-demo .badge').textContent === '已暂停'", timeout=10000)
+        version = shared_server.version("demo")
+        page.click("#chart-demo [data-action=run]")
+        wait_for(lambda: shared_server.version("demo") == version + 1, 10, "run now did not redraw")
+        page.click("#chart-demo [data-action=resume]")
+        page.select_option("#chart-demo select.interval", "5")
+        page.wait_for_function("document.querySelector('#chart-demo .period').textContent === '每 5 秒刷新'", timeout=10000)
+        assert shared_server.get("/api/charts/demo").json()["interval"] == 5
+    finally:
+        shared_server.patch("/scheduler/jobs/redraw-demo", json={"trigger": "interval", "seconds": 1})
+        shared_server.post("/scheduler/jobs/redraw-demo/resume")
+    page.wait_for_function("document.querySelector('#chart-demo .period').textContent === '每 1 秒刷新'", timeout=10000)
+    assert page.console_errors == []
+
+
+def test_failed_image_keeps_the_last_one_and_recovers(page: Any) -> None:
+    page.wait_for_function("document.querySelector('#chart-demo img.plot').src.includes('?t=')", timeout=15000)
+    page.route("**/charts/demo.png*", lambda route: route.abort())
+    page.wait_for_function("document.querySelector('#chart-demo').classList.contains('failed')", timeout=10000)
+    shown = src(page, "demo")
+    assert "加载失败" in page.text_content("#chart-demo .problem")
+    assert page.evaluate("document.querySelector('#chart-demo img.plot').naturalWidth") == 800  # 仍显示上一张
+    page.unroute("**/charts/demo.png*")
+    page.wait_for_function("!document.querySelector('#chart-demo').classList.contains('failed')", timeout=10000)
+    assert src(page, "demo") != shown
+    assert page.text_content("#chart-demo .problem") == ""
+
+
+def test_credentials_errors_are_shown_not_swallowed(browser: Any, tmp_path: Any) -> None:
+    """API 需要凭据时：浏览器弹出 Basic 登录框；输错（或取消）后页面显示清楚的 401 消息；输对则操作成功。
+
+    无界面的 Chromium 不会弹框，而是把请求挂起等凭据：用上下文的 http_credentials 扮演用户在框里输入的内容。
+    """
+    from tests.conftest import start_server
+
+    secured = start_server(tmp_path, env={"LIVECHART_API_USER": "ops", "LIVECHART_API_PASSWORD": "s3cret"})
+    try:
+        wrong = open_page(browser, secured, http_credentials={"username": "ops", "password": "wrong"})
+        wrong.click("#chart-cpu [data-action=pause]")
+        wrong.wait_for_function("document.querySelector('#chart-cpu .notice').textContent !== ''", timeout=10000)
+        assert wrong.text_content("#chart-cpu .notice") == "需要 API 凭据（HTTP Basic）：credentials required (HTTP Basic)"
+        assert secured.get("/api/charts/cpu").json()["paused"] is False
+        wrong.context.close()
+
+        signed_in = open_page(browser, secured, http_credentials={"username": "ops", "password": "s3cret"})
+        signed_in.click("#chart-cpu [data-action=pause]")
+        signed_in.wait_for_function("document.querySelector('#chart-cpu .badge').textContent === '已暂停'", timeout=10000)
+        assert signed_in.text_content("#chart-cpu .notice") == ""
+        signed_in.context.close()
+    finally:
+        secured.stop()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_light_dark_and_a_narrow_phone_screen(browser: Any, shared_server: Server, scheme: str) -> None:
+    tab = open_page(browser, shared_server, viewport={"width": 375, "height": 740}, color_scheme=scheme, is_mobile=True)
+    try:
+        tab.wait_for_function("[...document.querySelectorAll('img.plot')].every(i => i.complete && i.naturalWidth > 0)")
+        # 不出现横向滚动；图片缩放到屏幕宽度以内
+        assert tab.evaluate("document.documentElement.scrollWidth") <= 375
+        assert tab.evaluate("document.querySelector('img.plot').getBoundingClientRect().right") <= 375
+        background = tab.evaluate("getComputedStyle(document.body).backgroundColor")
+        brightness = sum(int(v) for v in background[background.index("(") + 1 : background.index(")")].split(",")[:3])
+        assert (brightness < 150) == (scheme == "dark"), background
+        assert tab.console_errors == []
+    finally:
+        tab.context.close()
