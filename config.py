@@ -100,6 +100,8 @@ class Config:
     LIVECHART_API_PASSWORD = _env("LIVECHART_API_PASSWORD")
     # 未设置凭据时，是否允许本机回环地址免认证访问 /scheduler
     LIVECHART_API_LOOPBACK_WITHOUT_AUTH = False
+    # 图片的 Cross-Origin-Resource-Policy：same-origin、same-site，或 cross-origin（允许别的网站用 <img> 嵌入）
+    LIVECHART_IMAGE_CORP = _env("LIVECHART_IMAGE_CORP", "same-site")
     # 为真时缺少 API 凭据就拒绝启动（生产环境）
     LIVECHART_REQUIRE_API_AUTH = False
 

@@ -18,6 +18,7 @@ from werkzeug.utils import ImportStringError
 from werkzeug.utils import import_string
 
 from livechart import errors
+from livechart import headers
 from livechart import jobs
 from livechart import metrics
 from livechart import ops
@@ -124,6 +125,7 @@ def create_app(config: Any = None, overrides: dict[str, Any] | None = None) -> F
     metrics.init_app(app, list(charts))
     jobs.init_app(app, charts, intervals)
     errors.init_app(app)
+    headers.init_app(app)
     app.register_blueprint(bp)
     app.register_blueprint(ops.bp)
 

@@ -2,10 +2,18 @@
 
 import logging
 import os
+import signal
 import sys
+from types import FrameType
 
 from livechart import ConfigError
 from livechart import create_app
+from livechart.extensions import scheduler
+
+
+def _stop(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM 与 Ctrl+C 一样：服务器停止接受请求并退出（状态 0）。"""
+    raise KeyboardInterrupt
 
 
 def main() -> int:
@@ -24,8 +32,14 @@ def main() -> int:
     host, port = app.config["LIVECHART_HOST"], app.config["LIVECHART_PORT"]
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     app.logger.info("livechart 已启动，请打开 http://%s:%d/", shown, port)
+    signal.signal(signal.SIGTERM, _stop)
     # 重载器会再启动一个进程和一个调度器；调试器会把堆栈暴露给客户端：两者都关闭
-    app.run(host=host, port=port, use_reloader=False, threaded=True, use_debugger=False)
+    try:
+        app.run(host=host, port=port, use_reloader=False, threaded=True, use_debugger=False)
+    finally:
+        # 不等正在进行的绘制：它要么在退出前画完，要么被丢弃（缓存里仍是上一张）
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
     return 0
 
 

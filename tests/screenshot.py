@@ -12,6 +12,7 @@ from tests.conftest import ROOT
 from tests.conftest import start_server
 from tests.test_page import CHROMIUM
 from tests.test_page import CHROMIUM_ARGS
+from tests.test_page import until
 
 TARGET = ROOT / "static" / "screenshot.png"
 
@@ -26,8 +27,8 @@ def main() -> int:
                 page = browser.new_page(viewport={"width": 1280, "height": 460})
                 page.goto(server.url + "/")
                 # 等两张图都刷新过一次、“更新于”出现
-                page.wait_for_function("[...document.querySelectorAll('img.plot')].every(i => i.src.includes('?t='))")
-                page.wait_for_function("[...document.querySelectorAll('.updated')].every(e => e.textContent.includes('更新于'))")
+                until(page, "[...document.querySelectorAll('img.plot')].every(i => i.src.includes('?t='))", 30)
+                until(page, "[...document.querySelectorAll('.updated')].every(e => e.textContent.includes('更新于'))", 30)
                 # 让本机 CPU 图积累一些数据点
                 page.wait_for_timeout(20000)
                 TARGET.write_bytes(page.screenshot(full_page=True))

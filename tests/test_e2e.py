@@ -150,3 +150,13 @@ def test_written_file_detection_catches_an_image(tmp_path: Path) -> None:
                     sys.executable, "-c", script], check=True, timeout=60)  # fmt: skip
     assert str(target) in written_paths(log)
     assert is_image(target)
+
+
+def test_sigterm_exits_within_five_seconds_with_status_0(tmp_path: Path) -> None:
+    import signal
+
+    server = start_server(tmp_path)
+    started = time.monotonic()
+    server.process.send_signal(signal.SIGTERM)
+    assert server.process.wait(10) == 0
+    assert time.monotonic() - started < 5

@@ -60,6 +60,12 @@ def page(browser: Any, shared_server: Server) -> Iterator[Any]:
     tab.context.close()
 
 
+def until(page: Any, expression: str, timeout: float) -> None:
+    """从 Python 端轮询页面里的表达式（page.evaluate 走 DevTools 协议，不受页面 CSP 限制；
+    Playwright 的 wait_for_function 在页面里用 eval，会被 CSP 正确地拦下）。"""
+    wait_for(lambda: page.evaluate(expression), timeout, f"page never satisfied: {expression}", step=0.1)
+
+
 def src(page: Any, chart: str) -> str:
     return page.get_attribute(f"#chart-{chart} img.plot", "src")
 
@@ -92,37 +98,37 @@ def set_hidden(page: Any, hidden: bool) -> None:
 
 
 def test_images_refresh_with_timestamp_and_really_change(page: Any) -> None:
-    page.wait_for_function("document.querySelector('#chart-demo img.plot').src.includes('?t=')", timeout=15000)
+    until(page, "document.querySelector('#chart-demo img.plot').src.includes('?t=')", 15)
     first_src, first_pixels = src(page, "demo"), pixels(page, "demo")
     wait_for(lambda: src(page, "demo") != first_src, 15, "demo image src did not change")
     assert "/charts/demo.png?t=" in src(page, "demo")
     wait_for(lambda: pixels(page, "demo") != first_pixels, 15, "displayed demo image did not change")
     # 每个图表都在刷新，显示“更新于 …（N 秒前）”和刷新周期
     for chart in ("cpu", "demo"):
-        page.wait_for_function(f"document.querySelector('#chart-{chart} img.plot').src.includes('?t=')", timeout=15000)
-        page.wait_for_function(f"document.querySelector('#chart-{chart} .updated').textContent.includes('更新于')", timeout=10000)
+        until(page, f"document.querySelector('#chart-{chart} img.plot').src.includes('?t=')", 15)
+        until(page, f"document.querySelector('#chart-{chart} .updated').textContent.includes('更新于')", 10)
         assert "秒刷新" in page.text_content(f"#chart-{chart} .period")
         assert page.evaluate(f"document.querySelector('#chart-{chart} img.plot').naturalWidth") == 800
     assert page.console_errors == []
 
 
 def test_page_follows_pause_and_resume_made_over_rest(page: Any, shared_server: Server) -> None:
-    page.wait_for_function("document.querySelector('#chart-cpu .period').textContent.includes('秒刷新')", timeout=10000)
+    until(page, "document.querySelector('#chart-cpu .period').textContent.includes('秒刷新')", 10)
     assert shared_server.post("/scheduler/jobs/redraw-cpu/pause").status_code == 200
     try:
-        page.wait_for_function("document.querySelector('#chart-cpu .period').textContent === '已暂停'", timeout=10000)
+        until(page, "document.querySelector('#chart-cpu .period').textContent === '已暂停'", 10)
         # 暂停后不再请求这个图表的图片
         seen = len([u for _, u in page.image_requests if "/charts/cpu.png" in u])
         page.wait_for_timeout(2500)
         assert len([u for _, u in page.image_requests if "/charts/cpu.png" in u]) == seen
     finally:
         assert shared_server.post("/scheduler/jobs/redraw-cpu/resume").status_code == 200
-    page.wait_for_function("document.querySelector('#chart-cpu .period').textContent.includes('秒刷新')", timeout=10000)
+    until(page, "document.querySelector('#chart-cpu .period').textContent.includes('秒刷新')", 10)
     assert page.console_errors == []
 
 
 def test_hidden_tab_stops_polling_and_catches_up_when_shown(page: Any) -> None:
-    page.wait_for_function("document.querySelector('#chart-demo img.plot').src.includes('?t=')", timeout=15000)
+    until(page, "document.querySelector('#chart-demo img.plot').src.includes('?t=')", 15)
     set_hidden(page, True)
     hidden_at = time.monotonic()
     page.wait_for_timeout(2500)
@@ -148,7 +154,7 @@ def test_screenshot_is_not_blank(page: Any, tmp_path: Any) -> None:
     from PIL import Image
     from PIL import ImageStat
 
-    page.wait_for_function("[...document.querySelectorAll('img.plot')].every(i => i.complete && i.naturalWidth > 0)")
+    until(page, "[...document.querySelectorAll('img.plot')].every(i => i.complete && i.naturalWidth > 0)", 30)
     shot = Image.open(BytesIO(page.screenshot(full_page=True))).convert("L")
     assert ImageStat.Stat(shot).stddev[0] > 5  # 空白页的标准差接近 0
     for chart in ("cpu", "demo"):
@@ -164,10 +170,10 @@ def badge(page: Any, chart: str) -> str:
 
 def test_pause_and_resume_from_the_page(page: Any, shared_server: Server) -> None:
     """页面上的按钮调用 /scheduler：暂停后徽章显示“已暂停”、不再请求这个图表；恢复后继续。"""
-    page.wait_for_function("document.querySelector('#chart-cpu .badge').textContent === '实时'", timeout=10000)
+    until(page, "document.querySelector('#chart-cpu .badge').textContent === '实时'", 10)
     try:
         page.click("#chart-cpu [data-action=pause]")
-        page.wait_for_function("document.querySelector('#chart-cpu .badge').textContent === '已暂停'", timeout=10000)
+        until(page, "document.querySelector('#chart-cpu .badge').textContent === '已暂停'", 10)
         assert shared_server.get("/api/charts/cpu").json()["paused"] is True
         assert page.is_disabled("#chart-cpu [data-action=pause]") and page.is_enabled("#chart-cpu [data-action=resume]")
         seen = len([u for _, u in page.image_requests if "/charts/cpu.png" in u])
@@ -177,7 +183,7 @@ def test_pause_and_resume_from_the_page(page: Any, shared_server: Server) -> Non
         assert shared_server.version("cpu") == version
     finally:
         page.click("#chart-cpu [data-action=resume]")
-    page.wait_for_function("document.querySelector('#chart-cpu .badge').textContent === '实时'", timeout=10000)
+    until(page, "document.querySelector('#chart-cpu .badge').textContent === '实时'", 10)
     wait_for(lambda: shared_server.version("cpu") > version, 10, "cpu did not resume")
     assert page.text_content("#chart-cpu .notice") == ""
     assert page.console_errors == []
@@ -186,30 +192,30 @@ def test_pause_and_resume_from_the_page(page: Any, shared_server: Server) -> Non
 def test_run_now_and_interval_selector(page: Any, shared_server: Server) -> None:
     try:
         page.click("#chart-demo [data-action=pause]")
-        page.wait_for_function("document.querySelector('#chart-demo .badge').textContent === '已暂停'", timeout=10000)
+        until(page, "document.querySelector('#chart-demo .badge').textContent === '已暂停'", 10)
         version = shared_server.version("demo")
         page.click("#chart-demo [data-action=run]")
         wait_for(lambda: shared_server.version("demo") == version + 1, 10, "run now did not redraw")
         page.click("#chart-demo [data-action=resume]")
         page.select_option("#chart-demo select.interval", "5")
-        page.wait_for_function("document.querySelector('#chart-demo .period').textContent === '每 5 秒刷新'", timeout=10000)
+        until(page, "document.querySelector('#chart-demo .period').textContent === '每 5 秒刷新'", 10)
         assert shared_server.get("/api/charts/demo").json()["interval"] == 5
     finally:
         shared_server.patch("/scheduler/jobs/redraw-demo", json={"trigger": "interval", "seconds": 1})
         shared_server.post("/scheduler/jobs/redraw-demo/resume")
-    page.wait_for_function("document.querySelector('#chart-demo .period').textContent === '每 1 秒刷新'", timeout=10000)
+    until(page, "document.querySelector('#chart-demo .period').textContent === '每 1 秒刷新'", 10)
     assert page.console_errors == []
 
 
 def test_failed_image_keeps_the_last_one_and_recovers(page: Any) -> None:
-    page.wait_for_function("document.querySelector('#chart-demo img.plot').src.includes('?t=')", timeout=15000)
+    until(page, "document.querySelector('#chart-demo img.plot').src.includes('?t=')", 15)
     page.route("**/charts/demo.png*", lambda route: route.abort())
-    page.wait_for_function("document.querySelector('#chart-demo').classList.contains('failed')", timeout=10000)
+    until(page, "document.querySelector('#chart-demo').classList.contains('failed')", 10)
     shown = src(page, "demo")
     assert "加载失败" in page.text_content("#chart-demo .problem")
     assert page.evaluate("document.querySelector('#chart-demo img.plot').naturalWidth") == 800  # 仍显示上一张
     page.unroute("**/charts/demo.png*")
-    page.wait_for_function("!document.querySelector('#chart-demo').classList.contains('failed')", timeout=10000)
+    until(page, "!document.querySelector('#chart-demo').classList.contains('failed')", 10)
     assert src(page, "demo") != shown
     assert page.text_content("#chart-demo .problem") == ""
 
@@ -225,14 +231,14 @@ def test_credentials_errors_are_shown_not_swallowed(browser: Any, tmp_path: Any)
     try:
         wrong = open_page(browser, secured, http_credentials={"username": "ops", "password": "wrong"})
         wrong.click("#chart-cpu [data-action=pause]")
-        wrong.wait_for_function("document.querySelector('#chart-cpu .notice').textContent !== ''", timeout=10000)
+        until(wrong, "document.querySelector('#chart-cpu .notice').textContent !== ''", 10)
         assert wrong.text_content("#chart-cpu .notice") == "需要 API 凭据（HTTP Basic）：credentials required (HTTP Basic)"
         assert secured.get("/api/charts/cpu").json()["paused"] is False
         wrong.context.close()
 
         signed_in = open_page(browser, secured, http_credentials={"username": "ops", "password": "s3cret"})
         signed_in.click("#chart-cpu [data-action=pause]")
-        signed_in.wait_for_function("document.querySelector('#chart-cpu .badge').textContent === '已暂停'", timeout=10000)
+        until(signed_in, "document.querySelector('#chart-cpu .badge').textContent === '已暂停'", 10)
         assert signed_in.text_content("#chart-cpu .notice") == ""
         signed_in.context.close()
     finally:
@@ -243,7 +249,7 @@ def test_credentials_errors_are_shown_not_swallowed(browser: Any, tmp_path: Any)
 def test_light_dark_and_a_narrow_phone_screen(browser: Any, shared_server: Server, scheme: str) -> None:
     tab = open_page(browser, shared_server, viewport={"width": 375, "height": 740}, color_scheme=scheme, is_mobile=True)
     try:
-        tab.wait_for_function("[...document.querySelectorAll('img.plot')].every(i => i.complete && i.naturalWidth > 0)")
+        until(tab, "[...document.querySelectorAll('img.plot')].every(i => i.complete && i.naturalWidth > 0)", 30)
         # 不出现横向滚动；图片缩放到屏幕宽度以内
         assert tab.evaluate("document.documentElement.scrollWidth") <= 375
         assert tab.evaluate("document.querySelector('img.plot').getBoundingClientRect().right") <= 375
@@ -253,3 +259,11 @@ def test_light_dark_and_a_narrow_phone_screen(browser: Any, shared_server: Serve
         assert tab.console_errors == []
     finally:
         tab.context.close()
+
+
+def test_the_page_runs_under_its_own_content_security_policy(page: Any) -> None:
+    """CSP 保持生效（没有 bypass_csp）：页面自己的脚本和样式不触犯它——违规会以控制台错误报告。"""
+    until(page, "document.querySelector('#chart-demo img.plot').src.includes('?t=')", 15)
+    page.click("#chart-demo [data-action=run]")
+    until(page, "document.querySelector('#chart-demo .badge').textContent === '实时'", 10)
+    assert page.console_errors == []
