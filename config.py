@@ -79,6 +79,8 @@ class Config:
     # --- Flask-Caching：嵌入式默认（单进程内存）；注意大写的 "SimpleCache" ---
     CACHE_TYPE = "SimpleCache"
     CACHE_KEY_PREFIX = "livechart:"
+    # 默认不过期：Flask-Caching 的默认 300 秒会让版本计数器（cache.inc）过期归零
+    CACHE_DEFAULT_TIMEOUT = 0
 
     # --- livechart 自身的设置 ---
     # 调度器：running（启动）、paused（启动但不自动运行任务，测试用）、off（不启动）
@@ -89,6 +91,11 @@ class Config:
     LIVECHART_WARM_TIMEOUT = 5
     # 任务间隔的下限（秒）；/scheduler API 只能显示整秒，所以间隔必须是整秒
     LIVECHART_MIN_INTERVAL = 1
+    # 进程的角色：all（调度并渲染，也提供图片与 API），web（只从 Redis 提供图片与状态，不运行任务；
+    # 需要 Redis 缓存，且没有 /scheduler API——在任一 all 进程上控制任务）
+    LIVECHART_ROLE = _env("LIVECHART_ROLE", "all")
+    # 多进程（Redis）时，每个进程把 Redis 中的期望任务状态应用到本地调度器的周期（秒）
+    LIVECHART_RECONCILE_SECONDS = 0.5
     # 等待同一图表上一次重绘结束的最长时间（秒）
     LIVECHART_RENDER_TIMEOUT = 30
     # PNG 压缩级别（0–9）；1 比 9 快约一倍，文件只大约 3 %

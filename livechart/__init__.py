@@ -17,6 +17,7 @@ from werkzeug.serving import is_running_from_reloader
 from werkzeug.utils import ImportStringError
 from werkzeug.utils import import_string
 
+from livechart import coordination
 from livechart import errors
 from livechart import headers
 from livechart import jobs
@@ -32,6 +33,14 @@ from livechart.views import bp
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEDULER_MODES = ("running", "paused", "off")
+ROLES = ("all", "web")
+REDIS_CACHES = {name: f"flask_caching.backends.{name}" for name in ("RedisCache", "RedisSentinelCache", "RedisClusterCache")}
+
+
+def is_redis_cache(cache_type: Any) -> bool:
+    """CACHE_TYPE 是否是 Flask-Caching 的某个 Redis 后端（多进程、多主机共享）。"""
+    return cache_type in REDIS_CACHES or cache_type in REDIS_CACHES.values()
+
 
 __all__ = ["ConfigError", "create_app"]
 
@@ -62,7 +71,20 @@ def resolve_config(config: Any = None) -> Any:
     return found
 
 
-def _port(value: Any) -> int:
+def check_role(config: Any) -> str:
+    """校验 LIVECHART_ROLE 并返回它；web 角色只提供别的进程渲染的图，所以必须用共享的 Redis 缓存。"""
+    role = config.get("LIVECHART_ROLE", "all")
+    if role not in ROLES:
+        raise ConfigError(f"LIVECHART_ROLE={role!r}: use one of {', '.join(ROLES)}")
+    if role == "web" and not is_redis_cache(config.get("CACHE_TYPE")):
+        raise ConfigError(
+            f"LIVECHART_ROLE=web: serves what other processes render, so it needs the shared Redis cache "
+            f"(set LIVECHART_REDIS_URL); CACHE_TYPE is {config.get('CACHE_TYPE')!r}"
+        )
+    return role
+
+
+def port_number(value: Any) -> int:
     """LIVECHART_PORT → 1–65535 的整数。"""
     try:
         port = int(value)
@@ -106,19 +128,29 @@ def create_app(config: Any = None, overrides: dict[str, Any] | None = None) -> F
         if key in app.config:
             app.config[key] = copy.deepcopy(app.config[key])
     charts, intervals = parse_settings(app.config)
-    app.config["LIVECHART_PORT"] = _port(app.config["LIVECHART_PORT"])
+    app.config["LIVECHART_PORT"] = port_number(app.config["LIVECHART_PORT"])
     if app.config["LIVECHART_SCHEDULER"] not in SCHEDULER_MODES:
         raise ConfigError(f"LIVECHART_SCHEDULER={app.config['LIVECHART_SCHEDULER']!r}: use one of {', '.join(SCHEDULER_MODES)}")
     if not 0 <= app.config["LIVECHART_PNG_COMPRESS_LEVEL"] <= 9:
         raise ConfigError("LIVECHART_PNG_COMPRESS_LEVEL: must be 0–9")
     if app.config.get("CACHE_TYPE") in (None, "null", "NullCache", "flask_caching.backends.NullCache"):
         raise ConfigError("CACHE_TYPE: NullCache stores nothing; use SimpleCache (embedded) or RedisCache")
+    role = check_role(app.config)
+    if is_redis_cache(app.config.get("CACHE_TYPE")):
+        # Redis 卡住时不让请求和任务一直等：1 秒超时，之后按不可用处理（store.Unavailable）
+        options = app.config["CACHE_OPTIONS"] = dict(app.config.get("CACHE_OPTIONS") or {})
+        options.setdefault("socket_timeout", 1)
+        options.setdefault("socket_connect_timeout", 1)
+    if role == "web":
+        # 只提供图片与状态：不运行任务、不预热，也没有 /scheduler API（任务由 all 进程运行和控制）
+        app.config.update(LIVECHART_SCHEDULER="off", LIVECHART_WARM_CACHE=False, SCHEDULER_API_ENABLED=False)
     if scheduler.running:
         raise ConfigError("scheduler: already running for another app in this process; one livechart app per process")
 
     configure_fonts(app.config["LIVECHART_CJK_FONTS"])
     cache.init_app(app)
     security.init_app(app)
+    coordination.init_app(app)
     # 模块级的 scheduler 只服务最后绑定的 app：先清掉上一个 app 留下的待定任务
     scheduler.remove_all_jobs()
     scheduler.init_app(app)
@@ -132,4 +164,5 @@ def create_app(config: Any = None, overrides: dict[str, Any] | None = None) -> F
     if app.config["LIVECHART_WARM_CACHE"]:
         jobs.warm(app)
     _start_scheduler(app)
+    coordination.start(app)
     return app

@@ -6,8 +6,11 @@ from flask import Flask
 from flask import Response
 from flask import current_app
 from flask import jsonify
+from redis.exceptions import RedisError
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import InternalServerError
+
+from livechart.store import Unavailable
 
 
 def json_error(status: int, error: str, message: str, headers: dict[str, str] | None = None) -> Response:
@@ -40,8 +43,16 @@ def _internal_error(exc: Exception) -> Response:
     return json_error(500, "internal_server_error", "internal error; see the server log")
 
 
+def _cache_unavailable(exc: Exception) -> Response:
+    """缓存（Redis）不可用：503，请稍后重试。"""
+    return json_error(503, "unavailable", "the cache (Redis) is unavailable; retry shortly", {"Retry-After": "1"})
+
+
 def init_app(app: Flask) -> None:
     """注册错误处理器。"""
+    app.register_error_handler(Unavailable, _cache_unavailable)
+    # Flask-Caching 不吞掉 Redis 的错误（DESIGN.md 陷阱 8）：直接用 Redis 的地方（协调）也是 503
+    app.register_error_handler(RedisError, _cache_unavailable)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(InternalServerError, _internal_error)
     app.register_error_handler(Exception, _internal_error)

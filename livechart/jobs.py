@@ -13,9 +13,13 @@ from dataclasses import dataclass
 from dataclasses import field
 
 import pandas as pd
+from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask
 from flask import current_app
+from flask import has_request_context
+from redis.exceptions import RedisError
 
+from livechart import coordination
 from livechart import metrics
 from livechart import store
 from livechart.charts import ChartRenderer
@@ -24,6 +28,7 @@ from livechart.sources import Source
 from livechart.sources import append_window
 from livechart.sources import make_source
 from livechart.spec import ChartSpec
+from livechart.spec import job_id_for
 
 # 回填历史时最多生成的点数
 MAX_BACKFILL = 5000
@@ -68,38 +73,48 @@ class ChartWorker:
         timeout = current_app.config["LIVECHART_RENDER_TIMEOUT"]
         if not self.lock.acquire(timeout=timeout):
             current_app.logger.warning("图表 %s 的上一次重绘超过 %s 秒仍未结束，跳过本次", name, timeout)
-            return store.load_image(name)
+            return store.last_known(name)
         try:
-            if only_if_missing:
-                existing = store.load_image(name)
-                if existing is not None:
-                    return existing
-            started = time.perf_counter()
-            try:
-                rows = self.source.fetch()
-                window = append_window(self._history(), rows, self.spec.points, self.spec.span)
-                if len(rows):
-                    store.save_history(name, window)
-                self.window = window
-                png = self.renderer.render(window)
-            except Exception as exc:
-                # 完整的堆栈只进日志；客户端只能在状态里看到简短的消息
-                current_app.logger.exception("图表 %s 重绘失败", name)
-                metrics.get().failures.labels(name).inc()
-                store.record_failure(name, f"{type(exc).__name__}: {exc}")
-                return store.load_image(name)
-            elapsed_ms = (time.perf_counter() - started) * 1000
-            record = store.save_image(name, png, elapsed_ms, self.spec.width, self.spec.height)
-            store.mark_recovered(name)
-            self.renders += 1
-            counters = metrics.get()
-            counters.renders.labels(name).inc()
-            counters.render_seconds.labels(name).observe(elapsed_ms / 1000)
-            counters.image_bytes.labels(name).set(record.nbytes)
-            current_app.logger.info("图表 %s 第 %d 版，用时 %.1f ms", name, record.version, elapsed_ms)
-            return record
+            return self._redraw(only_if_missing)
+        except store.Unavailable:
+            # 缓存（Redis）不可用：store 已在状态改变时记录日志；保留本进程的最后一张图
+            return store.last_known(name)
         finally:
             self.lock.release()
+
+    def _redraw(self, only_if_missing: bool) -> store.ChartImage | None:
+        """redraw 的主体（已持有锁）。缓存不可用时抛出 store.Unavailable。"""
+        name = self.spec.name
+        if only_if_missing:
+            existing = store.load_image(name)
+            if existing is not None:
+                return existing
+        started = time.perf_counter()
+        try:
+            rows = self.source.fetch()
+            window = append_window(self._history(), rows, self.spec.points, self.spec.span)
+            if len(rows):
+                store.save_history(name, window)
+            self.window = window
+            png = self.renderer.render(window)
+        except store.Unavailable:
+            raise
+        except Exception as exc:
+            # 完整的堆栈只进日志；客户端只能在状态里看到简短的消息
+            current_app.logger.exception("图表 %s 重绘失败", name)
+            metrics.get().failures.labels(name).inc()
+            store.record_failure(name, f"{type(exc).__name__}: {exc}")
+            return store.load_image(name)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        record = store.save_image(name, png, elapsed_ms, self.spec.width, self.spec.height, coordination.owner())
+        store.mark_recovered(name)
+        self.renders += 1
+        counters = metrics.get()
+        counters.renders.labels(name).inc()
+        counters.render_seconds.labels(name).observe(elapsed_ms / 1000)
+        counters.image_bytes.labels(name).set(record.nbytes)
+        current_app.logger.info("图表 %s 第 %d 版，用时 %.1f ms", name, record.version, elapsed_ms)
+        return record
 
 
 def init_app(app: Flask, charts: dict[str, ChartSpec], intervals: dict[str, float]) -> None:
@@ -126,12 +141,26 @@ def redraw(chart: str) -> None:
         if worker is None:
             current_app.logger.error("任务要求重绘未知图表 %r", chart)
             return
+        # POST /scheduler/jobs/<id>/run 在请求中调用：那是明确的“立即重绘”，不抢节拍
+        if not has_request_context() and not claim_tick(chart, worker):
+            return  # 这个节拍由别的进程渲染（或 Redis 不可用）
         worker.redraw()
+
+
+def claim_tick(chart: str, worker: ChartWorker) -> bool:
+    """多进程共用 Redis 时抢这个图表当前节拍的渲染权（单进程时总是 True）；Redis 不可用时为 False。"""
+    job = scheduler.get_job(job_id_for(chart))
+    interval = job.trigger.interval.total_seconds() if job and isinstance(job.trigger, IntervalTrigger) else worker.interval
+    try:
+        return coordination.get().claim(chart, interval)
+    except RedisError:
+        store.report(False)
+        return False
 
 
 def ensure_image(chart: str) -> store.ChartImage | None:
     """返回图表的当前图片；缓存未命中时在本请求中绘制一次（并发请求共享这一次）。"""
-    image = store.load_image(chart)
+    image = store.load_image(chart)  # 缓存不可用时抛出 store.Unavailable，由调用方处理
     if image is None:
         metrics.get().cache_misses.labels(chart).inc()
         image = workers()[chart].redraw(only_if_missing=True)
@@ -147,7 +176,9 @@ def warm(app: Flask) -> None:
 
     def one(worker: ChartWorker) -> None:
         with app.app_context():
-            worker.redraw()
+            # 几个进程同时启动时只有一个预热（与计划运行抢同一个节拍）
+            if claim_tick(worker.spec.name, worker):
+                worker.redraw()
 
     threads = {
         name: threading.Thread(target=one, args=(worker,), name=f"livechart-warm-{name}", daemon=True)

@@ -40,7 +40,7 @@ def _errors(*codes: int) -> dict[str, Any]:
 GUARDED = (401, 403)
 # /api/charts/<name> 的每个字段（views.chart_status 产生的）
 STATUS_FIELDS = ("name", "title", "image_url", "job_id", "interval", "paused", "next_run", "version", "rendered_at",
-                 "render_ms", "width", "height", "bytes", "stale", "last_error")  # fmt: skip
+                 "render_ms", "width", "height", "bytes", "stale", "rendered_by", "last_error")  # fmt: skip
 MUTATING = (400, *GUARDED, 413, 415)
 
 
@@ -208,6 +208,7 @@ def document(charts: list[str]) -> dict[str, Any]:
                 "height": {"type": "integer"},
                 "bytes": {"type": "integer", "minimum": 0},
                 "stale": {"type": "boolean"},
+                "rendered_by": nullable_string,
                 "last_error": {
                     "type": "object",
                     "nullable": True,

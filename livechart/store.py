@@ -9,12 +9,23 @@
 from __future__ import annotations
 
 import hashlib
+import logging
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
+from typing import TypeVar
 
 import pandas as pd
+from flask import current_app
+from redis.exceptions import RedisError
 
 from livechart.extensions import cache
+
+log = logging.getLogger("livechart")
+T = TypeVar("T")
+LAST_KNOWN = "livechart.last_known"
 
 # 永不过期（Flask-Caching 默认 300 秒后过期）
 NEVER = 0
@@ -31,6 +42,8 @@ class ChartImage:
     render_ms: float
     width: int
     height: int
+    # 渲染它的进程（主机名:pid）
+    rendered_by: str = ""
 
     @property
     def nbytes(self) -> int:
@@ -45,6 +58,55 @@ class ChartFailure:
     message: str
     at: float
     consecutive: int
+
+
+class Unavailable(Exception):
+    """缓存（Redis）不可用。Flask-Caching 在 Redis 断开时直接抛出 redis 的异常，
+    即使设置了 CACHE_IGNORE_ERRORS（DESIGN.md 陷阱 8）：这里统一换成这个异常。"""
+
+
+_up = True
+_up_lock = threading.Lock()
+
+
+def report(up: bool) -> None:
+    """记录缓存是否可用；只在状态改变时写一行日志，而不是每个节拍都写。"""
+    global _up
+    with _up_lock:
+        if up == _up:
+            return
+        _up = up
+    if up:
+        log.warning("缓存（Redis）已恢复")
+    else:
+        log.warning("缓存（Redis）不可用：图片路由提供各进程内存中的最后一张图，任务暂停渲染直到恢复")
+
+
+def _call(operation: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """执行一次缓存操作，把 Redis 的错误换成 Unavailable 并记录可用性变化。"""
+    try:
+        result = operation(*args, **kwargs)
+    except RedisError:
+        report(False)
+        raise Unavailable from None
+    report(True)
+    return result
+
+
+def last_known(chart: str) -> ChartImage | None:
+    """本进程见过的最后一张图（缓存不可用时提供它）。"""
+    return current_app.extensions.setdefault(LAST_KNOWN, {}).get(chart)
+
+
+def _remember(chart: str, record: ChartImage | None) -> ChartImage | None:
+    if record is not None:
+        current_app.extensions.setdefault(LAST_KNOWN, {})[chart] = record
+    return record
+
+
+def version_key(chart: str) -> str:
+    """图表版本计数器的缓存键（原子递增：多个进程写同一个图表时版本号也不重复）。"""
+    return f"chart:{chart}:version"
 
 
 def history_key(chart: str) -> str:
@@ -64,41 +126,43 @@ def failure_key(chart: str) -> str:
 
 def load_image(chart: str) -> ChartImage | None:
     """读取图表的当前记录；没有时返回 None。"""
-    record = cache.get(image_key(chart))
-    return record if isinstance(record, ChartImage) else None
+    record = _call(cache.get, image_key(chart))
+    return _remember(chart, record if isinstance(record, ChartImage) else None)
 
 
-def save_image(chart: str, png: bytes, render_ms: float, width: int, height: int) -> ChartImage:
-    """写入新渲染的图片，版本号加一；调用方须持有该图表的重绘锁。"""
-    previous = load_image(chart)
+def save_image(chart: str, png: bytes, render_ms: float, width: int, height: int, rendered_by: str = "") -> ChartImage:
+    """写入新渲染的图片，版本号加一。"""
     record = ChartImage(
         png=png,
-        version=(previous.version + 1) if previous else 1,
+        # Flask-Caching 的 Cache 没有 inc；后端（cachelib / Redis 的 INCR）有，且是原子的
+        version=int(_call(cache.cache.inc, version_key(chart))),
         # 按内容计算 ETag：进程重启后版本号会归零，内容哈希不会认错图
         etag=hashlib.blake2b(png, digest_size=16).hexdigest(),
         rendered_at=time.time(),
         render_ms=render_ms,
         width=width,
         height=height,
+        rendered_by=rendered_by,
     )
-    cache.set(image_key(chart), record, timeout=NEVER)
+    _call(cache.set, image_key(chart), record, timeout=NEVER)
+    _remember(chart, record)
     return record
 
 
 def load_history(chart: str) -> pd.DataFrame | None:
     """读取图表的滚动窗口；没有时返回 None。"""
-    frame = cache.get(history_key(chart))
+    frame = _call(cache.get, history_key(chart))
     return frame if isinstance(frame, pd.DataFrame) else None
 
 
 def save_history(chart: str, frame: pd.DataFrame) -> None:
     """保存滚动窗口（已按窗口大小裁剪，所以有界）；使用 Redis 时进程重启后历史仍在。"""
-    cache.set(history_key(chart), frame, timeout=NEVER)
+    _call(cache.set, history_key(chart), frame, timeout=NEVER)
 
 
 def load_failure(chart: str) -> ChartFailure | None:
     """读取图表最近一次失败；没有时返回 None。"""
-    record = cache.get(failure_key(chart))
+    record = _call(cache.get, failure_key(chart))
     return record if isinstance(record, ChartFailure) else None
 
 
@@ -106,7 +170,7 @@ def record_failure(chart: str, message: str) -> ChartFailure:
     """记录一次失败，连续失败次数加一；最后一张好图保持不变。"""
     previous = load_failure(chart)
     failure = ChartFailure(message=message[:500], at=time.time(), consecutive=(previous.consecutive + 1) if previous else 1)
-    cache.set(failure_key(chart), failure, timeout=NEVER)
+    _call(cache.set, failure_key(chart), failure, timeout=NEVER)
     return failure
 
 
@@ -114,4 +178,4 @@ def mark_recovered(chart: str) -> None:
     """成功渲染后把连续失败次数归零；保留最后一次错误的消息和时间供排查。"""
     previous = load_failure(chart)
     if previous is not None and previous.consecutive:
-        cache.set(failure_key(chart), ChartFailure(previous.message, previous.at, 0), timeout=NEVER)
+        _call(cache.set, failure_key(chart), ChartFailure(previous.message, previous.at, 0), timeout=NEVER)

@@ -19,6 +19,7 @@ from flask import render_template
 from flask import request
 from flask import url_for
 
+from livechart import coordination
 from livechart import jobs
 from livechart import metrics
 from livechart import store
@@ -45,8 +46,23 @@ def _known(name: str) -> None:
         abort(404, f"unknown chart {name!r}; charts: {', '.join(jobs.workers())}")
 
 
+def _shared_state(name: str) -> dict[str, Any]:
+    """web 角色（本进程不运行任务）：任务状态取自 Redis 中的期望状态，没有记录时取配置。"""
+    want = coordination.get().desired_one(name)
+    if want.get("removed") == "1":
+        return {"interval": None, "paused": True, "next_run": None}
+    interval = float(want.get("seconds") or jobs.workers()[name].interval)
+    paused = want.get("paused") == "1"
+    # 所有进程的任务都对齐到 EPOCH 的整数倍间隔，所以下次运行时间可以算出来
+    epoch = coordination.EPOCH.timestamp()
+    upcoming = epoch + (math.floor((time.time() - epoch) / interval) + 1) * interval
+    return {"interval": interval, "paused": paused, "next_run": None if paused else _iso(upcoming)}
+
+
 def job_state(name: str) -> dict[str, Any]:
     """图表任务的实时状态：间隔、是否暂停、下次运行时间（来自调度器，而非配置）。"""
+    if current_app.config["LIVECHART_ROLE"] == "web":
+        return _shared_state(name)
     job = scheduler.get_job(job_id_for(name))
     if job is None:
         return {"interval": None, "paused": True, "next_run": None}
@@ -80,6 +96,7 @@ def chart_status(name: str) -> dict[str, Any]:
         "height": spec.height,
         "bytes": image.nbytes if image else 0,
         "stale": stale,
+        "rendered_by": image.rendered_by if image else None,
         "last_error": None
         if failure is None
         else {"message": failure.message, "at": _iso(failure.at), "consecutive_failures": failure.consecutive},
@@ -89,7 +106,12 @@ def chart_status(name: str) -> dict[str, Any]:
 def _png(name: str) -> Response:
     """从缓存返回 PNG；支持 ETag / If-None-Match → 304。"""
     _known(name)
-    image = jobs.ensure_image(name)
+    stale = False
+    try:
+        image = jobs.ensure_image(name)
+    except store.Unavailable:
+        # 缓存（Redis）不可用：提供本进程内存中的最后一张图，并在响应头里标明它可能已过时
+        image, stale = store.last_known(name), True
     requests = metrics.get().image_requests
     if image is None:
         retry = job_state(name)["interval"] or 1
@@ -101,6 +123,8 @@ def _png(name: str) -> Response:
     # no-cache：可以缓存，但每次都要重新验证（ETag），这样永远不会显示旧图
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Livechart-Version"] = str(image.version)
+    if stale:
+        response.headers["X-Livechart-Stale"] = "cache-unavailable"
     response = response.make_conditional(request)
     requests.labels(name, str(response.status_code)).inc()
     return response

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import requests
 
+from livechart import coordination
 from livechart import create_app
 from livechart import jobs
 from livechart.extensions import cache
@@ -78,6 +79,7 @@ def make_app() -> Iterator[Callable[..., Any]]:
     yield factory
     shutdown_scheduler()
     for app in apps:
+        coordination.stop(app)
         with app.app_context():
             cache.clear()
         for worker in jobs.workers(app).values():
@@ -96,34 +98,65 @@ def client(app: Any) -> Any:
     return app.test_client()
 
 
-@pytest.fixture(scope="session")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """在空闲回环端口上启动一个真实的 redis-server。"""
-    program = require_program("redis-server", "Redis cache tests")
-    port = free_port()
-    workdir = tmp_path_factory.mktemp("redis")
-    process = subprocess.Popen(
-        [program, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
-    import redis
+class RedisServer:
+    """一个真实的 redis-server（回环地址上的空闲端口，不落盘）；可以停止后在同一端口重新启动。"""
 
-    client = redis.Redis(port=port)
+    def __init__(self, workdir: Path) -> None:
+        self.program = require_program("redis-server", "Redis cache tests")
+        self.port = free_port()
+        self.workdir = workdir
+        self.process: subprocess.Popen | None = None
+        self.url = f"redis://127.0.0.1:{self.port}/0"
 
-    def ready() -> bool:
+    def ping(self) -> bool:
+        """能否连上。"""
+        import redis
+
+        client = redis.Redis(port=self.port, socket_connect_timeout=1)
         try:
             return bool(client.ping())
         except redis.exceptions.ConnectionError:
             return False
+        finally:
+            client.close()
 
+    def start(self) -> None:
+        """启动并等到它回应 PING。"""
+        self.process = subprocess.Popen(
+            [self.program, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.workdir)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        wait_for(self.ping, 10, "redis-server did not start")
+
+    def stop(self) -> None:
+        """停止（SIGTERM）并等它退出。"""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """整个测试会话共用的 redis-server。"""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
     try:
-        wait_for(ready, 10, "redis-server did not start")
-        yield f"redis://127.0.0.1:{port}/0"
+        yield server.url
     finally:
-        client.close()
-        process.terminate()
-        process.wait(10)
+        server.stop()
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """本测试独占的 redis-server（测试可以停止并重启它）。"""
+    server = RedisServer(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

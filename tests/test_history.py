@@ -20,9 +20,10 @@ CPU_JOB = [config.Config.JOBS[0]]
 def test_history_survives_a_restart_on_redis_and_stays_bounded(make_app: Any, redis_url: str) -> None:
     settings = {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": redis_url, "CHARTS": CPU_ONLY, "JOBS": CPU_JOB, **CREDENTIALS}
     first = make_app("production", **settings, LIVECHART_SCHEDULER="paused")
+    # 直接调用图表的 worker：jobs.redraw 在 Redis 模式下每个节拍只渲染一次（见 test_production）
     with first.app_context():
         for _ in range(4):
-            jobs.redraw("cpu")
+            jobs.workers()["cpu"].redraw()
         before = store.load_history("cpu")
     assert len(before) == 5  # 预热 + 4 次
 
@@ -30,12 +31,12 @@ def test_history_survives_a_restart_on_redis_and_stays_bounded(make_app: Any, re
     shutdown_scheduler()
     second = make_app("production", **settings, LIVECHART_SCHEDULER="paused", LIVECHART_WARM_CACHE=False)
     with second.app_context():
-        jobs.redraw("cpu")
+        jobs.workers()["cpu"].redraw()
         after = store.load_history("cpu")
         assert len(after) == 6
         assert after.index[:5].equals(before.index)
         for _ in range(40):
-            jobs.redraw("cpu")
+            jobs.workers()["cpu"].redraw()
         assert len(store.load_history("cpu")) == 20  # 受窗口大小限制
         assert len(jobs.workers()["cpu"].window) == 20
 

@@ -1,0 +1,229 @@
+"""多进程、多主机共用一个 Redis 时的协调（DESIGN.md 陷阱 4、5）。
+
+APScheduler 3 不能在进程间共享任务存储，所以每个进程都有自己的调度器和同样的任务，另外：
+
+1. 每个节拍只有一个进程渲染：所有进程的间隔任务都从同一个起点（EPOCH）开始，于是在同一时刻触发；
+   触发时用 SET NX PX 抢这个图表这个节拍的键，抢到的渲染，其余跳过。渲染的进程被 kill -9 后，
+   下一个节拍由别的进程抢到——一个间隔内就交接了。
+2. 期望的任务状态（暂停、间隔、删除）存在 Redis 的哈希里：任何进程的 /scheduler API 修改后都写进去，
+   每个进程的对齐线程每 LIVECHART_RECONCILE_SECONDS 秒读一次并应用到本地调度器；
+   重启后也从这里恢复。
+
+没有使用 Redis 缓存时（嵌入式 SimpleCache，单进程）这些都不需要，Coordinator 什么也不做。
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import socket
+import threading
+import time
+from datetime import UTC
+from datetime import datetime
+from typing import Any
+
+import redis
+from apscheduler.triggers.interval import IntervalTrigger
+from flask import Flask
+from flask import Response
+from flask import current_app
+from flask import request
+from flask_caching.backends.rediscache import RedisCache
+
+from livechart.extensions import cache
+from livechart.extensions import scheduler
+from livechart.spec import JOB_FUNC
+from livechart.spec import JOB_ID_PREFIX
+from livechart.spec import interval_seconds
+
+log = logging.getLogger("livechart")
+
+EXTENSION = "livechart.coordination"
+# 所有进程的间隔任务共同的起点：触发时刻对齐到它的整数倍间隔
+EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
+
+
+def owner() -> str:
+    """本进程的标识“主机名:pid”（写进图片记录，状态接口里可以看到是谁渲染的）。
+    每次调用时取 pid：gunicorn 的主进程导入本模块后才 fork 出工作进程。"""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def tick_of(now: float, interval: float) -> int:
+    """当前时刻属于第几个节拍（从 EPOCH 起，按间隔计）。
+
+    取最近的节拍（四舍五入）而不是向下取整：调度器总在节拍时刻之后一点点触发，
+    主机之间的时钟也可能差几毫秒；差半个间隔以内都算同一个节拍。
+    """
+    return math.floor((now - EPOCH.timestamp()) / interval + 0.5)
+
+
+class Coordinator:
+    """一个 app 的协调器；client 为 None 时（单进程）所有操作都是空操作或总是成功。"""
+
+    def __init__(self, client: redis.Redis | None, prefix: str) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.stop = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    @property
+    def enabled(self) -> bool:
+        """是否在多进程模式下（有 Redis）。"""
+        return self.client is not None
+
+    def claim(self, chart: str, interval: float) -> bool:
+        """抢这个图表当前节拍的渲染权；只有一个进程会得到 True。Redis 不可用时抛出 redis 的异常。"""
+        if self.client is None:
+            return True
+        key = f"{self.prefix}tick:{chart}:{interval:g}:{tick_of(time.time(), interval)}"
+        # 键保留两个间隔：晚到的进程仍能看见这个节拍已被认领
+        return bool(self.client.set(key, owner(), nx=True, px=max(1000, int(interval * 2000))))
+
+    def _job_key(self, chart: str) -> str:
+        return f"{self.prefix}job:{chart}"
+
+    def record(self, chart: str, **desired: str) -> None:
+        """记录期望的任务状态（来自 /scheduler API 的修改）。"""
+        if self.client is not None:
+            self.client.hset(self._job_key(chart), mapping=desired)
+
+    def desired_one(self, chart: str) -> dict[str, str]:
+        """一个图表在 Redis 中的期望状态（没有记录时为空字典）。"""
+        return self.desired([chart]).get(chart, {})
+
+    def desired(self, charts: list[str]) -> dict[str, dict[str, str]]:
+        """每个图表在 Redis 中的期望状态（没有记录的图表不出现）。"""
+        if self.client is None:
+            return {}
+        pipe = self.client.pipeline(transaction=False)
+        for chart in charts:
+            pipe.hgetall(self._job_key(chart))
+        result = {}
+        for chart, values in zip(charts, pipe.execute(), strict=True):
+            if values:
+                result[chart] = {k.decode(): v.decode() for k, v in values.items()}
+        return result
+
+
+def get(app: Flask | None = None) -> Coordinator:
+    """当前 app 的协调器。"""
+    return (app or current_app).extensions[EXTENSION]
+
+
+def aligned(job: dict[str, Any]) -> dict[str, Any]:
+    """给间隔任务加上共同的起点（已有 start_date 的不动）。"""
+    return job if "start_date" in job else {**job, "start_date": EPOCH}
+
+
+def reconcile(app: Flask) -> None:
+    """把 Redis 中的期望状态应用到本地调度器：删除、补回、改间隔（并对齐起点）、暂停或恢复。"""
+    coordinator = get(app)
+    charts = list(app.extensions["livechart"])
+    for chart, want in coordinator.desired(charts).items():
+        job_id = f"{JOB_ID_PREFIX}{chart}"
+        job = scheduler.get_job(job_id)
+        if want.get("removed") == "1":
+            if job is not None:
+                scheduler.remove_job(job_id)
+            continue
+        current = job.trigger.interval.total_seconds() if job is not None and isinstance(job.trigger, IntervalTrigger) else None
+        seconds = float(want.get("seconds") or current or 0)
+        if not seconds:
+            continue
+        if job is None:
+            scheduler.add_job(id=job_id, func=JOB_FUNC, kwargs={"chart": chart}, trigger="interval", seconds=seconds,
+                              start_date=EPOCH)  # fmt: skip
+        elif current != seconds or job.trigger.start_date != EPOCH:
+            scheduler.scheduler.reschedule_job(job_id, trigger="interval", seconds=seconds, start_date=EPOCH)
+        job = scheduler.get_job(job_id)
+        paused = want.get("paused") == "1"
+        if paused and job.next_run_time is not None:
+            scheduler.pause_job(job_id)
+        elif not paused and job.next_run_time is None:
+            scheduler.resume_job(job_id)
+
+
+def _loop(app: Flask, coordinator: Coordinator, period: float) -> None:
+    """对齐线程：定期应用期望状态；Redis 不可用时跳过这一轮（恢复后自动继续）。"""
+    while not coordinator.stop.wait(period):
+        if not scheduler.running:
+            continue
+        try:
+            reconcile(app)
+        except redis.RedisError:
+            pass  # 由 store 记录 Redis 的可用性变化（只在状态改变时写日志）
+        except Exception:
+            log.exception("对齐任务状态失败")
+
+
+def record_change(response: Response) -> Response:
+    """/scheduler API 成功修改任务后，把期望状态写进 Redis，让所有进程跟上（并在重启后保留）。"""
+    if response.status_code >= 300 or not (request.endpoint or "").startswith(scheduler.endpoint_prefix):
+        return response
+    coordinator = get()
+    if not coordinator.enabled:
+        return response
+    endpoint = request.endpoint.removeprefix(scheduler.endpoint_prefix)
+    body = request.get_json(silent=True) or {}
+    job_id = (request.view_args or {}).get("job_id") or body.get("id", "")
+    chart = job_id.removeprefix(JOB_ID_PREFIX)
+    trigger_args = {k: v for k, v in body.items() if k in ("weeks", "days", "hours", "minutes", "seconds")}
+    try:
+        if endpoint == "pause_job":
+            coordinator.record(chart, paused="1")
+        elif endpoint == "resume_job":
+            coordinator.record(chart, paused="0")
+        elif endpoint == "delete_job":
+            coordinator.record(chart, removed="1")
+        elif endpoint == "add_job":
+            coordinator.record(chart, removed="0", paused="0", seconds=str(interval_seconds(trigger_args, 0)))
+        elif endpoint == "update_job" and trigger_args:
+            coordinator.record(chart, seconds=str(interval_seconds(trigger_args, 0)))
+        else:
+            return response
+        reconcile(current_app._get_current_object())  # 本进程立即对齐（起点对齐到 EPOCH）
+    except redis.RedisError:
+        current_app.logger.warning("Redis 不可用：对 %s 的修改只在本进程生效", job_id)
+    return response
+
+
+def redis_client(app: Flask) -> redis.Redis | None:
+    """缓存后端自己的 Redis 客户端（RedisCache、RedisSentinelCache 的主节点、RedisClusterCache）；
+    其他后端为 None。复用它而不是另建连接：地址、密码、哨兵、集群、超时都只在 CACHE_* 里配置一次。"""
+    backend = app.extensions["cache"][cache]
+    return backend._write_client if isinstance(backend, RedisCache) else None
+
+
+def init_app(app: Flask) -> None:
+    """多进程模式（使用 Redis 缓存）下：对齐任务起点，记录 API 修改；对齐线程由 start() 启动。须在 cache.init_app 之后调用。"""
+    prefix = app.config.get("CACHE_KEY_PREFIX") or ""
+    coordinator = app.extensions[EXTENSION] = Coordinator(redis_client(app), f"{prefix}coord:")
+    if coordinator.enabled:
+        app.config["JOBS"] = [aligned(job) for job in app.config["JOBS"]]
+        app.after_request(record_change)
+
+
+def start(app: Flask) -> None:
+    """调度器启动后：立即对齐一次（重启后恢复暂停与间隔），再启动对齐线程。"""
+    coordinator = get(app)
+    if not coordinator.enabled or not scheduler.running:
+        return
+    try:
+        reconcile(app)
+    except redis.RedisError:
+        log.warning("启动时 Redis 不可用：先按配置运行，Redis 恢复后再对齐任务状态")
+    period = app.config["LIVECHART_RECONCILE_SECONDS"]
+    coordinator.thread = threading.Thread(target=_loop, args=(app, coordinator, period), name="livechart-reconcile", daemon=True)
+    coordinator.thread.start()
+
+
+def stop(app: Flask) -> None:
+    """停止对齐线程（测试拆除、进程退出）。"""
+    coordinator = app.extensions.get(EXTENSION)
+    if coordinator is not None:
+        coordinator.stop.set()
+        if coordinator.thread is not None:
+            coordinator.thread.join(timeout=5)
