@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format bench clean screenshot
+.PHONY: run run-prod test lint format bench soak clean screenshot
 
 # 运行所需的依赖；requirements.txt 变化时重新安装
 $(VENV)/.run-deps: requirements.txt
@@ -19,6 +19,11 @@ $(VENV)/.test-deps: $(VENV)/.run-deps tests/requirements.txt
 
 run: $(VENV)/.run-deps
 	$(BIN)/python -m livechart
+
+# 生产：gunicorn + ProductionConfig（需要 LIVECHART_API_USER / LIVECHART_API_PASSWORD；
+# 多个工作进程时需要 LIVECHART_REDIS_URL）。WEB_CONCURRENCY 工作进程数，LIVECHART_THREADS 每进程线程数
+run-prod: $(VENV)/.run-deps
+	LIVECHART_CONFIG=$${LIVECHART_CONFIG:-production} $(BIN)/python -m gunicorn -c python:livechart.gunicorn_config livechart.wsgi:app
 
 test: $(VENV)/.test-deps
 	$(BIN)/python -m pytest

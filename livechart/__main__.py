@@ -1,13 +1,12 @@
 """python -m livechart：用 Flask 自带的服务器启动（不使用重载器）。"""
 
-import logging
-import os
 import signal
 import sys
 from types import FrameType
 
 from livechart import ConfigError
 from livechart import create_app
+from livechart import logs
 from livechart.extensions import scheduler
 
 
@@ -18,12 +17,7 @@ def _stop(signum: int, frame: FrameType | None) -> None:
 
 def main() -> int:
     """启动服务；配置错误时打印一条指明原因的消息并以 2 退出。"""
-    logging.basicConfig(
-        level=os.environ.get("LIVECHART_LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # APScheduler 每次运行任务都写两行 INFO；只保留警告（如错过的运行）
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logs.configure()
     try:
         app = create_app()
     except ConfigError as exc:

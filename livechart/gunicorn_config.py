@@ -1,0 +1,93 @@
+"""gunicorn 的设置（make run-prod）：gunicorn -c python:livechart.gunicorn_config livechart.wsgi:app
+
+环境变量：LIVECHART_CONFIG（make run-prod 默认 production）、LIVECHART_REDIS_URL、WEB_CONCURRENCY（工作进程数）、
+LIVECHART_THREADS（每个进程的线程数）、LIVECHART_HOST / LIVECHART_PORT。
+
+没有 preload：--preload 会在主进程里建 app 并启动调度器线程，fork 之后线程就没了（DESIGN.md 陷阱 4）。
+每个工作进程自己 create_app，自己有一个调度器；用 Redis 时由 livechart.coordination 保证每个节拍只渲染一次。
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Config as FlaskConfig
+
+from livechart import ROOT
+from livechart import ConfigError
+from livechart import check_role
+from livechart import is_redis_cache
+from livechart import port_number
+from livechart import resolve_config
+from livechart.spec import parse_settings
+
+
+def _count(name: str, default: int) -> int:
+    """正整数环境变量；错误时给出指明变量的消息。"""
+    raw = os.environ.get(name, "").strip() or str(default)
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ConfigError(f"{name}={raw!r}: must be a whole number ≥ 1")
+    return value
+
+
+def check_deployment(config: Any, workers: int) -> FlaskConfig:
+    """在主进程里、fork 工作进程之前检查部署：出错时抛出指明原因的 ConfigError。"""
+    settings = FlaskConfig(str(ROOT))
+    settings.from_object(resolve_config(config))
+    parse_settings(settings)
+    port_number(settings["LIVECHART_PORT"])
+    check_role(settings)
+    if workers > 1 and not is_redis_cache(settings.get("CACHE_TYPE")):
+        raise ConfigError(
+            f"WEB_CONCURRENCY={workers} with CACHE_TYPE={settings.get('CACHE_TYPE')!r}: that cache lives inside one "
+            "process, so every worker would run its own jobs, draw its own images and answer /scheduler for itself "
+            "only; set LIVECHART_REDIS_URL (a Redis shared by all workers) or WEB_CONCURRENCY=1"
+        )
+    if settings.get("LIVECHART_REQUIRE_API_AUTH") and not (
+        settings.get("LIVECHART_API_USER") and settings.get("LIVECHART_API_PASSWORD")
+    ):
+        raise ConfigError(
+            "LIVECHART_API_USER / LIVECHART_API_PASSWORD: not set; this configuration refuses to start with the "
+            "/scheduler API open (it can run code); set both"
+        )
+    return settings
+
+
+# 出错时先记下，在 on_starting 里报告：gunicorn 把那里的 RuntimeError 打印成一行 "Error: …" 并以 1 退出，
+# 而导入配置文件时的异常会变成一大段堆栈
+_problem: ConfigError | None = None
+try:
+    workers = _count("WEB_CONCURRENCY", 2)
+    threads = _count("LIVECHART_THREADS", 4)
+    _settings = check_deployment(None, workers)
+    bind = [f"{_settings['LIVECHART_HOST']}:{port_number(_settings['LIVECHART_PORT'])}"]
+except ConfigError as exc:
+    _problem = exc
+worker_class = "gthread"
+preload_app = False
+# SIGTERM 后最多等这么久让请求结束，整个进程在 5 秒内退出
+graceful_timeout = 3
+# gunicorn 27 的控制套接字（$HOME/.gunicorn/gunicorn.ctl）：livechart 不用它，几个实例也不该抢同一个路径
+control_socket_disable = True
+errorlog = "-"
+loglevel = os.environ.get("LIVECHART_LOG_LEVEL", "info")
+proc_name = "livechart"
+
+
+def on_starting(server: Any) -> None:
+    """主进程启动时：部署有问题就拒绝启动，并说明原因。"""
+    if _problem is not None:
+        raise RuntimeError(f"livechart refuses to start: {_problem}")
+
+
+def worker_exit(server: Any, worker: Any) -> None:
+    """工作进程退出时关闭它的调度器：不再开始新的重绘；正在进行的重绘随进程结束而放弃（图片仍是上一张）。"""
+    from livechart.extensions import scheduler
+
+    if scheduler.running:
+        scheduler.shutdown(wait=False)

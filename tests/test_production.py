@@ -1,0 +1,401 @@
+"""生产部署：真实的 redis-server 与真实的 gunicorn 进程（make run-prod 同样的命令）。
+
+几个 gunicorn 实例共用一个 Redis，如同几台主机：每个节拍只有一个进程渲染，/scheduler 的修改处处生效且
+重启后仍在，kill -9 正在渲染的进程后别的进程接手，Redis 停止和恢复期间只有文档写明的 503。
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.conftest import ROOT
+from tests.conftest import RedisServer
+from tests.conftest import free_port
+from tests.conftest import require_program
+from tests.conftest import wait_for
+
+AUTH = ("ops", "s3cret")
+JSON = {"Content-Type": "application/json"}
+RENDERS = re.compile(r'^livechart_renders_total\{chart="(\w+)"\} ([0-9.e+]+)$', re.MULTILINE)
+
+
+@dataclass
+class Gunicorn:
+    """一个 gunicorn 实例（主进程 + 工作进程），日志写到文件。"""
+
+    url: str
+    process: subprocess.Popen
+    log: Path
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        """GET 本实例上的路径。"""
+        return requests.get(self.url + path, timeout=5, **kwargs)
+
+    def post(self, path: str, body: Any = None) -> requests.Response:
+        """带凭据、以 JSON POST 到 /scheduler API。"""
+        return requests.post(self.url + path, json=body or {}, auth=AUTH, timeout=5)
+
+    def renders(self, chart: str) -> int:
+        """本实例（单个工作进程）渲染这个图表的次数，来自 /metrics。"""
+        found = {name: float(value) for name, value in RENDERS.findall(self.get("/metrics").text)}
+        return int(found.get(chart, 0))
+
+    def status(self, chart: str) -> dict[str, Any]:
+        """/api/charts/<chart> 的 JSON。"""
+        return self.get(f"/api/charts/{chart}").json()
+
+    def worker_pids(self) -> list[int]:
+        """工作进程的 pid。"""
+        import psutil
+
+        return [child.pid for child in psutil.Process(self.process.pid).children()]
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        """向主进程发信号并等待退出；返回退出状态。"""
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        return self.process.returncode
+
+
+def start_gunicorn(tmp_path: Path, name: str, env: dict[str, str], *, wait: bool = True) -> Gunicorn:
+    """用与 make run-prod 相同的命令启动 gunicorn，等到 /readyz 为 200。"""
+    port = free_port()
+    home = tmp_path / f"home-{name}"
+    home.mkdir(exist_ok=True)
+    log = tmp_path / f"{name}.log"
+    full_env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "PYTHONPATH": str(ROOT),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "LIVECHART_CONFIG": "tests.e2e_config:ProductionE2EConfig",
+        "LIVECHART_API_USER": AUTH[0],
+        "LIVECHART_API_PASSWORD": AUTH[1],
+        "LIVECHART_PORT": str(port),
+        "WEB_CONCURRENCY": "1",
+        **env,
+    }
+    command = [sys.executable, "-m", "gunicorn", "-c", "python:livechart.gunicorn_config", "livechart.wsgi:app"]
+    with open(log, "wb") as out:
+        process = subprocess.Popen(command, cwd=tmp_path, env=full_env, stdout=out, stderr=subprocess.STDOUT)
+    server = Gunicorn(f"http://127.0.0.1:{port}", process, log)
+    if wait:
+
+        def ready() -> bool:
+            if process.poll() is not None:
+                raise AssertionError(f"gunicorn exited with {process.returncode}:\n{log.read_text()}")
+            try:
+                return server.get("/readyz").status_code == 200
+            except requests.ConnectionError:
+                return False
+
+        wait_for(ready, 60, f"gunicorn {name} did not become ready; log: {log}")
+    return server
+
+
+@pytest.fixture
+def cluster(tmp_path: Path, redis_server: RedisServer) -> Iterator[list[Gunicorn]]:
+    """三个 gunicorn 实例（各一个工作进程，如同三台主机）共用一个 Redis。"""
+    env = {"LIVECHART_REDIS_URL": redis_server.url}
+    servers: list[Gunicorn] = []
+    try:
+        for name in ("a", "b", "c"):
+            servers.append(start_gunicorn(tmp_path, name, env, wait=False))
+        for server in servers:
+            wait_for(lambda s=server: _ready(s), 60, f"gunicorn did not become ready; log: {server.log}")
+        yield servers
+    finally:
+        for server in servers:
+            server.stop(signal.SIGKILL if server.process.poll() is None else signal.SIGTERM)
+
+
+def _ready(server: Gunicorn) -> bool:
+    if server.process.poll() is not None:
+        raise AssertionError(f"gunicorn exited with {server.process.returncode}:\n{server.log.read_text()}")
+    try:
+        return server.get("/readyz").status_code == 200
+    except requests.ConnectionError:
+        return False
+
+
+def _total_renders(servers: list[Gunicorn], chart: str) -> int:
+    return sum(server.renders(chart) for server in servers)
+
+
+def test_three_processes_render_each_tick_exactly_once(cluster: list[Gunicorn]) -> None:
+    # 每个实例的调度器都在运行：重复渲染不是因为别的实例闲着
+    assert all(server.get("/healthz").json()["scheduler_running"] for server in cluster)
+    wait_for(lambda: cluster[0].status("demo")["version"] >= 2, 10, "first scheduled render")
+    start_total, start_version, started = _total_renders(cluster, "demo"), cluster[0].status("demo")["version"], time.time()
+    time.sleep(6)  # 测量窗口：约 6 个 1 秒的节拍（这里不是等待某件事发生，而是计数的区间）
+    end_total, end_version, ended = _total_renders(cluster, "demo"), cluster[0].status("demo")["version"], time.time()
+    ticks = ended - started
+    renders = end_total - start_total
+    # 三个进程各自的调度器都在触发；没有协调时这里是 3 × ticks
+    assert ticks - 1.5 <= renders <= ticks + 1.5, f"{renders} renders in {ticks:.1f} ticks"
+    # 共享的版本号（Redis INCR）与各进程渲染次数之和一致：没有哪次渲染是在协调之外发生的
+    assert end_version - start_version == renders
+    # 渲染分布在不止一个进程上：是节拍的认领，而不是某个进程独占
+    owners = {server.status("demo")["rendered_by"] for server in cluster}
+    assert owners and all(owner and ":" in owner for owner in owners)
+
+
+def test_scheduler_changes_reach_every_process_and_survive_a_restart(
+    tmp_path: Path, cluster: list[Gunicorn], redis_server: RedisServer
+) -> None:
+    a, b, c = cluster
+    assert a.post("/scheduler/jobs/redraw-demo/pause").status_code == 200
+    patched = requests.patch(b.url + "/scheduler/jobs/redraw-cpu", json={"trigger": "interval", "seconds": 3}, auth=AUTH,
+                             timeout=5)  # fmt: skip
+    assert patched.status_code == 200, patched.text
+
+    def everywhere() -> bool:
+        return all(s.status("demo")["paused"] and s.status("cpu")["interval"] == 3 for s in cluster)
+
+    wait_for(everywhere, 1.5, "pause and interval change reached every process")
+    frozen = c.status("demo")["version"]
+    # 暂停后不再有任何进程渲染 demo（等过 3 个间隔）
+    time.sleep(3)
+    assert all(s.status("demo")["version"] == frozen for s in cluster)
+
+    # 重启每一个进程：期望状态在 Redis 里，新进程启动后照样是暂停和 3 秒
+    for server in cluster:
+        assert server.stop() == 0
+    restarted = [start_gunicorn(tmp_path, f"again-{n}", {"LIVECHART_REDIS_URL": redis_server.url}) for n in ("a", "b")]
+    try:
+        wait_for(lambda: all(s.status("demo")["paused"] and s.status("cpu")["interval"] == 3 for s in restarted), 3,
+                 "state restored after restart")  # fmt: skip
+        jobs = restarted[0].get("/scheduler/jobs", auth=AUTH).json()
+        demo = next(job for job in jobs if job["id"] == "redraw-demo")
+        assert demo["next_run_time"] is None
+
+        # 在另一个进程上恢复：所有进程恢复渲染
+        assert restarted[1].post("/scheduler/jobs/redraw-demo/resume").status_code == 200
+        wait_for(lambda: restarted[0].status("demo")["version"] > frozen, 4, "demo renders again after resume")
+    finally:
+        for server in restarted:
+            server.stop()
+
+
+def test_kill_9_of_the_rendering_process_hands_over_within_two_intervals(cluster: list[Gunicorn]) -> None:
+    wait_for(lambda: cluster[0].status("demo")["rendered_by"], 10, "a rendered image")
+    owner = cluster[0].status("demo")["rendered_by"]
+    pid = int(owner.rsplit(":", 1)[1])
+    assert any(pid in server.worker_pids() for server in cluster), f"{owner} is none of the cluster's workers"
+    os.kill(pid, signal.SIGKILL)
+    killed_at = time.monotonic()
+    survivor = next(server for server in cluster if pid not in server.worker_pids())
+
+    def taken_over() -> bool:
+        status = survivor.status("demo")
+        return status["rendered_by"] != owner
+
+    interval = survivor.status("demo")["interval"]
+    wait_for(taken_over, 2 * interval, "another process renders within two intervals")
+    assert time.monotonic() - killed_at <= 2 * interval + 0.5
+    # 之后继续每个节拍都有新图
+    version = survivor.status("demo")["version"]
+    wait_for(lambda: survivor.status("demo")["version"] > version, 2 * interval, "rendering continues")
+
+
+def _hammer(servers: list[Gunicorn], stop: threading.Event, results: Counter, problems: list[str]) -> None:
+    """持续请求图片、状态与健康检查，记录每个状态码；文档之外的响应记入 problems。"""
+    session = requests.Session()
+    paths = ["/charts/demo.png", "/plot.png", "/api/charts", "/healthz", "/"]
+    i = 0
+    while not stop.is_set():
+        server, path = servers[i % len(servers)], paths[i % len(paths)]
+        i += 1
+        try:
+            response = session.get(server.url + path, timeout=5)
+        except requests.RequestException as exc:
+            problems.append(f"{path}: {type(exc).__name__}")
+            continue
+        results[(path, response.status_code, "X-Livechart-Stale" in response.headers)] += 1
+        if response.status_code >= 500:
+            documented = response.status_code == 503 and response.headers.get("Content-Type") == "application/json"
+            if not documented or (path != "/healthz" and "Retry-After" not in response.headers):
+                problems.append(f"{path}: {response.status_code} {response.text[:200]}")
+            if "Traceback" in response.text:
+                problems.append(f"{path}: traceback in body")
+
+
+def test_redis_outage_under_load_serves_last_images_then_recovers(tmp_path: Path, redis_server: RedisServer) -> None:
+    env = {"LIVECHART_REDIS_URL": redis_server.url}
+    servers = [start_gunicorn(tmp_path, name, env) for name in ("x", "y")]
+    stop, results, problems = threading.Event(), Counter(), []
+    threads = [threading.Thread(target=_hammer, args=(servers, stop, results, problems)) for _ in range(4)]
+    try:
+        for thread in threads:
+            thread.start()
+        wait_for(lambda: sum(results.values()) > 50, 10, "load is running")
+
+        redis_server.stop()
+        # 图片路由：每个进程提供它内存里的最后一张图，响应头标明可能过时
+        for server in servers:
+            down = wait_for(lambda s=server: _stale_image(s), 5, "stale image while Redis is down")
+            assert down.headers["X-Livechart-Stale"] == "cache-unavailable"
+            status = server.get("/api/charts")
+            assert status.status_code == 503 and status.json()["error"] == "unavailable"
+            assert status.headers["Retry-After"] == "1"
+        wait_for(lambda: results[("/plot.png", 200, True)] > 20, 10, "stale images served under load")
+
+        redis_server.start()  # 同一端口，空的 Redis（不落盘）
+        recovered_at = time.monotonic()
+
+        def fresh(server: Gunicorn) -> bool:
+            response = server.get("/charts/demo.png")
+            return response.status_code == 200 and "X-Livechart-Stale" not in response.headers
+
+        # 一个间隔（1 秒）内恢复：图片不再标为过时，状态接口回到 200，计划的渲染继续
+        for server in servers:
+            wait_for(lambda s=server: fresh(s) and s.get("/api/charts").status_code == 200, 1.5, "recovered")
+        version = servers[0].status("demo")["version"]
+        wait_for(lambda: servers[0].status("demo")["version"] > version, 1.5, "scheduled renders resumed")
+        assert time.monotonic() - recovered_at < 2.5
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(10)
+        for server in servers:
+            server.stop()
+    assert problems == []
+    assert all(status in (200, 304, 503) for (_, status, _) in results), results
+    # 任务只在状态改变时记录：每个进程一行“不可用”，一行“已恢复”，而不是每个节拍一行
+    for server in servers:
+        log = server.log.read_text()
+        assert log.count("缓存（Redis）不可用") == 1, log
+        assert log.count("缓存（Redis）已恢复") == 1, log
+        assert "Traceback" not in log
+
+
+def _stale_image(server: Gunicorn) -> requests.Response | None:
+    response = server.get("/plot.png")
+    assert response.status_code == 200, response.text
+    return response if "X-Livechart-Stale" in response.headers else None
+
+
+def test_web_role_serves_from_redis_and_runs_no_jobs(tmp_path: Path, redis_server: RedisServer) -> None:
+    env = {"LIVECHART_REDIS_URL": redis_server.url}
+    worker = start_gunicorn(tmp_path, "all", env)
+    web = start_gunicorn(tmp_path, "web", {**env, "LIVECHART_ROLE": "web", "WEB_CONCURRENCY": "2"})
+    try:
+        image = web.get("/plot.png")
+        assert image.status_code == 200 and image.headers["Content-Type"] == "image/png"
+        version = web.status("demo")["version"]
+        wait_for(lambda: web.status("demo")["version"] > version, 3, "web role sees new images")
+        assert web.get("/healthz").status_code == 200
+        assert web.renders("demo") == 0 and web.renders("cpu") == 0
+        # 没有 /scheduler API；任务在 all 进程上控制，web 进程的状态跟着 Redis 里的期望状态走
+        assert web.post("/scheduler/jobs/redraw-demo/pause").status_code == 404
+        assert worker.post("/scheduler/jobs/redraw-demo/pause").status_code == 200
+        wait_for(lambda: web.status("demo")["paused"], 1.5, "web role reports the pause")
+        assert web.status("demo")["next_run"] is None
+        assert web.status("cpu")["next_run"] is not None
+    finally:
+        web.stop()
+        worker.stop()
+
+
+def test_sigterm_stops_gunicorn_within_five_seconds_with_status_0(tmp_path: Path, redis_server: RedisServer) -> None:
+    server = start_gunicorn(tmp_path, "term", {"LIVECHART_REDIS_URL": redis_server.url, "WEB_CONCURRENCY": "2"})
+    started = time.monotonic()
+    server.process.send_signal(signal.SIGTERM)
+    assert server.process.wait(10) == 0
+    assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"WEB_CONCURRENCY": "2"}, "WEB_CONCURRENCY=2 with CACHE_TYPE='SimpleCache'"),
+        ({"LIVECHART_API_PASSWORD": ""}, "LIVECHART_API_USER / LIVECHART_API_PASSWORD: not set"),
+        ({"LIVECHART_THREADS": "0"}, "LIVECHART_THREADS='0': must be a whole number ≥ 1"),
+        ({"LIVECHART_ROLE": "web"}, "LIVECHART_ROLE=web: serves what other processes render"),
+    ],
+)
+def test_run_prod_refuses_unsafe_deployments(tmp_path: Path, env: dict[str, str], message: str) -> None:
+    server = start_gunicorn(tmp_path, "refused", env, wait=False)
+    assert server.process.wait(30) != 0
+    assert message in server.log.read_text()
+
+
+def test_the_readme_nginx_front_end_routes_caches_and_compresses(tmp_path: Path, redis_server: RedisServer) -> None:
+    """README 里的 nginx 配置原样运行在一个 gunicorn 前面：路由、1 秒的图片微缓存、JSON 的 gzip。"""
+    nginx = require_program("nginx", "the README's nginx front end (Debian package nginx-light)")
+    readme = (ROOT / "README.md").read_text()
+    snippet = re.search(r"```nginx\n(.*?)```", readme, re.DOTALL)
+    assert snippet, "README.md has no ```nginx block"
+    backend = start_gunicorn(tmp_path, "behind-nginx", {"LIVECHART_REDIS_URL": redis_server.url})
+    port = free_port()
+    upstream_port = backend.url.rsplit(":", 1)[1]
+    conf = (
+        snippet.group(1)
+        .replace("listen 80;", f"listen 127.0.0.1:{port};")
+        .replace("/dev/shm/nginx-livechart", str(tmp_path / "nginx-cache"))
+        .replace("127.0.0.1:8000", f"127.0.0.1:{upstream_port}")
+        .replace("127.0.0.1:8001", f"127.0.0.1:{upstream_port}")
+    )
+    (tmp_path / "logs").mkdir()
+    config = tmp_path / "nginx.conf"
+    config.write_text(
+        # 以 root 运行时，nginx 的工作进程默认换成 nobody，进不了 pytest 的临时目录（0700）
+        ("user root;\n" if os.geteuid() == 0 else "")
+        + f"daemon off;\npid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/logs/error.log;\nevents {{}}\n"
+        f"http {{\naccess_log off;\nclient_body_temp_path {tmp_path}/body;\nproxy_temp_path {tmp_path}/proxy;\n{conf}\n}}\n"
+    )
+    with open(tmp_path / "logs" / "stderr.log", "wb") as errors:
+        process = subprocess.Popen([nginx, "-p", str(tmp_path), "-c", str(config)], stderr=errors)
+    front = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _answers(front, process, tmp_path / "logs"), 10, "nginx did not start")
+        first = requests.get(f"{front}/plot.png?t=1", timeout=5)
+        second = requests.get(f"{front}/plot.png?t=2", timeout=5)
+        assert first.status_code == second.status_code == 200
+        assert first.headers["X-Cache-Status"] == "MISS"
+        # 1 秒内第二个请求（不同的 ?t=）由 nginx 的缓存回答；浏览器看到的仍是 no-cache
+        assert second.headers["X-Cache-Status"] == "HIT" and second.content == first.content
+        assert second.headers["Cache-Control"] == "no-cache"
+        # 1 秒后缓存过期，再次向 livechart 取到新一版
+        version = int(first.headers["X-Livechart-Version"])
+        wait_for(lambda: int(requests.get(f"{front}/plot.png", timeout=5).headers["X-Livechart-Version"]) > version, 4,
+                 "a new image after the micro-cache expired")  # fmt: skip
+        status = requests.get(f"{front}/api/charts", headers={"Accept-Encoding": "gzip"}, timeout=5)
+        assert status.status_code == 200 and status.headers["Content-Encoding"] == "gzip"
+        assert status.json()["charts"]
+        # /scheduler 路由到运行任务的进程（这里是同一个），凭据照样要求
+        assert requests.get(f"{front}/scheduler/jobs", timeout=5).status_code == 401
+        assert requests.get(f"{front}/scheduler/jobs", auth=AUTH, timeout=5).status_code == 200
+    finally:
+        process.terminate()
+        process.wait(10)
+        backend.stop()
+
+
+def _answers(url: str, process: subprocess.Popen, logs: Path) -> bool:
+    if process.poll() is not None:
+        raise AssertionError(f"nginx exited: {(logs / 'stderr.log').read_text()}")
+    try:
+        requests.get(url + "/healthz", timeout=2)
+        return True
+    except requests.ConnectionError:
+        return False
