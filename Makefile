@@ -36,8 +36,14 @@ format: $(VENV)/.test-deps
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# 绘制与提供图片的基准（需要 redis-server、wrk；有 nginx 时也与它比较），写入 bench/results.json
 bench: $(VENV)/.run-deps
 	$(BIN)/python -m bench.render
+	$(BIN)/python -m bench.serve
+
+# 提供图片的基准之后，以一半容量持续请求 10 分钟：错误数与每个进程的 RSS 增长
+soak: $(VENV)/.run-deps
+	$(BIN)/python -m bench.serve --soak-minutes 10
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

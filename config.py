@@ -96,6 +96,8 @@ class Config:
     LIVECHART_ROLE = _env("LIVECHART_ROLE", "all")
     # 多进程（Redis）时，每个进程把 Redis 中的期望任务状态应用到本地调度器的周期（秒）
     LIVECHART_RECONCILE_SECONDS = 0.5
+    # 多进程（Redis）时图片请求走快速路径（livechart/fastpath.py）：直接发出本进程副本的现成响应
+    LIVECHART_FAST_PATH = True
     # 等待同一图表上一次重绘结束的最长时间（秒）
     LIVECHART_RENDER_TIMEOUT = 30
     # PNG 压缩级别（0–9）；1 比 9 快约一倍，文件只大约 3 %

@@ -9,13 +9,9 @@
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import statistics
 import time
 from io import BytesIO
-from pathlib import Path
 from typing import Any
 
 import matplotlib.dates as mdates
@@ -24,6 +20,7 @@ import pandas as pd
 from matplotlib.ticker import FuncFormatter
 
 import livechart  # noqa: F401  先选择 Agg 后端，再导入 pyplot（仅基准使用 pyplot）
+from bench import common
 from config import Config
 from livechart.charts import ChartRenderer
 from livechart.charts import format_value
@@ -32,8 +29,6 @@ from livechart.sources import DemoSource
 from livechart.sources import append_window
 from livechart.spec import ChartSpec
 from livechart.spec import parse_chart
-
-RESULTS = Path(__file__).resolve().parent / "results.json"
 
 
 def naive_pyplot(spec: ChartSpec, frame: pd.DataFrame, tight: bool = True) -> bytes:
@@ -187,8 +182,10 @@ def main() -> None:
     render = bench_render(args.renders)
     kinds = bench_kinds(args.renders)
     capacity = bench_capacity(args.seconds)
-    machine = {"python": platform.python_version(), "cpus": os.cpu_count(), "load": os.getloadavg()}
-    RESULTS.write_text(json.dumps({"render": render, "kinds": kinds, "capacity": capacity, "machine": machine}, indent=2))
+    machine = common.machine()
+    common.save_results("render", render)
+    common.save_results("kinds", kinds)
+    common.save_results("capacity", capacity)
 
     print(f"render: default chart {render['chart']!r}, {render['points']} points, {args.renders} interleaved renders each")
     print(f"  {'':14}{'median ms':>10}{'min ms':>9}{'max ms':>9}")

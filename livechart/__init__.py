@@ -19,6 +19,7 @@ from werkzeug.utils import import_string
 
 from livechart import coordination
 from livechart import errors
+from livechart import fastpath
 from livechart import headers
 from livechart import jobs
 from livechart import metrics
@@ -160,6 +161,7 @@ def create_app(config: Any = None, overrides: dict[str, Any] | None = None) -> F
     headers.init_app(app)
     app.register_blueprint(bp)
     app.register_blueprint(ops.bp)
+    fastpath.init_app(app)
 
     if app.config["LIVECHART_WARM_CACHE"]:
         jobs.warm(app)

@@ -8,6 +8,10 @@ APScheduler 3 不能在进程间共享任务存储，所以每个进程都有自
 2. 期望的任务状态（暂停、间隔、删除）存在 Redis 的哈希里：任何进程的 /scheduler API 修改后都写进去，
    每个进程的对齐线程每 LIVECHART_RECONCILE_SECONDS 秒读一次并应用到本地调度器；
    重启后也从这里恢复。
+3. 每张新图写入 Redis 后在频道 coord:images 上发布图表名；每个进程的跟随线程订阅它，立即把新记录读进
+   本进程的副本（store.last_known）。订阅连着时（live）副本与 Redis 一致，图片请求直接用它，
+   不必每次从 Redis 取几十 KB 再反序列化（bench/README.md 有测量）；订阅断开时 live 清除，
+   请求回到每次读 Redis 的路径（Redis 不可用时提供副本并标明可能过时）。
 
 没有使用 Redis 缓存时（嵌入式 SimpleCache，单进程）这些都不需要，Coordinator 什么也不做。
 """
@@ -32,6 +36,7 @@ from flask import current_app
 from flask import request
 from flask_caching.backends.rediscache import RedisCache
 
+from livechart import store
 from livechart.extensions import cache
 from livechart.extensions import scheduler
 from livechart.spec import JOB_FUNC
@@ -67,7 +72,10 @@ class Coordinator:
         self.client = client
         self.prefix = prefix
         self.stop = threading.Event()
-        self.thread: threading.Thread | None = None
+        self.threads: list[threading.Thread] = []
+        # 订阅连着、本进程的图片副本与 Redis 一致时置位
+        self.live = threading.Event()
+        self.channel = f"{prefix}images"
 
     @property
     def enabled(self) -> bool:
@@ -81,6 +89,11 @@ class Coordinator:
         key = f"{self.prefix}tick:{chart}:{interval:g}:{tick_of(time.time(), interval)}"
         # 键保留两个间隔：晚到的进程仍能看见这个节拍已被认领
         return bool(self.client.set(key, owner(), nx=True, px=max(1000, int(interval * 2000))))
+
+    def announce(self, chart: str) -> None:
+        """通知所有进程：这个图表有了新图（写入缓存之后调用）。"""
+        if self.client is not None:
+            self.client.publish(self.channel, chart)
 
     def _job_key(self, chart: str) -> str:
         return f"{self.prefix}job:{chart}"
@@ -159,6 +172,51 @@ def _loop(app: Flask, coordinator: Coordinator, period: float) -> None:
             log.exception("对齐任务状态失败")
 
 
+# 跟随线程每秒 PING 一次；这么久没有 PONG 就当作断开（Redis 卡住而不是关闭连接时）
+PONG_TIMEOUT = 3.0
+
+
+def _follow(app: Flask, coordinator: Coordinator) -> None:
+    """跟随线程：订阅新图通知，把新记录读进本进程的副本；断开后重连并追上错过的图。"""
+    assert coordinator.client is not None
+    charts = list(app.extensions["livechart"])
+    while not coordinator.stop.is_set():
+        pubsub = coordinator.client.pubsub()
+        try:
+            pubsub.subscribe(coordinator.channel)
+            with app.app_context():
+                for chart in charts:  # 订阅之后再读：之后发布的新图一个也不会漏
+                    store.load_image(chart)
+            coordinator.live.set()
+            last_pong = next_ping = time.monotonic()
+            while not coordinator.stop.is_set():
+                now = time.monotonic()
+                if now >= next_ping:
+                    pubsub.ping()
+                    next_ping = now + 1
+                if now - last_pong > PONG_TIMEOUT:
+                    raise redis.ConnectionError("no PONG from Redis")
+                message = pubsub.get_message(timeout=0.2)
+                if message is None:
+                    continue
+                if message["type"] == "pong":
+                    last_pong = time.monotonic()
+                elif message["type"] == "message":
+                    with app.app_context():
+                        store.load_image(message["data"].decode())
+        except (redis.RedisError, store.Unavailable):
+            coordinator.live.clear()
+            store.report(False)
+            coordinator.stop.wait(0.2)
+        except Exception:
+            coordinator.live.clear()
+            log.exception("跟随新图通知失败")
+            coordinator.stop.wait(1)
+        finally:
+            coordinator.live.clear()
+            pubsub.close()
+
+
 def record_change(response: Response) -> Response:
     """/scheduler API 成功修改任务后，把期望状态写进 Redis，让所有进程跟上（并在重启后保留）。"""
     if response.status_code >= 300 or not (request.endpoint or "").startswith(scheduler.endpoint_prefix):
@@ -207,17 +265,23 @@ def init_app(app: Flask) -> None:
 
 
 def start(app: Flask) -> None:
-    """调度器启动后：立即对齐一次（重启后恢复暂停与间隔），再启动对齐线程。"""
+    """多进程模式下启动跟随线程；调度器在运行时还立即对齐一次（重启后恢复暂停与间隔）并启动对齐线程。"""
     coordinator = get(app)
-    if not coordinator.enabled or not scheduler.running:
+    if not coordinator.enabled:
+        return
+    follower = threading.Thread(target=_follow, args=(app, coordinator), name="livechart-follow", daemon=True)
+    coordinator.threads.append(follower)
+    follower.start()
+    if not scheduler.running:
         return
     try:
         reconcile(app)
     except redis.RedisError:
         log.warning("启动时 Redis 不可用：先按配置运行，Redis 恢复后再对齐任务状态")
     period = app.config["LIVECHART_RECONCILE_SECONDS"]
-    coordinator.thread = threading.Thread(target=_loop, args=(app, coordinator, period), name="livechart-reconcile", daemon=True)
-    coordinator.thread.start()
+    reconciler = threading.Thread(target=_loop, args=(app, coordinator, period), name="livechart-reconcile", daemon=True)
+    coordinator.threads.append(reconciler)
+    reconciler.start()
 
 
 def stop(app: Flask) -> None:
@@ -225,5 +289,5 @@ def stop(app: Flask) -> None:
     coordinator = app.extensions.get(EXTENSION)
     if coordinator is not None:
         coordinator.stop.set()
-        if coordinator.thread is not None:
-            coordinator.thread.join(timeout=5)
+        for thread in coordinator.threads:
+            thread.join(timeout=5)

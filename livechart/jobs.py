@@ -107,6 +107,10 @@ class ChartWorker:
             return store.load_image(name)
         elapsed_ms = (time.perf_counter() - started) * 1000
         record = store.save_image(name, png, elapsed_ms, self.spec.width, self.spec.height, coordination.owner())
+        try:
+            coordination.get().announce(name)
+        except RedisError:
+            store.report(False)  # 图已写入；别的进程的跟随线程重连时会读到它
         store.mark_recovered(name)
         self.renders += 1
         counters = metrics.get()

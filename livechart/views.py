@@ -107,15 +107,20 @@ def _png(name: str) -> Response:
     """从缓存返回 PNG；支持 ETag / If-None-Match → 304。"""
     _known(name)
     stale = False
+    # 订阅连着时本进程的副本与 Redis 一致：直接用它（多进程模式；见 coordination 模块说明）
+    image = store.last_known(name) if coordination.get().live.is_set() else None
     try:
-        image = jobs.ensure_image(name)
+        image = image or jobs.ensure_image(name)
     except store.Unavailable:
         # 缓存（Redis）不可用：提供本进程内存中的最后一张图，并在响应头里标明它可能已过时
         image, stale = store.last_known(name), True
+    # 快速路径生成现成响应的内部子请求不计数（它自己计数真正的请求）
+    counted = "livechart.prebuild" not in request.environ
     requests = metrics.get().image_requests
     if image is None:
         retry = job_state(name)["interval"] or 1
-        requests.labels(name, "503").inc()
+        if counted:
+            requests.labels(name, "503").inc()
         return json_error(503, "unavailable", f"chart {name!r} has no image yet", {"Retry-After": str(math.ceil(retry))})
     response = Response(image.png, mimetype="image/png")
     response.set_etag(image.etag)
@@ -126,7 +131,8 @@ def _png(name: str) -> Response:
     if stale:
         response.headers["X-Livechart-Stale"] = "cache-unavailable"
     response = response.make_conditional(request)
-    requests.labels(name, str(response.status_code)).inc()
+    if counted:
+        requests.labels(name, str(response.status_code)).inc()
     return response
 
 

@@ -1,0 +1,134 @@
+"""图片的快速路径：WSGI 中间件，在 Flask 之前回答 GET/HEAD /plot.png 与 /charts/<name>.png。
+
+多进程模式下，跟随线程让本进程的图片副本与 Redis 保持一致（coordination.live）。这时一个图片请求要做的
+只剩：按路径找到图表，比较 If-None-Match，发出预先做好的响应。每个版本的 200 与 304 响应都由真正的
+Flask 视图生成一次（同样的安全头、ETag、Cache-Control、after_request 钩子），之后原样复用；
+于是快速路径的响应与 Flask 路径逐字节相同（tests/test_fastpath.py 检查），而每个请求省掉 Flask 的
+请求上下文、路由与钩子。bench/README.md 记录了测量：没有它时每个图片请求的 CPU 是最简 Flask 路由的
+数倍。
+
+LIVECHART_FAST_PATH = False 关闭它（测量与排查用）。以下情况一律交给 Flask（慢路径，行为不变）：副本不是 live（单进程的 SimpleCache、Redis 断开）、
+本进程还没有这张图、请求带 Range 或只带 If-Modified-Since、方法不是 GET/HEAD、路径不是图片。
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask
+from werkzeug.http import parse_etags
+from werkzeug.test import EnvironBuilder
+
+from livechart import coordination
+from livechart import metrics
+from livechart import store
+
+# 在内部子请求的 environ 里置位：视图照常生成响应，但不计入请求指标（由快速路径自己计数）
+PREBUILD = "livechart.prebuild"
+
+StartResponse = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class Prebuilt:
+    """一个图表一个版本的现成响应。"""
+
+    etag: str
+    ok_status: str
+    ok_headers: list[tuple[str, str]]
+    body: bytes
+    not_modified_status: str
+    not_modified_headers: list[tuple[str, str]]
+    count_ok: Callable[[], None]
+    count_not_modified: Callable[[], None]
+
+
+class ImageFastPath:
+    """包在 app.wsgi_app 外面的中间件。"""
+
+    def __init__(self, app: Flask, wsgi_app: Callable[[dict[str, Any], StartResponse], Iterable[bytes]]) -> None:
+        self.app = app
+        self.next = wsgi_app
+        charts = list(app.extensions["livechart"])
+        self.paths = {f"/charts/{name}.png": name for name in charts}
+        self.paths["/plot.png"] = charts[0]
+        self.prebuilt: dict[str, Prebuilt] = {}
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        chart = self.paths.get(environ.get("PATH_INFO", ""))
+        method = environ.get("REQUEST_METHOD")
+        if (
+            chart is None
+            or method not in ("GET", "HEAD")
+            or "HTTP_RANGE" in environ
+            or PREBUILD in environ
+            or not self.app.config["LIVECHART_FAST_PATH"]
+            or not coordination.get(self.app).live.is_set()
+        ):
+            return self.next(environ, start_response)
+        image = self.app.extensions.get(store.LAST_KNOWN, {}).get(chart)
+        if image is None:
+            return self.next(environ, start_response)
+        entry = self.prebuilt.get(environ["PATH_INFO"])
+        if entry is None or entry.etag != image.etag:
+            entry = self._build(environ["PATH_INFO"], chart, image.etag)
+            if entry is None:  # 副本在生成期间又换了一版：这一次走 Flask
+                return self.next(environ, start_response)
+        if_none_match = environ.get("HTTP_IF_NONE_MATCH")
+        if if_none_match is None and "HTTP_IF_MODIFIED_SINCE" in environ:
+            return self.next(environ, start_response)
+        if if_none_match is not None and parse_etags(if_none_match).contains_weak(entry.etag):
+            entry.count_not_modified()
+            start_response(entry.not_modified_status, list(entry.not_modified_headers))
+            return []
+        entry.count_ok()
+        start_response(entry.ok_status, list(entry.ok_headers))
+        return [] if method == "HEAD" else [entry.body]
+
+    def _run(self, path: str, headers: dict[str, str]) -> tuple[str, list[tuple[str, str]], bytes]:
+        """经过完整的 Flask 处理得到一个响应（不计入请求指标）。"""
+        environ = EnvironBuilder(path=path, headers=headers).get_environ()
+        environ[PREBUILD] = True
+        captured: dict[str, Any] = {}
+
+        def capture(status: str, response_headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+            captured.update(status=status, headers=response_headers)
+
+        chunks = self.next(environ, capture)
+        try:
+            body = b"".join(chunks)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+        return captured["status"], captured["headers"], body
+
+    def _build(self, path: str, chart: str, etag: str) -> Prebuilt | None:
+        """为当前版本生成 200 与 304 响应；生成的不是这个 ETag（刚好换了一版）时为 None。"""
+        ok_status, ok_headers, body = self._run(path, {})
+        if not ok_status.startswith("200") or dict(ok_headers).get("ETag") != f'"{etag}"':
+            return None
+        nm_status, nm_headers, _ = self._run(path, {"If-None-Match": f'"{etag}"'})
+        if not nm_status.startswith("304"):
+            return None
+        counter = metrics.get(self.app).image_requests
+        entry = Prebuilt(
+            etag=etag,
+            ok_status=ok_status,
+            ok_headers=ok_headers,
+            body=body,
+            not_modified_status=nm_status,
+            not_modified_headers=nm_headers,
+            count_ok=counter.labels(chart, "200").inc,
+            count_not_modified=counter.labels(chart, "304").inc,
+        )
+        self.prebuilt[path] = entry
+        return entry
+
+
+def init_app(app: Flask) -> None:
+    """把中间件装在 app.wsgi_app 外面（在 jobs.init_app 之后：需要图表列表）。"""
+    app.wsgi_app = ImageFastPath(app, app.wsgi_app)  # type: ignore[method-assign]
