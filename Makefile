@@ -36,14 +36,26 @@ format: $(VENV)/.test-deps
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# 绘制与提供图片的基准（需要 redis-server、wrk；有 nginx 时也与它比较），写入 bench/results.json
-bench: $(VENV)/.run-deps
+# 基准的可选对照组（Dash）装进同一个 .venv
+$(VENV)/.bench-deps: $(VENV)/.run-deps bench/requirements.txt
+	$(BIN)/python -m pip install --quiet -r bench/requirements.txt
+	touch $@
+
+# 全部基准（约 15 分钟；需要 redis-server、wrk，有 nginx 时也与它比较），打印总表并写入 bench/results.json
+bench: $(VENV)/.bench-deps
 	$(BIN)/python -m bench.render
 	$(BIN)/python -m bench.serve
+	$(BIN)/python -m bench.pool
+	$(BIN)/python -m bench.freshness
+	$(BIN)/python -m bench.startup
+	$(BIN)/python -m bench.memory
+	$(BIN)/python -m bench.viewers
+	$(BIN)/python -m bench.summary
 
 # 提供图片的基准之后，以一半容量持续请求 10 分钟：错误数与每个进程的 RSS 增长
 soak: $(VENV)/.run-deps
 	$(BIN)/python -m bench.serve --soak-minutes 10
+	$(BIN)/python -m bench.summary
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -98,6 +98,8 @@ class Config:
     LIVECHART_RECONCILE_SECONDS = 0.5
     # 多进程（Redis）时图片请求走快速路径（livechart/fastpath.py）：直接发出本进程副本的现成响应
     LIVECHART_FAST_PATH = True
+    # 在这么多个工作进程里绘制（0：在本进程的调度器线程里绘制）。见 livechart/pool.py 与 bench/README.md
+    LIVECHART_RENDER_PROCESSES = _env("LIVECHART_RENDER_PROCESSES", "0")
     # 等待同一图表上一次重绘结束的最长时间（秒）
     LIVECHART_RENDER_TIMEOUT = 30
     # PNG 压缩级别（0–9）；1 比 9 快约一倍，文件只大约 3 %

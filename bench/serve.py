@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 import signal
@@ -159,7 +160,8 @@ def rss(servers: list[Server]) -> dict[str, int]:
 
 def soak(url: str, rate: float, minutes: float, servers: list[Server], workdir: Path) -> dict[str, Any]:
     """以固定速率（wrk 的 delay()）请求 minutes 分钟；报告错误数与每个进程的 RSS 增长。"""
-    connections = 8
+    # wrk 的 delay() 以毫秒计时：每个连接的间隔取 5 毫秒以上，速率才准（连接数随速率增加）
+    connections = max(4, math.ceil(rate * 0.005))
     script = workdir / "pace.lua"
     delay_ms = connections * 1000 / rate
     # 先以同样速率跑 30 秒：导入、缓存、内存池都到了稳定状态，再记录起点；

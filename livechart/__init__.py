@@ -85,6 +85,17 @@ def check_role(config: Any) -> str:
     return role
 
 
+def render_processes(value: Any) -> int:
+    """LIVECHART_RENDER_PROCESSES → 0–32 的整数（0：在本进程绘制）。"""
+    try:
+        count = int(value)
+    except (TypeError, ValueError):
+        count = -1
+    if not 0 <= count <= 32:
+        raise ConfigError(f"LIVECHART_RENDER_PROCESSES={value!r}: must be a whole number 0–32 (0 draws in this process)")
+    return count
+
+
 def port_number(value: Any) -> int:
     """LIVECHART_PORT → 1–65535 的整数。"""
     try:
@@ -130,6 +141,7 @@ def create_app(config: Any = None, overrides: dict[str, Any] | None = None) -> F
             app.config[key] = copy.deepcopy(app.config[key])
     charts, intervals = parse_settings(app.config)
     app.config["LIVECHART_PORT"] = port_number(app.config["LIVECHART_PORT"])
+    app.config["LIVECHART_RENDER_PROCESSES"] = render_processes(app.config["LIVECHART_RENDER_PROCESSES"])
     if app.config["LIVECHART_SCHEDULER"] not in SCHEDULER_MODES:
         raise ConfigError(f"LIVECHART_SCHEDULER={app.config['LIVECHART_SCHEDULER']!r}: use one of {', '.join(SCHEDULER_MODES)}")
     if not 0 <= app.config["LIVECHART_PNG_COMPRESS_LEVEL"] <= 9:

@@ -6,6 +6,7 @@ from types import FrameType
 
 from livechart import ConfigError
 from livechart import create_app
+from livechart import jobs
 from livechart import logs
 from livechart.extensions import scheduler
 
@@ -34,6 +35,7 @@ def main() -> int:
         # 不等正在进行的绘制：它要么在退出前画完，要么被丢弃（缓存里仍是上一张）
         if scheduler.running:
             scheduler.shutdown(wait=False)
+        jobs.shutdown(app)
     return 0
 
 

@@ -19,6 +19,7 @@ from livechart import ConfigError
 from livechart import check_role
 from livechart import is_redis_cache
 from livechart import port_number
+from livechart import render_processes
 from livechart import resolve_config
 from livechart.spec import parse_settings
 
@@ -41,6 +42,7 @@ def check_deployment(config: Any, workers: int) -> FlaskConfig:
     settings.from_object(resolve_config(config))
     parse_settings(settings)
     port_number(settings["LIVECHART_PORT"])
+    render_processes(settings["LIVECHART_RENDER_PROCESSES"])
     check_role(settings)
     if workers > 1 and not is_redis_cache(settings.get("CACHE_TYPE")):
         raise ConfigError(
@@ -86,8 +88,14 @@ def on_starting(server: Any) -> None:
 
 
 def worker_exit(server: Any, worker: Any) -> None:
-    """工作进程退出时关闭它的调度器：不再开始新的重绘；正在进行的重绘随进程结束而放弃（图片仍是上一张）。"""
+    """工作进程退出时关闭它的调度器与渲染进程池：不再开始新的重绘；正在进行的重绘被放弃（图片仍是上一张）。"""
+    from flask import Flask
+
+    from livechart import jobs
     from livechart.extensions import scheduler
 
     if scheduler.running:
         scheduler.shutdown(wait=False)
+    app = getattr(worker, "wsgi", None)
+    if isinstance(app, Flask):
+        jobs.shutdown(app)

@@ -24,6 +24,7 @@ from livechart import metrics
 from livechart import store
 from livechart.charts import ChartRenderer
 from livechart.extensions import scheduler
+from livechart.pool import RenderPool
 from livechart.sources import Source
 from livechart.sources import append_window
 from livechart.sources import make_source
@@ -34,6 +35,7 @@ from livechart.spec import job_id_for
 MAX_BACKFILL = 5000
 
 EXTENSION = "livechart"
+POOL = "livechart.pool"
 
 
 @dataclass
@@ -43,7 +45,9 @@ class ChartWorker:
     spec: ChartSpec
     interval: float
     source: Source
-    renderer: ChartRenderer
+    # 本进程内的绘制器；使用渲染进程池时为 None（Figure 在池的工作进程里）
+    renderer: ChartRenderer | None
+    pool: RenderPool | None = None
     # POST /scheduler/jobs/<id>/run 在请求线程里直接调用任务，绕过 max_instances，
     # 可能与计划运行重叠（DESIGN.md 陷阱 5），所以这里自己加锁
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -82,6 +86,13 @@ class ChartWorker:
         finally:
             self.lock.release()
 
+    def _draw(self, window: pd.DataFrame) -> bytes:
+        """绘制：有渲染进程池时在池里，否则在本进程（类级锁串行）。"""
+        if self.pool is not None:
+            return self.pool.render(self.spec.name, window, current_app.config["LIVECHART_RENDER_TIMEOUT"])
+        assert self.renderer is not None
+        return self.renderer.render(window)
+
     def _redraw(self, only_if_missing: bool) -> store.ChartImage | None:
         """redraw 的主体（已持有锁）。缓存不可用时抛出 store.Unavailable。"""
         name = self.spec.name
@@ -96,7 +107,7 @@ class ChartWorker:
             if len(rows):
                 store.save_history(name, window)
             self.window = window
-            png = self.renderer.render(window)
+            png = self._draw(window)
         except store.Unavailable:
             raise
         except Exception as exc:
@@ -124,10 +135,28 @@ class ChartWorker:
 def init_app(app: Flask, charts: dict[str, ChartSpec], intervals: dict[str, float]) -> None:
     """为每个图表创建数据源与绘制器，放入 app.extensions。"""
     level = app.config["LIVECHART_PNG_COMPRESS_LEVEL"]
+    processes = app.config["LIVECHART_RENDER_PROCESSES"]
+    render_pool = None
+    if processes:
+        render_pool = app.extensions[POOL] = RenderPool(charts, processes, level, app.config["LIVECHART_CJK_FONTS"])
+        render_pool.start(app.config["LIVECHART_RENDER_TIMEOUT"])
     app.extensions[EXTENSION] = {
-        name: ChartWorker(spec, intervals[name], make_source(spec.source_type, spec.source_params), ChartRenderer(spec, level))
+        name: ChartWorker(
+            spec,
+            intervals[name],
+            make_source(spec.source_type, spec.source_params),
+            None if render_pool else ChartRenderer(spec, level),
+            render_pool,
+        )
         for name, spec in charts.items()
     }
+
+
+def shutdown(app: Flask) -> None:
+    """结束渲染进程池（若有）。"""
+    render_pool = app.extensions.pop(POOL, None)
+    if render_pool is not None:
+        render_pool.shutdown()
 
 
 def workers(app: Flask | None = None) -> dict[str, ChartWorker]:

@@ -80,6 +80,7 @@ def make_app() -> Iterator[Callable[..., Any]]:
     shutdown_scheduler()
     for app in apps:
         coordination.stop(app)
+        jobs.shutdown(app)
         with app.app_context():
             cache.clear()
         for worker in jobs.workers(app).values():

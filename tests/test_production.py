@@ -316,12 +316,26 @@ def test_web_role_serves_from_redis_and_runs_no_jobs(tmp_path: Path, redis_serve
         worker.stop()
 
 
-def test_sigterm_stops_gunicorn_within_five_seconds_with_status_0(tmp_path: Path, redis_server: RedisServer) -> None:
-    server = start_gunicorn(tmp_path, "term", {"LIVECHART_REDIS_URL": redis_server.url, "WEB_CONCURRENCY": "2"})
-    started = time.monotonic()
-    server.process.send_signal(signal.SIGTERM)
-    assert server.process.wait(10) == 0
-    assert time.monotonic() - started < 5
+@pytest.mark.parametrize("render_processes", ["0", "1"])
+def test_sigterm_stops_gunicorn_within_five_seconds_with_status_0(
+    tmp_path: Path, redis_server: RedisServer, render_processes: str
+) -> None:
+    import psutil
+
+    env = {"LIVECHART_REDIS_URL": redis_server.url, "WEB_CONCURRENCY": "2", "LIVECHART_RENDER_PROCESSES": render_processes}
+    server = start_gunicorn(tmp_path, "term", env)
+    try:
+        family = psutil.Process(server.process.pid).children(recursive=True)
+        # 2 个工作进程，各自带 render_processes 个绘制进程（spawn 另有一个 multiprocessing 的资源跟踪进程）
+        assert len(family) >= 2 * (1 + int(render_processes))
+        started = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(10) == 0
+        assert time.monotonic() - started < 5
+    finally:
+        server.stop(signal.SIGKILL)
+    # 没有留下孤儿进程（绘制进程随工作进程一起结束）
+    wait_for(lambda: not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in family), 5, "children exited")
 
 
 @pytest.mark.parametrize(

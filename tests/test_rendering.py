@@ -153,3 +153,15 @@ def test_auto_ylim_is_round_covers_the_data_and_rebuilds_the_background() -> Non
 def test_png_is_opaque_rgb() -> None:
     with Image.open(io.BytesIO(ChartRenderer(spec()).render(frame(10)))) as image:
         assert image.mode == "RGB"
+
+
+@pytest.mark.parametrize("window", [30, 300, 5000])
+def test_the_single_pass_x_axis_draws_exactly_what_xaxis_draw_draws(window: int) -> None:
+    # ChartRenderer._draw_xaxis 只算一次刻度（比 XAxis.draw 快约 13 %）；像素必须完全相同
+    fast, reference = ChartRenderer(spec()), ChartRenderer(spec())
+    reference._draw_xaxis = lambda renderer, place_offset: reference.figure.draw_artist(reference.axes.xaxis)  # type: ignore[method-assign]
+    for seed in range(3):
+        data = frame(window, seed)
+        a = np.asarray(Image.open(io.BytesIO(fast.render(data))))
+        b = np.asarray(Image.open(io.BytesIO(reference.render(data))))
+        assert a.shape == b.shape and (a == b).all()

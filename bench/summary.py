@@ -1,0 +1,58 @@
+"""make bench 的总表（python -m bench.summary）：bench/results.json 中每个数字与它的目标。"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from bench import common
+
+# (名称, 取值, 目标说明, 是否达标)
+Row = tuple[str, Callable[[dict[str, Any]], float], str, Callable[[float], bool]]
+
+ROWS: list[Row] = [
+    ("render: default chart / naive pyplot", lambda r: r["render"]["ratio"], "<= 0.35x", lambda v: v <= 0.35),
+    ("serve: /charts/<name>.png / bare Flask", lambda r: r["serve"]["livechart_vs_bare_flask"]["median"], ">= 0.95x",
+     lambda v: v >= 0.95),
+    ("serve: /charts/<name>.png / nginx static", lambda r: r["serve"]["livechart_vs_nginx_static"]["median"], "report",
+     lambda v: True),
+    ("viewers: CPU/request vs Dash, 100 viewers", lambda r: r["viewers"]["livechart_vs_dash"][-1]["cpu_per_request"],
+     "<= 0.1x", lambda v: v <= 0.1),
+    ("starvation: ticks skipped (1 render process)", lambda r: r["freshness"]["render_processes_1"]["skipped"], "0",
+     lambda v: v == 0),
+    ("starvation: new-image gap p99, s (1 render process)", lambda r: r["freshness"]["render_processes_1"]["gap_p99_s"],
+     "<= 1.2", lambda v: v <= 1.2),
+    ("starvation: ticks skipped (drawing in-process)", lambda r: r["freshness"]["render_processes_0"]["skipped"], "report",
+     lambda v: True),
+    ("starvation: new-image gap p99, s (in-process)", lambda r: r["freshness"]["render_processes_0"]["gap_p99_s"], "report",
+     lambda v: True),
+    ("memory: RSS growth over 10 000 redraws, MB", lambda r: r["memory"]["rss_growth_mb"], "<= 2", lambda v: v <= 2),
+    ("start-up: make run, first image, s", lambda r: r["startup"]["make run"]["median"], "<= 2", lambda v: v <= 2),
+    ("start-up: make run-prod, first image, s", lambda r: r["startup"]["make run-prod (Redis)"]["median"], "<= 2",
+     lambda v: v <= 2),
+    ("pool: 20 charts, 2 processes / 1 process", lambda r: r["pool"]["two_vs_one_process"]["median"], ">= 1.7x",
+     lambda v: v >= 1.7),
+    ("soak: errors", lambda r: r["soak"]["errors"], "0", lambda v: v == 0),
+    ("soak: largest RSS growth of a process, MB", lambda r: max(r["soak"]["rss_growth_mb"].values()), "report",
+     lambda v: True),
+]  # fmt: skip
+
+
+def main() -> None:
+    """打印总表。"""
+    results = json.loads(common.RESULTS.read_text()) if common.RESULTS.exists() else {}
+    print(f"summary ({common.RESULTS.name}):")
+    print(f"  {'figure':54}{'value':>10}  {'target':10}")
+    for name, value_of, target, met in ROWS:
+        try:
+            value = value_of(results)
+        except (KeyError, IndexError, TypeError):
+            print(f"  {name:54}{'—':>10}  {target:10} not measured in this results.json")
+            continue
+        mark = "" if target == "report" else ("ok" if met(value) else "MISSED")
+        print(f"  {name:54}{value:>10.3f}  {target:10} {mark}")
+
+
+if __name__ == "__main__":
+    main()
