@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +117,11 @@ def wrk(url: str, seconds: float, connections: int, script: Path | None = None) 
     if script is not None:
         command[1:1] = ["-s", str(script)]
     output = subprocess.run(command, capture_output=True, text=True, check=True, timeout=seconds + 60).stdout
+    return parse_wrk(output)
+
+
+def parse_wrk(output: str) -> dict[str, float]:
+    """wrk 的输出 → 每秒请求数、请求数、错误数、p99（毫秒）。"""
     result = {
         "rps": float(WRK_LINE["rps"].search(output).group(1)),
         "requests": int(WRK_LINE["requests"].search(output).group(1)),
@@ -159,31 +165,58 @@ def rss(servers: list[Server]) -> dict[str, int]:
 
 
 def soak(url: str, rate: float, minutes: float, servers: list[Server], workdir: Path) -> dict[str, Any]:
-    """以固定速率（wrk 的 delay()）请求 minutes 分钟；报告错误数与每个进程的 RSS 增长。"""
-    # wrk 的 delay() 以毫秒计时：每个连接的间隔取 5 毫秒以上，速率才准（连接数随速率增加）
-    connections = max(4, math.ceil(rate * 0.005))
+    """以固定速率（wrk 的 delay()）请求 minutes 分钟；报告错误数、每个进程的 RSS 增长及其随时间的走向。"""
+    # 每个连接发一个请求后等 delay 毫秒再发下一个；实际的周期是 delay 加上请求本身与 wrk 的开销，
+    # 这个开销由试跑量出来，再据此选连接数（delay 固定为 10 毫秒，wrk 的计时器以毫秒为单位）
+    delay_ms = 10
     script = workdir / "pace.lua"
-    delay_ms = connections * 1000 / rate
-    # 先以同样速率跑 30 秒：导入、缓存、内存池都到了稳定状态，再记录起点；
-    # wrk 的 delay() 之外还有请求本身的时间，按这段实际达到的速率校正一次间隔
-    for seconds in (10, 20):
-        script.write_text(f"function delay()\n  return {delay_ms:.3f}\nend\n")
-        achieved = wrk(url, seconds, connections, script)["rps"]
-        delay_ms = max(0.0, delay_ms - (connections * 1000 / achieved - connections * 1000 / rate))
-    script.write_text(f"function delay()\n  return {delay_ms:.3f}\nend\n")
+    script.write_text(f"function delay()\n  return {delay_ms}\nend\n")
+    connections = max(2, math.ceil(rate * delay_ms / 1000))
+    # 先以目标速率跑约 30 秒：导入、缓存、内存池都到稳定状态，再记录起点
+    # （速率并不严格与连接数成正比：按比值的平方根调整，差 10 % 以内就停）
+    for _ in range(6):
+        achieved = wrk(url, 5, connections, script)["rps"]
+        if abs(achieved - rate) < 0.1 * rate:
+            break
+        connections = max(2, round(connections * (rate / achieved) ** 0.5))
     before = rss(servers)
-    result = wrk(url, minutes * 60, connections, script)
+    # wrk 在后台运行；每 30 秒记一次 RSS，看增长是一次性的还是随时间线性上升
+    output = workdir / "soak-wrk.txt"
+    command = [
+        program("wrk") or "wrk",
+        "-s",
+        str(script),
+        "-t2",
+        f"-c{connections}",
+        f"-d{round(minutes * 60)}s",
+        "--latency",
+        url,
+    ]
+    samples: list[tuple[float, dict[str, int]]] = []
+    started = time.monotonic()
+    with open(output, "w") as out:
+        process = subprocess.Popen(command, stdout=out, text=True)
+        while process.poll() is None:
+            time.sleep(min(30.0, max(0.1, minutes * 60 - (time.monotonic() - started))))
+            samples.append((time.monotonic() - started, rss(servers)))
+        process.wait()
+    result = parse_wrk(output.read_text())
     after = rss(servers)
     growth = {name: after[name] - before[name] for name in before if name in after}
+    halfway = next((values for at, values in samples if at >= minutes * 30), after)
+    second_half = {name: after[name] - halfway[name] for name in growth if name in halfway}
     return {
         "minutes": minutes,
         "target_rps": rate,
         "achieved_rps": result["rps"],
+        "connections": connections,
         "requests": result["requests"],
         "errors": result["errors"],
         "p99_ms": result.get("p99_ms"),
         "rss_before_mb": {name: round(value / 2**20, 1) for name, value in before.items()},
         "rss_growth_mb": {name: round(value / 2**20, 2) for name, value in growth.items()},
+        "rss_growth_second_half_mb": {name: round(value / 2**20, 2) for name, value in second_half.items()},
+        "rss_samples_mb": [(round(at), {n: round(v / 2**20, 1) for n, v in values.items()}) for at, values in samples],
         "restarted_processes": sorted(set(before) ^ set(after)),
     }
 
@@ -264,7 +297,9 @@ def main() -> None:
                 print(f"  achieved {result['achieved_rps']:.0f} req/s, {result['requests']} requests, "
                       f"errors {result['errors']}, p99 {result['p99_ms']:.1f} ms, tracebacks in log {tracebacks}")  # fmt: skip
                 for name, growth in result["rss_growth_mb"].items():
-                    print(f"  RSS {name:24} {result['rss_before_mb'][name]:>8.1f} MB  growth {growth:+.2f} MB")
+                    later = result["rss_growth_second_half_mb"].get(name, 0.0)
+                    print(f"  RSS {name:24} {result['rss_before_mb'][name]:>8.1f} MB  growth {growth:+.2f} MB "
+                          f"(second half {later:+.2f} MB)")  # fmt: skip
                 if result["restarted_processes"]:
                     print(f"  processes that came or went: {result['restarted_processes']}")
             print(f"machine: {machine()}")

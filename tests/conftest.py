@@ -99,6 +99,20 @@ def client(app: Any) -> Any:
     return app.test_client()
 
 
+def wait_for_process(process: subprocess.Popen, log: Path, probe: Callable[[], int], what: str, timeout: float = 60) -> None:
+    """等到 probe() 返回 200；进程先退出时带着它的日志失败。"""
+
+    def up() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(f"{what} exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            return probe() == 200
+        except requests.ConnectionError:
+            return False
+
+    wait_for(up, timeout, f"{what} did not come up; log: {log}")
+
+
 class RedisServer:
     """一个真实的 redis-server（回环地址上的空闲端口，不落盘）；可以停止后在同一端口重新启动。"""
 
@@ -271,16 +285,7 @@ def start_server(tmp_path: Path, *, strace: bool = False, env: dict[str, str] | 
     with open(log, "wb") as out:
         process = subprocess.Popen(command, cwd=workdir, env=full_env, stdout=out, stderr=subprocess.STDOUT)
     server = Server(f"http://127.0.0.1:{port}", process, home, workdir, log, strace_log)
-
-    def up() -> bool:
-        if process.poll() is not None:
-            raise AssertionError(f"server exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            return server.get("/plot.png").status_code == 200
-        except requests.ConnectionError:
-            return False
-
-    wait_for(up, 60, f"server did not come up; log:\n{log}")
+    wait_for_process(process, log, lambda: server.get("/plot.png").status_code, "server")
     return server
 
 

@@ -27,6 +27,7 @@ from tests.conftest import RedisServer
 from tests.conftest import free_port
 from tests.conftest import require_program
 from tests.conftest import wait_for
+from tests.conftest import wait_for_process
 
 AUTH = ("ops", "s3cret")
 JSON = {"Content-Type": "application/json"}
@@ -99,17 +100,13 @@ def start_gunicorn(tmp_path: Path, name: str, env: dict[str, str], *, wait: bool
         process = subprocess.Popen(command, cwd=tmp_path, env=full_env, stdout=out, stderr=subprocess.STDOUT)
     server = Gunicorn(f"http://127.0.0.1:{port}", process, log)
     if wait:
-
-        def ready() -> bool:
-            if process.poll() is not None:
-                raise AssertionError(f"gunicorn exited with {process.returncode}:\n{log.read_text()}")
-            try:
-                return server.get("/readyz").status_code == 200
-            except requests.ConnectionError:
-                return False
-
-        wait_for(ready, 60, f"gunicorn {name} did not become ready; log: {log}")
+        _wait_ready(server)
     return server
+
+
+def _wait_ready(server: Gunicorn) -> None:
+    """等到 /readyz 为 200（每个图表都有图）。"""
+    wait_for_process(server.process, server.log, lambda: server.get("/readyz").status_code, f"gunicorn ({server.log.name})")
 
 
 @pytest.fixture
@@ -121,20 +118,11 @@ def cluster(tmp_path: Path, redis_server: RedisServer) -> Iterator[list[Gunicorn
         for name in ("a", "b", "c"):
             servers.append(start_gunicorn(tmp_path, name, env, wait=False))
         for server in servers:
-            wait_for(lambda s=server: _ready(s), 60, f"gunicorn did not become ready; log: {server.log}")
+            _wait_ready(server)
         yield servers
     finally:
         for server in servers:
             server.stop(signal.SIGKILL if server.process.poll() is None else signal.SIGTERM)
-
-
-def _ready(server: Gunicorn) -> bool:
-    if server.process.poll() is not None:
-        raise AssertionError(f"gunicorn exited with {server.process.returncode}:\n{server.log.read_text()}")
-    try:
-        return server.get("/readyz").status_code == 200
-    except requests.ConnectionError:
-        return False
 
 
 def _total_renders(servers: list[Gunicorn], chart: str) -> int:
