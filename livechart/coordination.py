@@ -29,7 +29,6 @@ from datetime import datetime
 from typing import Any
 
 import redis
-from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask
 from flask import Response
 from flask import current_app
@@ -42,6 +41,7 @@ from livechart.extensions import scheduler
 from livechart.spec import JOB_FUNC
 from livechart.spec import JOB_ID_PREFIX
 from livechart.spec import interval_seconds
+from livechart.spec import job_interval
 
 log = logging.getLogger("livechart")
 
@@ -142,7 +142,7 @@ def reconcile(app: Flask) -> None:
             if job is not None:
                 scheduler.remove_job(job_id)
             continue
-        current = job.trigger.interval.total_seconds() if job is not None and isinstance(job.trigger, IntervalTrigger) else None
+        current = job_interval(job)
         seconds = float(want.get("seconds") or current or 0)
         if not seconds:
             continue
@@ -182,6 +182,7 @@ def _follow(app: Flask, coordinator: Coordinator) -> None:
     charts = list(app.extensions["livechart"])
     while not coordinator.stop.is_set():
         pubsub = coordinator.client.pubsub()
+        retry = 0.2
         try:
             pubsub.subscribe(coordinator.channel)
             with app.app_context():
@@ -205,16 +206,15 @@ def _follow(app: Flask, coordinator: Coordinator) -> None:
                     with app.app_context():
                         store.load_image(message["data"].decode())
         except (redis.RedisError, store.Unavailable):
-            coordinator.live.clear()
             store.report(False)
-            coordinator.stop.wait(0.2)
         except Exception:
-            coordinator.live.clear()
             log.exception("跟随新图通知失败")
-            coordinator.stop.wait(1)
+            retry = 1
         finally:
+            # 先清除 live（请求立刻回到读 Redis 的路径），再等一会儿重连
             coordinator.live.clear()
             pubsub.close()
+        coordinator.stop.wait(retry)
 
 
 def record_change(response: Response) -> Response:

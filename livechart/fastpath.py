@@ -69,7 +69,7 @@ class ImageFastPath:
             or not coordination.get(self.app).live.is_set()
         ):
             return self.next(environ, start_response)
-        image = self.app.extensions.get(store.LAST_KNOWN, {}).get(chart)
+        image = store.last_known(chart, self.app)
         if image is None:
             return self.next(environ, start_response)
         entry = self.prebuilt.get(environ["PATH_INFO"])

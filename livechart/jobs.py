@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from dataclasses import field
 
 import pandas as pd
-from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask
 from flask import current_app
 from flask import has_request_context
@@ -30,6 +29,7 @@ from livechart.sources import append_window
 from livechart.sources import make_source
 from livechart.spec import ChartSpec
 from livechart.spec import job_id_for
+from livechart.spec import job_interval
 
 # 回填历史时最多生成的点数
 MAX_BACKFILL = 5000
@@ -182,8 +182,7 @@ def redraw(chart: str) -> None:
 
 def claim_tick(chart: str, worker: ChartWorker) -> bool:
     """多进程共用 Redis 时抢这个图表当前节拍的渲染权（单进程时总是 True）；Redis 不可用时为 False。"""
-    job = scheduler.get_job(job_id_for(chart))
-    interval = job.trigger.interval.total_seconds() if job and isinstance(job.trigger, IntervalTrigger) else worker.interval
+    interval = job_interval(scheduler.get_job(job_id_for(chart))) or worker.interval
     try:
         return coordination.get().claim(chart, interval)
     except RedisError:

@@ -248,6 +248,13 @@ def parse_chart(name: Any, raw: Any) -> ChartSpec:
     )
 
 
+def job_interval(job: Any) -> float | None:
+    """APScheduler 任务当前的间隔秒数（实时的，可能已被 API 修改）；没有任务或不是间隔触发时为 None。"""
+    if job is None or not isinstance(job.trigger, IntervalTrigger):
+        return None
+    return job.trigger.interval.total_seconds()
+
+
 def interval_seconds(trigger_args: Mapping[str, Any], min_interval: float) -> float:
     """用 APScheduler 自己的 IntervalTrigger 校验间隔参数，返回间隔秒数；不合法时抛 JobSpecError。"""
     args = dict(trigger_args)

@@ -18,6 +18,7 @@ from typing import Any
 from typing import TypeVar
 
 import pandas as pd
+from flask import Flask
 from flask import current_app
 from redis.exceptions import RedisError
 
@@ -72,6 +73,8 @@ _up_lock = threading.Lock()
 def report(up: bool) -> None:
     """记录缓存是否可用；只在状态改变时写一行日志，而不是每个节拍都写。"""
     global _up
+    if up == _up:  # 常见情况（状态没变）不取锁：每次缓存读写都会调用这里
+        return
     with _up_lock:
         if up == _up:
             return
@@ -93,9 +96,9 @@ def _call(operation: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     return result
 
 
-def last_known(chart: str) -> ChartImage | None:
-    """本进程见过的最后一张图（缓存不可用时提供它）。"""
-    return current_app.extensions.setdefault(LAST_KNOWN, {}).get(chart)
+def last_known(chart: str, app: Flask | None = None) -> ChartImage | None:
+    """本进程见过的最后一张图（缓存不可用时提供它）；没有 app 上下文时（WSGI 快速路径）传入 app。"""
+    return (app or current_app).extensions.setdefault(LAST_KNOWN, {}).get(chart)
 
 
 def _remember(chart: str, record: ChartImage | None) -> ChartImage | None:

@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Any
 
 from apscheduler.schedulers.base import STATE_RUNNING
-from apscheduler.triggers.interval import IntervalTrigger
 from flask import Blueprint
 from flask import Response
 from flask import abort
@@ -26,6 +25,7 @@ from livechart import store
 from livechart.errors import json_error
 from livechart.extensions import scheduler
 from livechart.spec import job_id_for
+from livechart.spec import job_interval
 
 bp = Blueprint("livechart", __name__)
 
@@ -66,7 +66,7 @@ def job_state(name: str) -> dict[str, Any]:
     job = scheduler.get_job(job_id_for(name))
     if job is None:
         return {"interval": None, "paused": True, "next_run": None}
-    interval = job.trigger.interval.total_seconds() if isinstance(job.trigger, IntervalTrigger) else None
+    interval = job_interval(job)
     # 调度器启动前任务处于 pending 状态，还没有 next_run_time
     next_run = None if job.pending else job.next_run_time
     paused = scheduler.state != STATE_RUNNING or (not job.pending and next_run is None)
