@@ -1,5 +1,5 @@
 """内存（python -m bench.memory）：默认图表完整重绘（取数据 → 滚动窗口 → 绘制）--renders 次，
-RSS 与 Python 对象数在预热之后的增长。目标：10 000 次重绘增长不超过 2 MB（DESIGN.md 陷阱 16）。
+RSS 与 Python 对象数在预热之后的增长。目标：10 000 次重绘增长不超过 2 MB（docs/pitfalls.md 第 16 条）。
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from config import Config
 from livechart.charts import ChartRenderer
 from livechart.fonts import configure_fonts
 from livechart.sources import DemoSource
-from livechart.sources import append_window
 from livechart.spec import parse_chart
+from livechart.window import append_window
 
 
 def main() -> None:

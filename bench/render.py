@@ -26,9 +26,9 @@ from livechart.charts import ChartRenderer
 from livechart.charts import format_value
 from livechart.fonts import configure_fonts
 from livechart.sources import DemoSource
-from livechart.sources import append_window
 from livechart.spec import ChartSpec
 from livechart.spec import parse_chart
+from livechart.window import append_window
 
 
 def naive_pyplot(spec: ChartSpec, frame: pd.DataFrame, tight: bool = True) -> bytes:

@@ -108,7 +108,7 @@ def port_number(value: Any) -> int:
 
 
 def _start_scheduler(app: Flask) -> None:
-    """按 LIVECHART_SCHEDULER 启动调度器；FLASK_DEBUG 不能让它静默停摆（DESIGN.md 陷阱 3）。"""
+    """按 LIVECHART_SCHEDULER 启动调度器；FLASK_DEBUG 不能让它静默停摆（docs/pitfalls.md 第 3 条）。"""
     mode = app.config["LIVECHART_SCHEDULER"]
     if mode == "off":
         return

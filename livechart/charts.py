@@ -168,7 +168,7 @@ class ChartRenderer:
         self.axes.set_title(spec.title, color=theme.text)
         self.axes.grid(True, color=theme.grid, alpha=0.5, linewidth=0.6)
         self.axes.xaxis_date()
-        # 滚动窗口从几秒到几天：自动定位 + 简洁格式，避免默认刻度重叠（DESIGN.md 陷阱 17）
+        # 滚动窗口从几秒到几天：自动定位 + 简洁格式，避免默认刻度重叠（docs/pitfalls.md 第 17 条）
         locator = mdates.AutoDateLocator(minticks=3, maxticks=8)
         self.axes.xaxis.set_major_locator(locator)
         # 偏移文字（如 “2026-Mar”）给出刻度省略掉的年月日

@@ -51,7 +51,7 @@ def _cache_unavailable(exc: Exception) -> Response:
 def init_app(app: Flask) -> None:
     """注册错误处理器。"""
     app.register_error_handler(Unavailable, _cache_unavailable)
-    # Flask-Caching 不吞掉 Redis 的错误（DESIGN.md 陷阱 8）：直接用 Redis 的地方（协调）也是 503
+    # Flask-Caching 不吞掉 Redis 的错误（docs/pitfalls.md 第 8 条）：直接用 Redis 的地方（协调）也是 503
     app.register_error_handler(RedisError, _cache_unavailable)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(InternalServerError, _internal_error)

@@ -3,7 +3,7 @@
 环境变量：LIVECHART_CONFIG（make run-prod 默认 production）、LIVECHART_REDIS_URL、WEB_CONCURRENCY（工作进程数）、
 LIVECHART_THREADS（每个进程的线程数）、LIVECHART_HOST / LIVECHART_PORT。
 
-没有 preload：--preload 会在主进程里建 app 并启动调度器线程，fork 之后线程就没了（DESIGN.md 陷阱 4）。
+没有 preload：--preload 会在主进程里建 app 并启动调度器线程，fork 之后线程就没了（docs/pitfalls.md 第 4 条）。
 每个工作进程自己 create_app，自己有一个调度器；用 Redis 时由 livechart.coordination 保证每个节拍只渲染一次。
 """
 

@@ -25,11 +25,11 @@ from livechart.charts import ChartRenderer
 from livechart.extensions import scheduler
 from livechart.pool import RenderPool
 from livechart.sources import Source
-from livechart.sources import append_window
 from livechart.sources import make_source
 from livechart.spec import ChartSpec
 from livechart.spec import job_id_for
 from livechart.spec import job_interval
+from livechart.window import append_window
 
 # 回填历史时最多生成的点数
 MAX_BACKFILL = 5000
@@ -49,7 +49,7 @@ class ChartWorker:
     renderer: ChartRenderer | None
     pool: RenderPool | None = None
     # POST /scheduler/jobs/<id>/run 在请求线程里直接调用任务，绕过 max_instances，
-    # 可能与计划运行重叠（DESIGN.md 陷阱 5），所以这里自己加锁
+    # 可能与计划运行重叠（docs/pitfalls.md 第 5 条），所以这里自己加锁
     lock: threading.Lock = field(default_factory=threading.Lock)
     renders: int = 0
     window: pd.DataFrame | None = None
@@ -167,7 +167,7 @@ def workers(app: Flask | None = None) -> dict[str, ChartWorker]:
 def redraw(chart: str) -> None:
     """调度器调用的任务函数：在 app 上下文中重绘一个图表。
 
-    任务在调度器线程里运行，没有 app 上下文（DESIGN.md 陷阱 2），所以这里自己进入。
+    任务在调度器线程里运行，没有 app 上下文（docs/pitfalls.md 第 2 条），所以这里自己进入。
     """
     with scheduler.app.app_context():
         worker = workers().get(chart)

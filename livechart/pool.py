@@ -1,6 +1,6 @@
 """渲染进程池（LIVECHART_RENDER_PROCESSES=N）：在 N 个工作进程里绘制，各自保留复用的 Figure。
 
-为什么（DESIGN.md 陷阱 9、15，bench/README.md 有测量）：Matplotlib 在一个进程内只能串行绘制，
+为什么（docs/pitfalls.md 第 9、15 条，bench/README.md 有测量）：Matplotlib 在一个进程内只能串行绘制，
 而提供图片的线程持有 GIL 时，同一进程里的绘制会慢好几倍，新图来得比间隔晚。放到别的进程里，
 服务线程抢不到绘制的 GIL，几个图表也能在几个核上并行绘制。调度器线程只取数据、存字节。
 

@@ -1,4 +1,4 @@
-"""/scheduler API 的守卫（DESIGN.md 陷阱 1）。
+"""/scheduler API 的守卫（docs/pitfalls.md 第 1 条）。
 
 Flask-APScheduler 的 API 能运行任何可导入的函数，且一个用户只是访问的网页也能跨站发 POST。
 因此：凭据（HTTP Basic，来自 LIVECHART_API_USER / LIVECHART_API_PASSWORD）或仅限本机回环；

@@ -282,7 +282,7 @@ def check_job(
     """校验一个任务定义（新增）或一组修改（patch_of=任务 id）；不合法时抛 JobSpecError。
 
     只允许 livechart 自己的重绘函数，且 redraw-<name> 必须重绘 <name>：
-    /scheduler API 原本可以运行任何可导入的函数（见 DESIGN.md 陷阱 1）。
+    /scheduler API 原本可以运行任何可导入的函数（见 docs/pitfalls.md 第 1 条）。
     """
     if not isinstance(job, Mapping):
         raise JobSpecError("the body must be a JSON object")

@@ -63,7 +63,7 @@ class ChartFailure:
 
 class Unavailable(Exception):
     """缓存（Redis）不可用。Flask-Caching 在 Redis 断开时直接抛出 redis 的异常，
-    即使设置了 CACHE_IGNORE_ERRORS（DESIGN.md 陷阱 8）：这里统一换成这个异常。"""
+    即使设置了 CACHE_IGNORE_ERRORS（docs/pitfalls.md 第 8 条）：这里统一换成这个异常。"""
 
 
 _up = True

@@ -60,7 +60,7 @@ def wait_for(predicate: Callable[[], Any], timeout: float, message: str, step: f
 
 
 def shutdown_scheduler() -> None:
-    """模块级调度器会被多个 app 共用（DESIGN.md 陷阱 2）：每个测试后关掉并清空任务。"""
+    """模块级调度器会被多个 app 共用（docs/pitfalls.md 第 2 条）：每个测试后关掉并清空任务。"""
     if scheduler.running:
         scheduler.shutdown(wait=True)
     scheduler.remove_all_jobs()

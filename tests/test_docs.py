@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from typing import Any
 
 import pytest
@@ -17,7 +18,7 @@ ENVIRONMENT_ONLY = {"LIVECHART_CONFIG", "LIVECHART_LOG_LEVEL", "LIVECHART_REDIS_
 def settings() -> set[str]:
     """config.py 与 livechart/ 中出现的全部 LIVECHART_* 名称。"""
     names = set(re.findall(r"\bLIVECHART_[A-Z_]+\b", (ROOT / "config.py").read_text()))
-    for path in (ROOT / "livechart").glob("*.py"):
+    for path in (ROOT / "livechart").rglob("*.py"):
         names |= set(re.findall(r"\bLIVECHART_[A-Z_]+\b", path.read_text()))
     return names | ENVIRONMENT_ONLY
 
@@ -47,3 +48,33 @@ def test_screenshot_exists() -> None:
     for readme in READMES:
         for image in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", (ROOT / readme).read_text()):
             assert (ROOT / image).is_file(), f"{readme} links a missing image {image}"
+
+
+def tracked_text_files() -> list[str]:
+    """仓库里受 git 管理的文本文件（相对路径）。"""
+    listed = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    return [name for name in listed if not name.endswith((".png", ".jpg", ".ico"))]
+
+
+def test_repository_stands_alone() -> None:
+    """代码与文档只引用仓库里的文件：不引用仓库外的 DESIGN.md 或 ../shared。"""
+    offenders = [
+        name
+        for name in tracked_text_files()
+        if name != "tests/test_docs.py" and re.search(r"DESIGN\.md|\.\./shared", (ROOT / name).read_text(errors="replace"))
+    ]
+    assert offenders == [], f"these files cite documents outside the repository: {offenders}"
+
+
+def test_pitfall_citations_exist() -> None:
+    """每处“docs/pitfalls.md 第 N 条 / pitfall N”引用的条目都存在。"""
+    entries = {int(n) for n in re.findall(r"^(\d+)\. \*\*", (ROOT / "docs/pitfalls.md").read_text(), re.M)}
+    assert entries == set(range(1, len(entries) + 1)), "pitfalls are numbered 1..N without gaps"
+    cited: set[tuple[str, int]] = set()
+    for name in tracked_text_files():
+        text = (ROOT / name).read_text(errors="replace")
+        for group in re.findall(r"pitfalls\.md(?: 第 |, pitfalls? )([\d、, ]+)", text):
+            cited |= {(name, int(n)) for n in re.findall(r"\d+", group)}
+    assert cited, "no citation found: the pattern is out of date"
+    missing = sorted((name, n) for name, n in cited if n not in entries)
+    assert missing == [], f"citations of pitfalls that do not exist: {missing}"

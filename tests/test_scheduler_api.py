@@ -303,7 +303,7 @@ def test_internal_errors_are_scrubbed(client: Any, monkeypatch: pytest.MonkeyPat
 
 
 def test_unserialisable_job_args_do_not_leak(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    """GET /scheduler/jobs 在任务参数无法序列化时会抛异常（DESIGN.md 陷阱 6）：返回通用 500 JSON。"""
+    """GET /scheduler/jobs 在任务参数无法序列化时会抛异常（docs/pitfalls.md 第 6 条）：返回通用 500 JSON。"""
     job = scheduler.get_job("redraw-cpu")
     monkeypatch.setattr(job, "kwargs", {"chart": object()})
     monkeypatch.setattr(scheduler, "get_jobs", lambda *a, **k: [job])

@@ -66,7 +66,7 @@ def test_cache_is_warmed_at_start(app: Any) -> None:
 
 
 def test_redraw_runs_in_app_context_from_a_plain_thread(app: Any) -> None:
-    """调度器线程没有 app 上下文：redraw 必须自己进入（DESIGN.md 陷阱 2）。"""
+    """调度器线程没有 app 上下文：redraw 必须自己进入（docs/pitfalls.md 第 2 条）。"""
     thread = threading.Thread(target=jobs.redraw, args=("demo",))
     thread.start()
     thread.join(30)
@@ -129,7 +129,7 @@ def test_failure_is_reported_but_never_as_traceback(app: Any, client: Any) -> No
 
 
 def test_redraws_of_one_chart_never_overlap(app: Any) -> None:
-    """计划运行与 /run 同时发生时也要串行（DESIGN.md 陷阱 5）。"""
+    """计划运行与 /run 同时发生时也要串行（docs/pitfalls.md 第 5 条）。"""
     gated = GatedSource(worker(app).source)
     worker(app).source = gated
     gated.release.clear()

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from tzlocal import get_localzone
 
 from livechart import sources
 from livechart.sources import CsvSource
@@ -26,8 +27,8 @@ from livechart.sources import PythonSource
 from livechart.sources import SourceError
 from livechart.sources import SqlSource
 from livechart.sources import SystemSource
-from livechart.sources import append_window
 from livechart.sources import normalize
+from livechart.window import append_window
 
 # --------------------------------------------------------------- window
 
@@ -218,7 +219,7 @@ def test_csv_epoch_and_timezone_times(tmp_path: Path) -> None:
     path = tmp_path / "epoch.csv"
     write(path, "ts;value\n1767225600;1\n", "w")
     frame = CsvSource(**CsvSource.validate({"path": str(path), "time": "ts", "columns": ["value"], "delimiter": ";"})).fetch()
-    expected = pd.Timestamp(1767225600, unit="s", tz="UTC").tz_convert(sources.get_localzone()).tz_localize(None)
+    expected = pd.Timestamp(1767225600, unit="s", tz="UTC").tz_convert(get_localzone()).tz_localize(None)
     assert frame.index[0] == expected
 
 
@@ -345,7 +346,7 @@ def http_source(url: str, **extra: Any) -> HttpJsonSource:
 def test_http_json_picks_values(json_server: str) -> None:
     frame = http_source(json_server + "/ok", time="data.at").fetch()
     assert frame.iloc[0].to_dict() == {"a": 1.5, "b": 2.5}
-    expected = pd.Timestamp("2026-01-01T00:00:00", tz="UTC").tz_convert(sources.get_localzone()).tz_localize(None)
+    expected = pd.Timestamp("2026-01-01T00:00:00", tz="UTC").tz_convert(get_localzone()).tz_localize(None)
     assert frame.index[0] == expected
 
 
@@ -475,7 +476,7 @@ def test_sql_on_postgresql(postgres_url: str) -> None:
     source = SqlSource(**SqlSource.validate({"url": postgres_url, "query": query, "time": "at", "columns": ["temp", "rpm"]}))
     first = source.fetch()
     assert first["temp"].tolist() == [20.0, 21.0]
-    expected = pd.Timestamp("2026-01-01T00:00:00", tz="UTC").tz_convert(sources.get_localzone()).tz_localize(None)
+    expected = pd.Timestamp("2026-01-01T00:00:00", tz="UTC").tz_convert(get_localzone()).tz_localize(None)
     assert first.index[0] == expected
     assert source.fetch().empty
     with engine.begin() as connection:

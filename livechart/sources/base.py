@@ -1,0 +1,63 @@
+"""数据源的基类与参数校验：每种数据源的 validate(params) 在启动时校验参数，出错时抛出 SourceError。"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from typing import ClassVar
+
+import pandas as pd
+
+
+class SourceError(ValueError):
+    """数据源参数不合法（启动时）。"""
+
+
+def require(params: Mapping[str, Any], allowed: set[str], required: set[str] = frozenset()) -> None:
+    """检查参数名：多余的或缺少的都报错。"""
+    unknown = sorted(set(params) - allowed)
+    if unknown:
+        raise SourceError(f"unknown source option {unknown[0]!r} (known: {', '.join(sorted(allowed))})")
+    missing = sorted(required - set(params))
+    if missing:
+        raise SourceError(f"source option {missing[0]!r} is required")
+
+
+def positive(params: Mapping[str, Any], key: str, default: float, high: float = 3600) -> float:
+    """正数参数（如超时秒数）。"""
+    value = params.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= high:
+        raise SourceError(f"source option {key!r} must be a number in (0, {high}], got {value!r}")
+    return float(value)
+
+
+def names(params: Mapping[str, Any], key: str) -> list[str]:
+    """非空的列名列表。"""
+    value = params.get(key)
+    if not isinstance(value, list | tuple) or not value or not all(isinstance(v, str) and v for v in value):
+        raise SourceError(f"source option {key!r} must be a non-empty list of column names")
+    return list(value)
+
+
+class Source:
+    """数据源基类。"""
+
+    # 各列的默认中文标签（图例用）
+    LABELS: ClassVar[dict[str, str]] = {}
+
+    @classmethod
+    def validate(cls, params: dict[str, Any]) -> dict[str, Any]:
+        """校验并补全参数；出错时抛出 SourceError。"""
+        raise NotImplementedError
+
+    @classmethod
+    def columns(cls, params: Mapping[str, Any]) -> tuple[str, ...] | None:
+        """该数据源产生的列；事先无法知道时返回 None。"""
+        return None
+
+    def fetch(self) -> pd.DataFrame:
+        """返回新数据行。"""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """释放资源（连接池、文件）。"""

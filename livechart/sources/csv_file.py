@@ -1,0 +1,147 @@
+"""CSV 文件数据源：跟踪另一个程序不断追加的文件。"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from livechart.sources.base import Source
+from livechart.sources.base import SourceError
+from livechart.sources.base import names
+from livechart.sources.base import require
+from livechart.sources.frames import empty_frame
+from livechart.sources.frames import to_local_naive
+
+
+class CsvSource(Source):
+    """跟踪另一个程序不断追加的 CSV 文件（tail -F）：每次只读新增的字节。
+
+    - 不完整的最后一行留到下次（写入方可能只写了一半）；
+    - 文件变短（被截断）时从头再读；inode 变了（被轮转）时先读完旧文件剩下的部分，再从头读新文件；
+    - 格式错误的行跳过并计数（malformed）。
+    第一次打开较大的文件时只读最后 initial_bytes 字节，启动不会因历史文件太大而变慢。
+    """
+
+    @classmethod
+    def validate(cls, params: dict[str, Any]) -> dict[str, Any]:
+        require(params, {"path", "time", "columns", "delimiter", "initial_bytes"}, {"path", "time", "columns"})
+        path = params["path"]
+        if not isinstance(path, str) or not path:
+            raise SourceError("source option 'path' must be a file path")
+        if not os.path.isfile(path):
+            raise SourceError(f"source option 'path': file {path!r} does not exist")
+        if not isinstance(params["time"], str):
+            raise SourceError("source option 'time' must be the name of the time column")
+        delimiter = params.get("delimiter", ",")
+        if not isinstance(delimiter, str) or len(delimiter) != 1:
+            raise SourceError("source option 'delimiter' must be one character")
+        initial = params.get("initial_bytes", 1_000_000)
+        if isinstance(initial, bool) or not isinstance(initial, int) or initial < 1:
+            raise SourceError("source option 'initial_bytes' must be a positive whole number")
+        return {"path": path, "time": params["time"], "columns": names(params, "columns"), "delimiter": delimiter,
+                "initial_bytes": initial}  # fmt: skip
+
+    @classmethod
+    def columns(cls, params: Mapping[str, Any]) -> tuple[str, ...]:
+        return tuple(params["columns"])
+
+    def __init__(self, path: str, time: str, columns: list[str], delimiter: str = ",", initial_bytes: int = 1_000_000) -> None:
+        self.path = path
+        self.time_column = time
+        self.value_columns = columns
+        self.delimiter = delimiter
+        self.initial_bytes = initial_bytes
+        self.handle: io.BufferedReader | None = None
+        self.inode: tuple[int, int] | None = None
+        self.offset = 0
+        self.partial = b""
+        self.header: list[str] | None = None
+        self.malformed = 0
+
+    def _open(self, first: bool) -> None:
+        """打开（或重新打开）文件；首次打开大文件时跳到末尾附近。"""
+        if self.handle:
+            self.handle.close()
+        self.handle = open(self.path, "rb")  # noqa: SIM115  句柄要跨多次 fetch 保持打开
+        status = os.fstat(self.handle.fileno())
+        self.inode = (status.st_dev, status.st_ino)
+        self.header = None
+        self.partial = b""
+        self.offset = 0
+        header = self.handle.readline()
+        self.offset = len(header)
+        self._parse_header(header)
+        if first and status.st_size - self.offset > self.initial_bytes:
+            # 跳到末尾附近，并丢弃被截断的第一行
+            self.offset = status.st_size - self.initial_bytes
+            self.handle.seek(self.offset)
+            self.offset += len(self.handle.readline())
+
+    def _parse_header(self, line: bytes) -> None:
+        if not line.endswith(b"\n"):
+            # 表头还没写完：下次从头再来
+            self.offset = 0
+            self.handle.seek(0)
+            return
+        self.header = next(csv.reader([line.decode("utf-8-sig").strip()], delimiter=self.delimiter))
+        missing = [c for c in (self.time_column, *self.value_columns) if c not in self.header]
+        if missing:
+            raise ValueError(f"CSV file {self.path!r} has no column {missing[0]!r} (header: {', '.join(self.header)})")
+
+    def _read_new(self) -> bytes:
+        """从当前文件读出新增的完整行。"""
+        assert self.handle is not None
+        if self.header is None:
+            self._parse_header(self.handle.readline())
+            if self.header is None:
+                return b""
+            self.offset = self.handle.tell()
+        self.handle.seek(self.offset)
+        data = self.partial + self.handle.read()
+        self.offset = self.handle.tell()
+        complete, newline, rest = data.rpartition(b"\n")
+        self.partial = rest
+        return complete + newline
+
+    def fetch(self) -> pd.DataFrame:
+        chunks = []
+        if self.handle is None:
+            self._open(first=True)
+        try:
+            status = os.stat(self.path)
+        except FileNotFoundError:
+            # 轮转的间隙：旧文件已改名、新文件还没建好
+            status = None
+        if status is not None and (status.st_dev, status.st_ino) != self.inode:
+            chunks.append(self._read_new())  # 轮转：先读完旧文件
+            self._open(first=False)
+        elif status is not None and status.st_size < self.offset:
+            self._open(first=False)  # 截断：从头读
+        chunks.append(self._read_new())
+        return self._parse(b"".join(chunks))
+
+    def _parse(self, data: bytes) -> pd.DataFrame:
+        """解析完整的行；格式错误的行跳过并计数。"""
+        if not data or self.header is None:
+            return empty_frame(self.value_columns)
+        width = len(self.header)
+        rows = [r for r in csv.reader(io.StringIO(data.decode("utf-8", errors="replace")), delimiter=self.delimiter) if r]
+        good = [r for r in rows if len(r) == width]
+        self.malformed += len(rows) - len(good)
+        table = pd.DataFrame(good, columns=self.header)
+        index = to_local_naive(table[self.time_column])
+        values = table[self.value_columns].apply(pd.to_numeric, errors="coerce")
+        values.index = index
+        bad = values.index.isna() | values.isna().all(axis=1).to_numpy()
+        self.malformed += int(bad.sum())
+        return values[~bad].astype(float)
+
+    def close(self) -> None:
+        if self.handle:
+            self.handle.close()
+            self.handle = None

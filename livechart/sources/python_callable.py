@@ -1,0 +1,80 @@
+"""任意 Python 可调用对象作为数据源。"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from livechart.sources.base import Source
+from livechart.sources.base import SourceError
+from livechart.sources.base import names
+from livechart.sources.base import require
+from livechart.sources.frames import one_row
+from livechart.sources.frames import to_local_naive
+
+
+class PythonSource(Source):
+    """任意可调用对象："包.模块:函数"，返回 DataFrame、标量字典（追加为一行）或 Series。
+
+    - DataFrame：有 DatetimeIndex 时按时间追加；否则需要 time 列；
+    - dict：一行，时间为现在；
+    - Series：DatetimeIndex 的 Series 是一列时间序列（列名为 Series 的名字）；其他 Series 当作一行。
+    """
+
+    @classmethod
+    def validate(cls, params: dict[str, Any]) -> dict[str, Any]:
+        require(params, {"callable", "kwargs", "columns"}, {"callable"})
+        target = params["callable"]
+        if not isinstance(target, str) or ":" not in target:
+            raise SourceError("source option 'callable' must be 'package.module:function'")
+        from werkzeug.utils import ImportStringError
+        from werkzeug.utils import import_string
+
+        try:
+            function = import_string(target)
+        except ImportStringError as exc:
+            raise SourceError(f"source option 'callable': cannot import {target!r} ({exc.exception})") from None
+        if not callable(function):
+            raise SourceError(f"source option 'callable': {target!r} is not callable")
+        kwargs = params.get("kwargs", {})
+        if not isinstance(kwargs, Mapping):
+            raise SourceError("source option 'kwargs' must be a dict")
+        result = {"callable": target, "kwargs": dict(kwargs)}
+        if "columns" in params:
+            result["columns"] = names(params, "columns")
+        return result
+
+    @classmethod
+    def columns(cls, params: Mapping[str, Any]) -> tuple[str, ...] | None:
+        return tuple(params["columns"]) if "columns" in params else None
+
+    def __init__(self, callable: str, kwargs: dict[str, Any] | None = None, columns: list[str] | None = None) -> None:
+        from werkzeug.utils import import_string
+
+        self.function = import_string(callable)
+        self.kwargs = kwargs or {}
+        self.value_columns = columns
+
+    def fetch(self) -> pd.DataFrame:
+        result = self.function(**self.kwargs)
+        if isinstance(result, Mapping):
+            frame = one_row(result)
+        elif isinstance(result, pd.Series):
+            if isinstance(result.index, pd.DatetimeIndex):
+                frame = result.to_frame(name=result.name or "value")
+            else:
+                frame = one_row(result.to_dict())
+        elif isinstance(result, pd.DataFrame):
+            frame = result
+            if not isinstance(frame.index, pd.DatetimeIndex):
+                if "time" not in frame.columns:
+                    raise TypeError("a DataFrame from a python source needs a DatetimeIndex or a 'time' column")
+                frame = frame.set_index("time")
+        else:
+            raise TypeError(f"a python source must return a DataFrame, a dict or a Series, got {type(result).__name__}")
+        frame = frame.apply(pd.to_numeric, errors="coerce").astype(float)
+        frame.index = to_local_naive(frame.index)
+        frame = frame[~frame.index.isna()]
+        return frame[self.value_columns] if self.value_columns else frame
