@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from livechart.sources.base import InputUnavailable
 from livechart.sources.base import Source
 from livechart.sources.base import SourceError
 from livechart.sources.csv_file import CsvSource
@@ -18,8 +19,21 @@ from livechart.sources.python_callable import PythonSource
 from livechart.sources.sql import SqlSource
 from livechart.sources.system import SystemSource
 
-__all__ = ["SOURCES", "CsvSource", "DemoSource", "HttpJsonSource", "PythonSource", "Source", "SourceError", "SqlSource",
-           "SystemSource", "default_label", "make_source", "normalize"]  # fmt: skip
+__all__ = [
+    "SOURCES",
+    "CsvSource",
+    "DemoSource",
+    "HttpJsonSource",
+    "InputUnavailable",
+    "PythonSource",
+    "Source",
+    "SourceError",
+    "SqlSource",
+    "SystemSource",
+    "default_label",
+    "make_source",
+    "normalize",
+]  # fmt: skip
 
 
 SOURCES: dict[str, type[Source]] = {

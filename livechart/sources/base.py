@@ -10,7 +10,15 @@ import pandas as pd
 
 
 class SourceError(ValueError):
-    """数据源参数不合法（启动时）。"""
+    """数据源参数不合法（启动时）：配置错误，服务拒绝启动。"""
+
+
+class InputUnavailable(Exception):
+    """数据源的输入暂时不在（文件还不存在、服务拒绝连接或已停止）：不是配置错误。
+
+    重绘任务把它记录在图表状态的 last_error 里，只记一行警告（没有堆栈），下一个间隔再试；
+    输入出现后图表在一个间隔内恢复。消息要指明缺的是什么（路径、主机），但不带密码等机密。
+    """
 
 
 def require(params: Mapping[str, Any], allowed: set[str], required: set[str] = frozenset()) -> None:
