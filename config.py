@@ -77,7 +77,11 @@ class Config:
     SCHEDULER_EXECUTORS = {"default": {"type": "threadpool", "max_workers": 20}}
 
     # --- Flask-Caching：嵌入式默认（单进程内存）；注意大写的 "SimpleCache" ---
-    CACHE_TYPE = "SimpleCache"
+    # 设置了 LIVECHART_REDIS_URL 时，每个配置（测试配置除外）都用这个共享的 Redis：
+    # 设了 Redis 地址却悄悄用每个进程各自一份的缓存，多个进程就各画各的
+    LIVECHART_REDIS_URL = _env("LIVECHART_REDIS_URL")
+    CACHE_TYPE = "RedisCache" if LIVECHART_REDIS_URL else "SimpleCache"
+    CACHE_REDIS_URL = LIVECHART_REDIS_URL
     CACHE_KEY_PREFIX = "livechart:"
     # 默认不过期：Flask-Caching 的默认 300 秒会让版本计数器（cache.inc）过期归零
     CACHE_DEFAULT_TIMEOUT = 0
@@ -127,16 +131,16 @@ class TestingConfig(Config):
     """测试环境：调度器以暂停状态启动，测试通过 run 接口或直接调用任务来驱动。"""
 
     TESTING = True
+    # 测试自己启动 redis-server 并显式传入：开发者环境里的 LIVECHART_REDIS_URL 不影响测试
+    CACHE_TYPE = "SimpleCache"
+    CACHE_REDIS_URL = None
     LIVECHART_SCHEDULER = "paused"
     LIVECHART_API_LOOPBACK_WITHOUT_AUTH = True
 
 
 class ProductionConfig(Config):
-    """生产环境：必须设置 API 凭据；设置 LIVECHART_REDIS_URL 时使用共享的 Redis 缓存。"""
+    """生产环境：必须设置 API 凭据；设置 LIVECHART_REDIS_URL 时使用共享的 Redis 缓存（与所有配置一样）。"""
 
-    LIVECHART_REDIS_URL = _env("LIVECHART_REDIS_URL")
-    CACHE_TYPE = "RedisCache" if LIVECHART_REDIS_URL else "SimpleCache"
-    CACHE_REDIS_URL = LIVECHART_REDIS_URL
     LIVECHART_REQUIRE_API_AUTH = True
 
 

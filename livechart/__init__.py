@@ -29,12 +29,15 @@ from livechart.extensions import cache
 from livechart.extensions import scheduler
 from livechart.fonts import configure_fonts
 from livechart.spec import ConfigError
+from livechart.spec import job_interval
 from livechart.spec import parse_settings
 from livechart.views import bp
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEDULER_MODES = ("running", "paused", "off")
 ROLES = ("all", "web")
+# 没有设置 LIVECHART_CONFIG 时 WSGI 入口（gunicorn）用的配置；gunicorn_config.py 在主进程里检查的也是它
+WSGI_CONFIG = "production"
 REDIS_CACHES = {name: f"flask_caching.backends.{name}" for name in ("RedisCache", "RedisSentinelCache", "RedisClusterCache")}
 
 
@@ -46,10 +49,14 @@ def is_redis_cache(cache_type: Any) -> bool:
 __all__ = ["ConfigError", "create_app"]
 
 
-def resolve_config(config: Any = None) -> Any:
-    """把 LIVECHART_CONFIG（或参数）解析为配置类：development / testing / production / "模块:类"。"""
+def resolve_config(config: Any = None, default: str = "development") -> Any:
+    """把 LIVECHART_CONFIG（或参数）解析为配置类：development / testing / production / "模块:类"。
+
+    没有设置 LIVECHART_CONFIG 时用 default：python -m livechart 是 development，
+    WSGI 入口（gunicorn livechart.wsgi:app）是 production（见 livechart/wsgi.py）。
+    """
     if config is None:
-        config = os.environ.get("LIVECHART_CONFIG", "").strip() or "development"
+        config = os.environ.get("LIVECHART_CONFIG", "").strip() or default
     if not isinstance(config, str):
         return config
     try:
@@ -129,10 +136,38 @@ def _start_scheduler(app: Flask) -> None:
         app.logger.warning("本主机 %r 不在 SCHEDULER_ALLOWED_HOSTS 中，调度器未启动", scheduler.host_name)
 
 
+def describe_cache(app: Flask) -> str:
+    """缓存后端的描述：类型，Redis 时加上主机（或套接字）与库号；从不包含密码。"""
+    cache_type = str(app.config.get("CACHE_TYPE")).rsplit(".", 1)[-1]
+    client = coordination.redis_client(app)
+    pool = getattr(client, "connection_pool", None)
+    if pool is None:
+        return cache_type if client is not None else f"{cache_type}（仅本进程）"
+    kwargs = pool.connection_kwargs
+    where = kwargs.get("path") or f"{kwargs.get('host')}:{kwargs.get('port')}"
+    return f"{cache_type} {where} db {kwargs.get('db', 0)}"
+
+
+def describe(app: Flask, config_class: Any) -> str:
+    """启动时的一行：配置类、缓存后端、角色、调度器状态与每个任务的间隔。"""
+    name = getattr(config_class, "__qualname__", str(config_class))
+    module = getattr(config_class, "__module__", "")
+    state = "不运行任务（web 角色）" if app.config["LIVECHART_ROLE"] == "web" else app.config["LIVECHART_SCHEDULER"]
+    if state == "running" and not scheduler.running:
+        state = "未启动"
+    job_list = [(job.id, job_interval(job)) for job in scheduler.get_jobs()] if scheduler.running else []
+    jobs_text = "、".join(f"{job_id} 每 {seconds:g} 秒" if seconds else f"{job_id}（非间隔触发）" for job_id, seconds in job_list)
+    return (
+        f"livechart 配置 {module}.{name}；缓存 {describe_cache(app)}；角色 {app.config['LIVECHART_ROLE']}；"
+        f"调度器 {state}；任务 {jobs_text or '无'}"
+    )
+
+
 def create_app(config: Any = None, overrides: dict[str, Any] | None = None) -> Flask:
     """应用工厂：载入并校验配置，绑定扩展，注册蓝图，预热缓存，启动调度器。"""
     app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
-    app.config.from_object(resolve_config(config))
+    config_class = resolve_config(config)
+    app.config.from_object(config_class)
     app.config.update(overrides or {})
     # 配置类的属性被所有 app 共用，而 APScheduler 会改动传给它的字典（executors 的 "type" 被 pop 掉）：
     # 每个 app 用自己的副本
@@ -179,4 +214,5 @@ def create_app(config: Any = None, overrides: dict[str, Any] | None = None) -> F
         jobs.warm(app)
     _start_scheduler(app)
     coordination.start(app)
+    app.logger.info("%s", describe(app, config_class))
     return app

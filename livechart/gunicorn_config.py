@@ -15,6 +15,7 @@ from typing import Any
 from flask import Config as FlaskConfig
 
 from livechart import ROOT
+from livechart import WSGI_CONFIG
 from livechart import ConfigError
 from livechart import check_role
 from livechart import is_redis_cache
@@ -66,7 +67,7 @@ _problem: ConfigError | None = None
 try:
     workers = _count("WEB_CONCURRENCY", 2)
     threads = _count("LIVECHART_THREADS", 4)
-    _settings = check_deployment(None, workers)
+    _settings = check_deployment(resolve_config(default=WSGI_CONFIG), workers)
     bind = [f"{_settings['LIVECHART_HOST']}:{port_number(_settings['LIVECHART_PORT'])}"]
 except ConfigError as exc:
     _problem = exc

@@ -19,8 +19,13 @@ CORP_VALUES = ("same-origin", "same-site", "cross-origin")
 
 
 def secure(response: Response) -> Response:
-    """给响应加上安全头。"""
+    """给响应加上安全头；去掉应用自己加的 Date。
+
+    Werkzeug 的 make_conditional 会加一个 Date，而 HTTP 服务器（Werkzeug 开发服务器、gunicorn）总会再写
+    自己的 Date：响应里就有两个 Date。快速路径复用的现成响应里那个还是生成时的旧时间。Date 交给服务器。
+    """
     headers = response.headers
+    headers.pop("Date", None)
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Referrer-Policy", "same-origin")

@@ -23,6 +23,7 @@ from livechart import metrics
 from livechart import store
 from livechart.charts import ChartRenderer
 from livechart.extensions import scheduler
+from livechart.failure_log import FailureLog
 from livechart.pool import RenderPool
 from livechart.sources import Source
 from livechart.sources import make_source
@@ -54,6 +55,10 @@ class ChartWorker:
     renders: int = 0
     window: pd.DataFrame | None = None
     loaded: bool = False
+    failures: FailureLog = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.failures = FailureLog(self.spec.name)
 
     def _history(self) -> pd.DataFrame | None:
         """第一次用到时从缓存读回滚动窗口；没有历史且数据源能回填时回填。"""
@@ -111,8 +116,8 @@ class ChartWorker:
         except store.Unavailable:
             raise
         except Exception as exc:
-            # 完整的堆栈只进日志；客户端只能在状态里看到简短的消息
-            current_app.logger.exception("图表 %s 重绘失败", name)
+            # 完整的堆栈只进日志（开始失败时写一次，见 failure_log.py）；客户端只能在状态里看到简短的消息
+            self.failures.failed(exc, current_app.logger)
             metrics.get().failures.labels(name).inc()
             store.record_failure(name, f"{type(exc).__name__}: {exc}")
             return store.load_image(name)
@@ -123,12 +128,14 @@ class ChartWorker:
         except RedisError:
             store.report(False)  # 图已写入；别的进程的跟随线程重连时会读到它
         store.mark_recovered(name)
+        self.failures.recovered(current_app.logger)
         self.renders += 1
         counters = metrics.get()
         counters.renders.labels(name).inc()
         counters.render_seconds.labels(name).observe(elapsed_ms / 1000)
         counters.image_bytes.labels(name).set(record.nbytes)
-        current_app.logger.info("图表 %s 第 %d 版，用时 %.1f ms", name, record.version, elapsed_ms)
+        # 每次渲染一行会淹没日志：只在 DEBUG 级别写
+        current_app.logger.debug("图表 %s 第 %d 版，用时 %.1f ms", name, record.version, elapsed_ms)
         return record
 
 

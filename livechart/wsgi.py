@@ -1,7 +1,22 @@
-"""WSGI 入口（gunicorn livechart.wsgi:app）：每个工作进程导入时创建自己的 app 与调度器。"""
+"""WSGI 入口（gunicorn livechart.wsgi:app）：每个工作进程导入时创建自己的 app 与调度器。
 
+没有设置 LIVECHART_CONFIG 时这里用 production 配置，而不是 python -m livechart 的 development：
+直接运行 `gunicorn livechart.wsgi:app` 的人是在部署，不能悄悄用上每个进程各自一份的缓存和免认证的本机 API。
+production 配置要求 API 凭据，设置了 LIVECHART_REDIS_URL 时用共享的 Redis（每个配置类都如此，见 config.py）。
+"""
+
+import sys
+
+from livechart import WSGI_CONFIG
+from livechart import ConfigError
 from livechart import create_app
 from livechart import logs
+from livechart import resolve_config
 
 logs.configure()
-app = create_app()
+try:
+    app = create_app(resolve_config(default=WSGI_CONFIG))
+except ConfigError as exc:
+    # 一行指明原因，而不是一段堆栈；退出码 4 让 gunicorn 的主进程停下（"App failed to load"），不反复重启工作进程
+    print(f"livechart: configuration error: {exc}", file=sys.stderr, flush=True)
+    raise SystemExit(4) from None

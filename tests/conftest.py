@@ -116,18 +116,19 @@ def wait_for_process(process: subprocess.Popen, log: Path, probe: Callable[[], i
 class RedisServer:
     """一个真实的 redis-server（回环地址上的空闲端口，不落盘）；可以停止后在同一端口重新启动。"""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, password: str | None = None) -> None:
         self.program = require_program("redis-server", "Redis cache tests")
         self.port = free_port()
         self.workdir = workdir
+        self.password = password
         self.process: subprocess.Popen | None = None
-        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.url = f"redis://{f':{password}@' if password else ''}127.0.0.1:{self.port}/0"
 
     def ping(self) -> bool:
         """能否连上。"""
         import redis
 
-        client = redis.Redis(port=self.port, socket_connect_timeout=1)
+        client = redis.Redis(port=self.port, password=self.password, socket_connect_timeout=1)
         try:
             return bool(client.ping())
         except redis.exceptions.ConnectionError:
@@ -139,7 +140,7 @@ class RedisServer:
         """启动并等到它回应 PING。"""
         self.process = subprocess.Popen(
             [self.program, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.workdir)],
+             "--dir", str(self.workdir), *(["--requirepass", self.password] if self.password else [])],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
         )  # fmt: skip

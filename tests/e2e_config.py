@@ -1,5 +1,7 @@
 """端到端测试的配置：与开发配置相同，只是每个图表每秒重绘一次。"""
 
+import os
+
 from config import DevelopmentConfig
 from config import ProductionConfig
 
@@ -17,3 +19,30 @@ class ProductionE2EConfig(ProductionConfig):
     """生产配置（Redis 来自 LIVECHART_REDIS_URL），每秒重绘一次。"""
 
     JOBS = E2EConfig.JOBS
+
+
+class FlakyE2EConfig(E2EConfig):
+    """多一个图表 flaky：LIVECHART_TEST_FLAG 指向的文件存在时它的数据源失败。"""
+
+    CHARTS = {
+        **E2EConfig.CHARTS,
+        "flaky": {
+            "title": "flaky",
+            "source": {
+                "type": "python",
+                "callable": "tests.flaky_source:reading",
+                "kwargs": {"flag": os.environ.get("LIVECHART_TEST_FLAG", "/nonexistent/flag")},
+                "columns": ["value"],
+            },
+        },
+    }
+    JOBS = [
+        *E2EConfig.JOBS,
+        {
+            "id": "redraw-flaky",
+            "func": "livechart.jobs:redraw",
+            "kwargs": {"chart": "flaky"},
+            "trigger": "interval",
+            "seconds": 1,
+        },
+    ]
