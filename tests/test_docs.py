@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from config import Config
+from livechart import ConfigError
+from livechart import create_app
+from livechart import jobs
 from tests.conftest import ROOT
 
 READMES = ["README.md", "README.zh-CN.md"]
@@ -78,3 +84,60 @@ def test_pitfall_citations_exist() -> None:
     assert cited, "no citation found: the pattern is out of date"
     missing = sorted((name, n) for name, n in cited if n not in entries)
     assert missing == [], f"citations of pitfalls that do not exist: {missing}"
+
+
+# README 里的错误消息示例由这些错误配置产生：(说明, 配置覆盖项)
+BAD_CONFIGS = [
+    ("misspelled chart option", {"CHARTS": {"cpu": {**Config.CHARTS["cpu"], "windw": 5}}}),
+    ("interval below the minimum", {"JOBS": [{**Config.JOBS[0], "seconds": 0.5}, *Config.JOBS[1:]]}),
+    (
+        "production without credentials",
+        {"LIVECHART_REQUIRE_API_AUTH": True, "LIVECHART_API_USER": None, "LIVECHART_API_PASSWORD": None},
+    ),
+]
+
+
+def real_messages() -> list[str]:
+    """用 BAD_CONFIGS 真正启动一次得到的消息，写成 python -m livechart 与 WSGI 入口打印的样子。"""
+    messages = []
+    for _, overrides in BAD_CONFIGS:
+        with pytest.raises(ConfigError) as caught:
+            create_app("testing", overrides)
+        messages.append(f"livechart: configuration error: {caught.value}")
+    return messages
+
+
+def matches(example: str, message: str) -> bool:
+    """示例与真实消息一致：示例里的 … 代表省略的一段，其余部分按顺序逐字出现。"""
+    pattern = ".*?".join(re.escape(part) for part in example.split("…"))
+    return re.search(pattern + ("" if example.endswith("…") else "$"), message) is not None
+
+
+@pytest.mark.parametrize("readme", READMES)
+def test_error_message_examples_are_the_real_messages(readme: str) -> None:
+    examples = re.findall(r"`((?:livechart: )?configuration error: [^`]+)`", (ROOT / readme).read_text())
+    assert len(examples) >= 3, "the README's error examples were not found"
+    messages = real_messages()
+    wrong = [example for example in examples if not any(matches(example, message) for message in messages)]
+    assert wrong == [], f"{readme} shows messages livechart does not print: {wrong}\nreal: {messages}"
+
+
+def readme_snippet(readme: str) -> str:
+    """README “添加图表 / Adding a chart” 一节里的 Python 代码块。"""
+    text = (ROOT / readme).read_text()
+    start = text.index("### Adding a chart" if readme == "README.md" else "### 添加图表")
+    return re.search(r"```python\n(.*?)```", text[start:], re.S).group(1)
+
+
+@pytest.mark.parametrize("readme", READMES)
+def test_adding_a_chart_snippet_runs_as_pasted(
+    readme: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_app: Any
+) -> None:
+    (tmp_path / "myconf.py").write_text(readme_snippet(readme))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "myconf", raising=False)
+    app = make_app("myconf:MyConfig", LIVECHART_SCHEDULER="paused")
+    with app.app_context():
+        assert jobs.ensure_image("swap") is not None
+    assert app.test_client().get("/charts/swap.png").status_code == 200
+    monkeypatch.delitem(sys.modules, "myconf", raising=False)
