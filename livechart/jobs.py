@@ -25,6 +25,7 @@ from livechart.charts import ChartRenderer
 from livechart.extensions import scheduler
 from livechart.failure_log import FailureLog
 from livechart.pool import RenderPool
+from livechart.redact import public_message
 from livechart.sources import Source
 from livechart.sources import make_source
 from livechart.spec import ChartSpec
@@ -106,8 +107,11 @@ class ChartWorker:
             if existing is not None:
                 return existing
         started = time.perf_counter()
+        # 出错的地方写进公开的错误消息（数据源还是绘制）
+        where = f"{self.spec.source_type} source"
         try:
             rows = self.source.fetch()
+            where = "drawing"
             window = append_window(self._history(), rows, self.spec.points, self.spec.span)
             if len(rows):
                 store.save_history(name, window)
@@ -119,7 +123,8 @@ class ChartWorker:
             # 完整的堆栈只进日志（开始失败时写一次，见 failure_log.py）；客户端只能在状态里看到简短的消息
             self.failures.failed(exc, current_app.logger)
             metrics.get().failures.labels(name).inc()
-            store.record_failure(name, f"{type(exc).__name__}: {exc}")
+            # 状态是公开的：消息去掉数据源的机密与连接细节（redact.py）
+            store.record_failure(name, public_message(exc, where, self.spec.source_params))
             return store.load_image(name)
         elapsed_ms = (time.perf_counter() - started) * 1000
         record = store.save_image(name, png, elapsed_ms, self.spec.width, self.spec.height, coordination.owner())

@@ -1,0 +1,103 @@
+"""公开状态里的错误消息：说清楚哪里出了错，但不带数据源的机密。
+
+/api/charts、/healthz 与页面不需要凭据，而数据源的异常文本常常带着连接信息：requests 的
+"401 Client Error … for url: http://user:password@host/data?api_key=…"，PostgreSQL 的
+'connection to server at "10.0.0.5", port 5432 failed: … user "app"'，SQLAlchemy 附上的 SQL 与参数。
+公开的消息只保留：数据源类型、异常类型，以及去掉了 URL 中的用户信息与查询串、主机/端口/用户/库名、
+key=value 形式的凭据、SQL 语句与参数的消息文本；数据源参数里的每个机密值也按原文抹掉。
+完整的异常（含堆栈）只写日志。本模块是纯文本处理，不导入 Flask。
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qsl
+from urllib.parse import urlsplit
+
+HIDDEN = "…"
+# 公开消息的最大长度（字符）
+MAX_LENGTH = 300
+
+# scheme://[userinfo@]host[:port][/path][?query][#fragment]
+URL = re.compile(
+    r"\b([a-zA-Z][a-zA-Z0-9+.-]*://)(?:[^\s/@'\"<>]*@)?([^\s/?#'\"<>]*)([^\s?#'\"<>]*)(\?[^\s#'\"<>]*)?(#[^\s'\"<>]*)?"
+)
+# PostgreSQL / libpq 与其他驱动常见的连接细节
+CONNECTION_DETAILS = [
+    (re.compile(r'(connection to server) (?:at|on) "[^"]*"(?: \([^)]*\))?, port \d+'), r"\1"),
+    (re.compile(r'(connection to server) on socket "[^"]*"'), r"\1"),
+    (re.compile(r'\b(user|role|database|host|hostaddr|server) "[^"]*"'), rf'\1 "{HIDDEN}"'),
+    (re.compile(r"\bport \d+\b"), f"port {HIDDEN}"),
+    (re.compile(r"\bport=\d+"), f"port={HIDDEN}"),
+    (re.compile(r"\(\s*[\w.-]+\s*:\s*\d+\s*\)"), f"({HIDDEN})"),
+    (re.compile(r"\bhost='[^']*'|\bhost=\S+"), f"host={HIDDEN}"),
+]
+# key=value 或 "key": "value" 形式的凭据
+CREDENTIAL = re.compile(
+    r"""(?i)\b(password|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|auth|authorization|user(?:name)?|dbname)"""
+    r"""(\s*[=:]\s*['"]?)([^\s'",;&]+)"""
+)
+# SQLAlchemy 在消息后附的 SQL、参数与说明链接
+SQLALCHEMY_TAIL = re.compile(r"\s*\[(?:SQL|parameters): .*?(?=\s*\[(?:SQL|parameters): |\s*\(Background on this error|$)", re.S)
+SQLALCHEMY_BACKGROUND = re.compile(r"\s*\(Background on this error at: [^)]*\)")
+
+
+def _url(match: re.Match[str]) -> str:
+    """URL 只留协议、主机与路径；用户信息与查询串去掉。"""
+    scheme, host, path, query, _ = match.groups()
+    return f"{scheme}{host}{path}{'?' + HIDDEN if query else ''}"
+
+
+def secret_values(params: Mapping[str, Any]) -> list[str]:
+    """数据源参数里的机密原文：URL 的用户名、密码与查询值，请求头的值，以及名字像凭据的参数值。"""
+    found: list[str] = []
+
+    def visit(key: str, value: Any) -> None:
+        if isinstance(value, Mapping):
+            for inner_key, inner in value.items():
+                visit(str(inner_key), inner)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                visit(key, item)
+        elif isinstance(value, str):
+            if "://" in value:
+                try:
+                    parts = urlsplit(value)
+                    found.extend(part for part in (parts.username, parts.password) if part)
+                    found.extend(v for _, v in parse_qsl(parts.query) if v)
+                except ValueError:
+                    pass
+            if key.lower() in ("headers", "authorization", "cookie") or CREDENTIAL.fullmatch(f"{key}=x"):
+                # "Bearer <令牌>"：令牌本身也可能单独出现在消息里
+                found.extend((value, value.split()[-1]) if value.split() else (value,))
+
+    for key, value in params.items():
+        visit(key, value)
+        if key == "headers" and isinstance(value, Mapping):
+            for header in value.values():
+                found.extend((str(header), *str(header).split()[-1:]))
+    # 太短的值（如 "1"）抹掉会毁了整条消息，也算不上机密
+    return sorted({value for value in found if len(value) >= 4}, key=len, reverse=True)
+
+
+def scrub(text: str, secrets: Iterable[str] = ()) -> str:
+    """去掉文本里的机密与连接细节。"""
+    for secret in secrets:
+        text = text.replace(secret, HIDDEN)
+    text = SQLALCHEMY_BACKGROUND.sub("", text)
+    text = SQLALCHEMY_TAIL.sub("", text)
+    text = URL.sub(_url, text)
+    for pattern, replacement in CONNECTION_DETAILS:
+        text = pattern.sub(replacement, text)
+    text = CREDENTIAL.sub(lambda m: f"{m.group(1)}{m.group(2)}{HIDDEN}", text)
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_LENGTH else text[: MAX_LENGTH - 1] + HIDDEN
+
+
+def public_message(exc: BaseException, where: str, params: Mapping[str, Any]) -> str:
+    """公开状态里的错误消息："<出错的地方>: <异常类型>: <去掉机密的消息>"，如 "http_json source: HTTPError: …"。"""
+    detail = scrub(str(exc), secret_values(params))
+    return f"{where}: {type(exc).__name__}" + (f": {detail}" if detail else "")
