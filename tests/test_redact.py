@@ -62,7 +62,9 @@ def test_every_secret_of_the_source_parameters_is_removed_verbatim() -> None:
     secrets = secret_values(params)
     assert {"bobby", "pa55word", "k-123456", "Bearer tok-98765", "xk-55555"} <= set(secrets)
     # 机密出现在消息的任意位置（不只是 URL 里）也抹掉
-    public = public_message(RuntimeError("server said: token tok-98765 for bobby rejected (xk-55555)"), "http_json source", params)
+    public = public_message(
+        RuntimeError("server said: token tok-98765 for bobby rejected (xk-55555)"), "http_json source", params
+    )
     assert public.startswith("http_json source: RuntimeError: ")
     for secret in ("tok-98765", "bobby", "xk-55555"):
         assert secret not in public, public
