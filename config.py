@@ -104,6 +104,9 @@ class Config:
     LIVECHART_FAST_PATH = True
     # 在这么多个工作进程里绘制（0：在本进程的调度器线程里绘制）。见 livechart/pool.py 与 bench/README.md
     LIVECHART_RENDER_PROCESSES = _env("LIVECHART_RENDER_PROCESSES", "0")
+    # 一次取数的总期限（秒），用于没有自己 timeout 选项的数据源（python、csv、system……）；
+    # 超时报告在状态里，卡住的调用不占用任务线程（livechart/deadline.py）
+    LIVECHART_FETCH_TIMEOUT = 10
     # 等待同一图表上一次重绘结束的最长时间（秒）
     LIVECHART_RENDER_TIMEOUT = 30
     # PNG 压缩级别（0–9）；1 比 9 快约一倍，文件只大约 3 %

@@ -179,6 +179,9 @@ def create_app(config: Any = None, overrides: dict[str, Any] | None = None) -> F
     app.config["LIVECHART_RENDER_PROCESSES"] = render_processes(app.config["LIVECHART_RENDER_PROCESSES"])
     if app.config["LIVECHART_SCHEDULER"] not in SCHEDULER_MODES:
         raise ConfigError(f"LIVECHART_SCHEDULER={app.config['LIVECHART_SCHEDULER']!r}: use one of {', '.join(SCHEDULER_MODES)}")
+    fetch_timeout = app.config["LIVECHART_FETCH_TIMEOUT"]
+    if isinstance(fetch_timeout, bool) or not isinstance(fetch_timeout, int | float) or not 0 < fetch_timeout <= 3600:
+        raise ConfigError(f"LIVECHART_FETCH_TIMEOUT={fetch_timeout!r}: must be a number of seconds in (0, 3600]")
     if not 0 <= app.config["LIVECHART_PNG_COMPRESS_LEVEL"] <= 9:
         raise ConfigError("LIVECHART_PNG_COMPRESS_LEVEL: must be 0–9")
     if app.config.get("CACHE_TYPE") in (None, "null", "NullCache", "flask_caching.backends.NullCache"):

@@ -6,9 +6,13 @@ from types import FrameType
 
 from livechart import ConfigError
 from livechart import create_app
+from livechart import deadline
 from livechart import jobs
 from livechart import logs
 from livechart.extensions import scheduler
+
+# SIGTERM 之后最多这么久进程一定退出（测试与 README 承诺 5 秒内）
+EXIT_SECONDS = 3
 
 
 def _stop(signum: int, frame: FrameType | None) -> None:
@@ -25,13 +29,17 @@ def main() -> int:
         print(f"livechart: configuration error: {exc}", file=sys.stderr)
         return 2
     host, port = app.config["LIVECHART_HOST"], app.config["LIVECHART_PORT"]
-    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    shown = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    if ":" in shown:  # IPv6 地址在 URL 里要加方括号
+        shown = f"[{shown}]"
     app.logger.info("livechart 已启动，请打开 http://%s:%d/", shown, port)
     signal.signal(signal.SIGTERM, _stop)
     # 重载器会再启动一个进程和一个调度器；调试器会把堆栈暴露给客户端：两者都关闭
     try:
         app.run(host=host, port=port, use_reloader=False, threaded=True, use_debugger=False)
     finally:
+        # 卡住的数据源不能让进程不退出：等待取数的线程立即返回，最迟 EXIT_SECONDS 秒后结束进程
+        deadline.exit_within(EXIT_SECONDS)
         # 不等正在进行的绘制：它要么在退出前画完，要么被丢弃（缓存里仍是上一张）
         if scheduler.running:
             scheduler.shutdown(wait=False)

@@ -92,9 +92,12 @@ def worker_exit(server: Any, worker: Any) -> None:
     """工作进程退出时关闭它的调度器与渲染进程池：不再开始新的重绘；正在进行的重绘被放弃（图片仍是上一张）。"""
     from flask import Flask
 
+    from livechart import deadline
     from livechart import jobs
     from livechart.extensions import scheduler
 
+    # 卡住的数据源不能让工作进程不退出（主进程在 graceful_timeout 之后才会 SIGKILL 它）
+    deadline.exit_within(graceful_timeout - 0.5)
     if scheduler.running:
         scheduler.shutdown(wait=False)
     app = getattr(worker, "wsgi", None)

@@ -22,6 +22,9 @@ from livechart import coordination
 from livechart import metrics
 from livechart import store
 from livechart.charts import ChartRenderer
+from livechart.deadline import Deadline
+from livechart.deadline import StillRunning
+from livechart.deadline import Stopping
 from livechart.extensions import scheduler
 from livechart.failure_log import FailureLog
 from livechart.pool import RenderPool
@@ -47,6 +50,8 @@ class ChartWorker:
     spec: ChartSpec
     interval: float
     source: Source
+    # 一次取数的总期限（秒）：数据源自己的 timeout，没有时取 LIVECHART_FETCH_TIMEOUT
+    fetch_seconds: float
     # 本进程内的绘制器；使用渲染进程池时为 None（Figure 在池的工作进程里）
     renderer: ChartRenderer | None
     pool: RenderPool | None = None
@@ -57,9 +62,11 @@ class ChartWorker:
     window: pd.DataFrame | None = None
     loaded: bool = False
     failures: FailureLog = field(init=False)
+    fetcher: Deadline[pd.DataFrame] = field(init=False)
 
     def __post_init__(self) -> None:
         self.failures = FailureLog(self.spec.name)
+        self.fetcher = Deadline(self.spec.name)
 
     def _history(self) -> pd.DataFrame | None:
         """第一次用到时从缓存读回滚动窗口；没有历史且数据源能回填时回填。"""
@@ -89,6 +96,8 @@ class ChartWorker:
         except store.Unavailable:
             # 缓存（Redis）不可用：store 已在状态改变时记录日志；保留本进程的最后一张图
             return store.last_known(name)
+        except Stopping:
+            return store.last_known(name)  # 进程正在停止：不再等数据源
         finally:
             self.lock.release()
 
@@ -110,15 +119,22 @@ class ChartWorker:
         # 出错的地方写进公开的错误消息（数据源还是绘制）
         where = f"{self.spec.source_type} source"
         try:
-            rows = self.source.fetch()
+            # 卡住的数据源最多占用期限这么久，之后报告超时（deadline.py）
+            # 计划运行最多等到下一个节拍之前；请求里（/run、缓存未命中）等到期限，好回答发生了什么
+            patience = (
+                None if has_request_context() else 0.8 * (job_interval(scheduler.get_job(self.spec.job_id)) or self.interval)
+            )
+            rows = self.fetcher.call(self.source.fetch, self.fetch_seconds, patience)
             where = "drawing"
             window = append_window(self._history(), rows, self.spec.points, self.spec.span)
             if len(rows):
                 store.save_history(name, window)
             self.window = window
             png = self._draw(window)
-        except store.Unavailable:
+        except (store.Unavailable, Stopping):
             raise
+        except StillRunning:
+            return store.load_image(name)  # 还没到期限：下一个节拍再取结果，这不算失败
         except Exception as exc:
             # 完整的堆栈只进日志（开始失败时写一次，见 failure_log.py）；客户端只能在状态里看到简短的消息
             self.failures.failed(exc, current_app.logger)
@@ -157,6 +173,7 @@ def init_app(app: Flask, charts: dict[str, ChartSpec], intervals: dict[str, floa
             spec,
             intervals[name],
             make_source(spec.source_type, spec.source_params),
+            float(spec.source_params.get("timeout", app.config["LIVECHART_FETCH_TIMEOUT"])),
             None if render_pool else ChartRenderer(spec, level),
             render_pool,
         )

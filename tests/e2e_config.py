@@ -46,3 +46,17 @@ class FlakyE2EConfig(E2EConfig):
             "seconds": 1,
         },
     ]
+
+
+class HungE2EConfig(E2EConfig):
+    """多一个图表 hung：它的数据源永远不返回；取数期限 2 秒。"""
+
+    LIVECHART_FETCH_TIMEOUT = 2
+    CHARTS = {
+        **E2EConfig.CHARTS,
+        "hung": {"title": "hung", "source": {"type": "python", "callable": "tests.hung_source:forever", "columns": ["v"]}},
+    }
+    JOBS = [
+        *E2EConfig.JOBS,
+        {"id": "redraw-hung", "func": "livechart.jobs:redraw", "kwargs": {"chart": "hung"}, "trigger": "interval", "seconds": 1},
+    ]
