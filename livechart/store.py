@@ -12,6 +12,7 @@ import hashlib
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -85,13 +86,29 @@ def report(up: bool) -> None:
         log.warning("缓存（Redis）不可用：图片路由提供各进程内存中的最后一张图，任务暂停渲染直到恢复")
 
 
+# Redis 卡住（不回应而不是拒绝连接）时每次调用都要等满 socket_timeout。一次失败之后，这么多秒内的调用
+# 不再碰 Redis、直接当作不可用，只放一个调用去试探：图片照常从内存提供，状态路由很快回答 503（docs/pitfalls.md 第 27 条）
+PROBE_SECONDS = 1.0
+# 每个缓存后端（每个 app）下一次可以试探 Redis 的时刻（monotonic）；没有记录表示可用
+_probe_at: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+
+
 def _call(operation: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """执行一次缓存操作，把 Redis 的错误换成 Unavailable 并记录可用性变化。"""
+    """执行一次缓存操作，把 Redis 的错误换成 Unavailable 并记录可用性变化；刚失败过时不等 Redis。"""
+    backend = cache.cache
+    if backend in _probe_at:
+        with _up_lock:
+            now = time.monotonic()
+            if now < _probe_at.get(backend, 0.0):
+                raise Unavailable
+            _probe_at[backend] = now + PROBE_SECONDS  # 这个调用去试探，其余的继续直接失败
     try:
         result = operation(*args, **kwargs)
     except RedisError:
+        _probe_at[backend] = time.monotonic() + PROBE_SECONDS
         report(False)
         raise Unavailable from None
+    _probe_at.pop(backend, None)
     report(True)
     return result
 

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import signal
+import time
 from typing import Any
 
 import redis
 
+from livechart import coordination
 from livechart import jobs
 from livechart import store
+from livechart.extensions import cache
+from tests.conftest import RedisServer
 from tests.conftest import shutdown_scheduler
+from tests.conftest import wait_for
 
 CREDENTIALS = {"LIVECHART_API_USER": "ops", "LIVECHART_API_PASSWORD": "s3cret"}
 
@@ -28,3 +34,38 @@ def test_records_live_in_redis_and_are_shared(make_app: Any, redis_url: str) -> 
     assert again.status_code == 200
     assert again.data == served.data and again.headers["ETag"] == served.headers["ETag"]
     assert jobs.workers(reader)["cpu"].renders == 0
+
+
+def test_a_redis_that_hangs_is_not_waited_for_on_every_request(redis_server: RedisServer, make_app: Any) -> None:
+    """SIGSTOP：Redis 接受连接却不回答。判定不可用之后，请求不再每次等满 1 秒的超时。"""
+    settings = {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": redis_server.url, "LIVECHART_SCHEDULER": "paused", **CREDENTIALS}
+    app = make_app("production", **settings)
+    client = app.test_client()
+    assert client.get("/plot.png").status_code == 200
+    with app.app_context():
+        backend = cache.cache
+    calls = []
+    original = backend._read_client.execute_command
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args[0])
+        return original(*args, **kwargs)
+
+    backend._read_client.execute_command = counted
+    assert redis_server.process is not None
+    redis_server.process.send_signal(signal.SIGSTOP)
+    try:
+        # 跟随线程约 3 秒收不到 PONG 就放弃订阅：之后图片请求走读缓存的路径
+        wait_for(lambda: not coordination.get(app).live.is_set(), 15, "the follower gives up")
+        calls.clear()
+        started = time.monotonic()
+        images = [client.get("/plot.png") for _ in range(20)]
+        statuses = [client.get("/api/charts") for _ in range(10)]
+        elapsed = time.monotonic() - started
+        assert all(r.status_code == 200 and r.headers["X-Livechart-Stale"] == "cache-unavailable" for r in images)
+        assert all(r.status_code == 503 and r.get_json()["error"] == "unavailable" for r in statuses)
+        # 每 PROBE_SECONDS 最多试探一次（外加开始时的一次）；以前是 30 个请求各等 1 秒
+        assert len(calls) <= 2 + elapsed / store.PROBE_SECONDS, (len(calls), elapsed)
+    finally:
+        redis_server.process.send_signal(signal.SIGCONT)
+    wait_for(lambda: client.get("/api/charts").status_code == 200, 10, "recovery after SIGCONT")
