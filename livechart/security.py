@@ -36,9 +36,11 @@ def check_credentials(auth: Any) -> bool:
     user, password = config.get("LIVECHART_API_USER"), config.get("LIVECHART_API_PASSWORD")
     if not (user and password and auth):
         return False
-    return hmac.compare_digest(str(auth.get("username", "")).encode(), user.encode()) & hmac.compare_digest(
-        str(auth.get("password", "")).encode(), password.encode()
-    )
+    # Flask-APScheduler 把 Basic 凭据按 latin-1 解码；curl 与浏览器发送的是 UTF-8（RFC 7617）。
+    # 还原成原始字节，与设置的 UTF-8 字节比较：非 ASCII 的密码也能用
+    sent_user = str(auth.get("username", "")).encode("latin-1", errors="replace")
+    sent_password = str(auth.get("password", "")).encode("latin-1", errors="replace")
+    return hmac.compare_digest(sent_user, user.encode()) & hmac.compare_digest(sent_password, password.encode())
 
 
 def _is_loopback(address: str | None) -> bool:
@@ -84,7 +86,8 @@ def _authorize() -> Response | None:
             401,
             "unauthorized",
             "credentials required (HTTP Basic)",
-            {"WWW-Authenticate": scheduler.auth.get_authenticate_header()},
+            # charset="UTF-8"：告诉浏览器按 UTF-8 编码凭据（RFC 7617）
+            {"WWW-Authenticate": f'{scheduler.auth.get_authenticate_header()}, charset="UTF-8"'},
         )
     if config["LIVECHART_API_LOOPBACK_WITHOUT_AUTH"] and _loopback_client():
         return None
