@@ -7,6 +7,7 @@ import logging
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -231,3 +232,28 @@ def test_gunicorn_run_directly_without_credentials_refuses_in_one_line(tmp_path:
     assert "livechart: configuration error: LIVECHART_API_USER / LIVECHART_API_PASSWORD" in text, text
     # livechart 自己不打印堆栈（gunicorn 27 的主进程在两个工作进程同时失败时会打印它自己的 HaltServer 堆栈）
     assert "/livechart/" not in text and "ConfigError" not in text, text
+
+
+@pytest.mark.e2e
+def test_the_start_up_url_of_an_ipv6_address_has_brackets(tmp_path: Path) -> None:
+    if not socket.has_ipv6:
+        pytest.skip("this Python has no IPv6")
+    try:
+        probe = socket.socket(socket.AF_INET6)
+        probe.bind(("::1", 0))
+        probe.close()
+    except OSError:
+        pytest.skip("no IPv6 loopback on this machine")
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "LIVECHART_HOST": "::1", "LIVECHART_PORT": str(port), "HOME": str(tmp_path)}
+    log = tmp_path / "server.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "livechart"], cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        wait_for(lambda: "请打开" in log.read_text() or process.poll() is not None, 60, "the start-up line")
+        assert f"请打开 http://[::1]:{port}/" in log.read_text(), log.read_text()
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(15)
