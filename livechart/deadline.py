@@ -100,8 +100,9 @@ class Deadline(Generic[T]):
                 self.pending, self.started = self._start(call), time.monotonic()
             future, started = self.pending, self.started
         if not future.done() and time.monotonic() - started > seconds:
+            # 上一次调用还卡着：不再开始新的，直接报告
             raise FetchTimeout(
-                f"the previous fetch has not returned after {time.monotonic() - started:.0f} s (limit {seconds:g} s)"
+                f"timed out after {seconds:g} s (the call has not returned for {time.monotonic() - started:.0f} s)"
             )
         woken = threading.Event()
         future.add_done_callback(lambda _: woken.set())
