@@ -107,7 +107,8 @@ def wait_for_process(process: subprocess.Popen, log: Path, probe: Callable[[], i
             raise AssertionError(f"{what} exited with {process.returncode}:\n{log.read_text()}")
         try:
             return probe() == 200
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
+            # gunicorn 的主进程先监听端口，工作进程载入 app（含预热）之前连接只是排队：超时也算“还没起来”
             return False
 
     wait_for(up, timeout, f"{what} did not come up; log: {log}")

@@ -200,8 +200,8 @@ def test_gunicorn_run_directly_with_a_redis_url_uses_redis_and_never_shows_its_p
             assert process.poll() is None, log.read_text()
             try:
                 return requests.get(url + "/readyz", timeout=2).status_code == 200
-            except requests.ConnectionError:
-                return False
+            except (requests.ConnectionError, requests.Timeout):
+                return False  # 工作进程还在载入 app：连接在排队
 
         wait_for(ready, 60, "gunicorn")
         client = redis.Redis(port=server.port, password=password)

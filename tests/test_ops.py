@@ -96,12 +96,15 @@ def test_job_lateness_is_observed(client: Any) -> None:
         time.sleep(0.05)
 
 
-def test_one_log_line_per_render(app: Any, caplog: pytest.LogCaptureFixture) -> None:
+def test_one_debug_line_per_render_and_none_at_info(app: Any, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="livechart"), app.app_context():
+        jobs.redraw("demo")
+    assert [r.getMessage() for r in caplog.records if r.name == "livechart"] == []
+    with caplog.at_level(logging.DEBUG, logger="livechart"), app.app_context():
         jobs.redraw("demo")
     lines = [r.getMessage() for r in caplog.records if r.name == "livechart"]
     assert len(lines) == 1
-    assert re.fullmatch(r"图表 demo 第 2 版，用时 \d+\.\d ms", lines[0])
+    assert re.fullmatch(r"图表 demo 第 3 版，用时 \d+\.\d ms", lines[0])
 
 
 # --- OpenAPI ---
