@@ -18,6 +18,7 @@ from werkzeug.utils import ImportStringError
 from werkzeug.utils import import_string
 
 from livechart import coordination
+from livechart import data_api
 from livechart import errors
 from livechart import fastpath
 from livechart import headers
@@ -211,6 +212,7 @@ def create_app(config: Any = None, overrides: dict[str, Any] | None = None) -> F
     headers.init_app(app)
     app.register_blueprint(bp)
     app.register_blueprint(ops.bp)
+    app.register_blueprint(data_api.bp)
     fastpath.init_app(app)
 
     if app.config["LIVECHART_WARM_CACHE"]:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from livechart.export import DEFAULT_LIMIT
+from livechart.export import FORMATS
+from livechart.export import MAX_LIMIT
 from livechart.spec import JOB_FUNC
 from livechart.spec import job_id_for
 
@@ -71,6 +74,28 @@ def document(charts: list[str]) -> dict[str, Any]:
         "304": {"description": "not modified (If-None-Match)"},
         **_errors(503),
     }
+    data_params = [
+        {
+            "name": "format",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string", "enum": list(FORMATS), "default": "json"},
+        },
+        {
+            "name": "since",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string", "format": "date-time"},
+            "description": "only rows after this time (exclusive); ISO 8601, without an offset it is the server's local time",
+        },
+        {
+            "name": "limit",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "integer", "minimum": 0, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+            "description": "at most this many rows: the last ones after `since`",
+        },
+    ]
     interval_props = {unit: {"type": "number", "minimum": 0} for unit in ("weeks", "days", "hours", "minutes", "seconds")}
     job_body = {
         "type": "object",
@@ -107,6 +132,29 @@ def document(charts: list[str]) -> dict[str, Any]:
         "/api/charts/{name}": {
             "get": _operation(
                 "status of one chart", {"200": _json(_ref("ChartStatus"), "status"), **_errors(404)}, parameters=[chart]
+            )
+        },
+        "/api/charts/{name}/data": {
+            "get": _operation(
+                "the rolling window the chart is drawn from (JSON, or CSV with ?format=csv)",
+                {
+                    "200": {
+                        "description": "the rows after `since` (exclusive), the last `limit` of them",
+                        "headers": {
+                            "ETag": {"schema": {"type": "string"}},
+                            "Cache-Control": {"schema": {"type": "string"}},
+                            "X-Livechart-Version": {"schema": {"type": "string"}},
+                            "X-Livechart-Total": {"schema": {"type": "string"}},
+                        },
+                        "content": {
+                            JSON: {"schema": _ref("ChartData")},
+                            "text/csv": {"schema": {"type": "string"}},
+                        },
+                    },
+                    "304": {"description": "not modified (If-None-Match)"},
+                    **_errors(400, 404, 503),
+                },
+                parameters=[chart, *data_params],
             )
         },
         "/healthz": {
@@ -228,6 +276,34 @@ def document(charts: list[str]) -> dict[str, Any]:
                 "charts": {"type": "array", "items": _ref("ChartStatus")},
                 "scheduler": {"type": "object", "required": ["running"], "properties": {"running": {"type": "boolean"}}},
                 "now": {"type": "string"},
+            },
+        },
+        "ChartData": {
+            "type": "object",
+            "required": ["chart", "title", "version", "timezone", "columns", "series", "rows", "total"],
+            "properties": {
+                "chart": {"type": "string"},
+                "title": {"type": "string"},
+                "version": {"type": "integer", "minimum": 0},
+                "timezone": {"type": "string"},
+                "columns": {"type": "array", "items": {"type": "string"}},
+                "series": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["column", "label", "axis"],
+                        "properties": {
+                            "column": {"type": "string"},
+                            "label": {"type": "string"},
+                            "axis": {"type": "string", "enum": ["left", "right"]},
+                        },
+                    },
+                },
+                "rows": {
+                    "type": "array",
+                    "items": {"type": "array", "items": {"oneOf": [{"type": "string"}, {"type": "number", "nullable": True}]}},
+                },
+                "total": {"type": "integer", "minimum": 0},
             },
         },
         "Health": {
