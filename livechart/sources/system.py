@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable
 from collections.abc import Mapping
@@ -17,11 +18,31 @@ from livechart.sources.base import SourceError
 from livechart.sources.base import require
 from livechart.sources.frames import one_row
 
+# 计数类指标（CPU、网络、磁盘）一次读数至少覆盖的秒数：间隔太短时 CPU 时间只有几个时钟滴答，读数只能是 0 或 100
+MIN_SPAN = 0.1
+
+
+def cpu_busy_percent(before: Any, after: Any) -> float:
+    """两次 psutil.cpu_times() 样本之间的 CPU 使用率（%）。
+
+    与 psutil.cpu_percent 内部的 calculate 用同一套 psutil 函数（版本固定在 requirements.txt）：
+    各字段差值（变小的截为 0）、总时间去掉 guest（Linux 上已计入 user/nice）、忙碌时间再去掉 idle 与 iowait。
+    两次样本由调用方保存，所以结果与调用线程无关（docs/pitfalls.md 第 18 条）。总时间为 0 时返回 NaN（图上的缺口）。
+    """
+    delta = psutil._cpu_times_deltas(before, after)
+    total = psutil._cpu_tot_time(delta)
+    if total <= 0:
+        return math.nan
+    return round(psutil._cpu_busy_time(delta) / total * 100, 1)
+
 
 class SystemSource(Source):
     """本机指标（psutil）：CPU（总计与每核）、内存、交换分区、负载、网络与磁盘吞吐。
 
-    吞吐量由相邻两次采样的计数差除以时间差得到；计数器回绕或被重置（差值为负）时，
+    CPU 使用率与吞吐量都来自本对象自己保存的上一次样本（psutil.cpu_times()、网络与磁盘计数器）：
+    不依赖 psutil.cpu_percent(None) 按线程保存的基准，调度线程、请求线程读到的都是同一段时间的值。
+    构造时取第一份样本；每次读数至少覆盖 MIN_SPAN 秒（不够时先等一下），所以构造后立即预热的第一个点也是真实的。
+    吞吐量由计数差除以时间差得到；计数器回绕或被重置（差值为负）时，
     这一次不输出速率而是重新建立基准，不会出现负的或巨大的假速率。
     """
 
@@ -67,16 +88,38 @@ class SystemSource(Source):
         self.metrics = metrics
         # 计数器读取函数可注入（测试计数器重置时用；真实内核计数器无法重置）
         self.counters = counters or self._read_counters
+        # 同一数据源被两个线程同时读取时（计划运行与 POST …/run），样本的“读—换”不能交错
+        self.lock = threading.Lock()
         self.previous: tuple[float, dict[str, float]] | None = None
-        # 第一次 cpu_percent(None) 总是 0.0：先调用一次作为基准
-        psutil.cpu_percent(interval=None)
-        psutil.cpu_percent(interval=None, percpu=True)
+        self.cpu_times: tuple[Any, list[Any]] | None = None
+        if self._needs_cpu:
+            self.cpu_times = self._read_cpu_times()
         if self._needs_counters:
             self.previous = (time.monotonic(), self.counters())
+        self.sampled_at = time.monotonic()
+
+    @property
+    def _needs_cpu(self) -> bool:
+        return "cpu" in self.metrics or "cpu_cores" in self.metrics
 
     @property
     def _needs_counters(self) -> bool:
         return "net" in self.metrics or "disk" in self.metrics
+
+    @staticmethod
+    def _read_cpu_times() -> tuple[Any, list[Any]]:
+        """总计与每核的累计 CPU 时间。"""
+        return psutil.cpu_times(), psutil.cpu_times(percpu=True)
+
+    def _cpu_usage(self) -> dict[str, float]:
+        """与上一次样本之间的 CPU 使用率（总计与每核），并把这次样本留作下一次的基准。"""
+        assert self.cpu_times is not None
+        (total_before, cores_before), (total, cores) = self.cpu_times, self._read_cpu_times()
+        self.cpu_times = (total, cores)
+        usage = {"cpu": cpu_busy_percent(total_before, total)}
+        # 每核：按序号对应（CPU 热插拔使核数变化时，多出或缺少的核这一次没有值）
+        usage.update({f"cpu{i}": cpu_busy_percent(a, b) for i, (a, b) in enumerate(zip(cores_before, cores, strict=False))})
+        return usage
 
     def _read_counters(self) -> dict[str, float]:
         """网络与磁盘的累计字节数。"""
@@ -104,17 +147,19 @@ class SystemSource(Source):
 
     def fetch(self) -> pd.DataFrame:
         row: dict[str, float] = {}
-        if "cpu" in self.metrics:
-            # interval=None：与上一次调用之间的平均值，不阻塞调度线程
-            row["cpu"] = psutil.cpu_percent(interval=None)
-        if "cpu_cores" in self.metrics:
-            row.update({f"cpu{i}": v for i, v in enumerate(psutil.cpu_percent(interval=None, percpu=True))})
+        if self._needs_cpu or self._needs_counters:
+            with self.lock:
+                # 距上一次样本不足 MIN_SPAN 秒时先等够（最多 0.1 秒）：第一个点与紧挨着的两次重绘都不会是噪声
+                time.sleep(max(0.0, self.sampled_at + MIN_SPAN - time.monotonic()))
+                if self._needs_cpu:
+                    row.update(self._cpu_usage())
+                if self._needs_counters:
+                    row.update(self._rates())
+                self.sampled_at = time.monotonic()
         if "memory" in self.metrics:
             row["memory"] = psutil.virtual_memory().percent
         if "swap" in self.metrics:
             row["swap"] = psutil.swap_memory().percent
         if "load" in self.metrics:
             row.update(zip(("load1", "load5", "load15"), psutil.getloadavg(), strict=True))
-        if self._needs_counters:
-            row.update(self._rates())
-        return one_row({c: row[c] for c in self.columns({"metrics": self.metrics})})
+        return one_row({c: row.get(c, math.nan) for c in self.columns({"metrics": self.metrics})})
