@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Mapping
 from typing import Any
 from typing import ClassVar
@@ -19,6 +20,29 @@ class InputUnavailable(Exception):
     重绘任务把它记录在图表状态的 last_error 里，只记一行警告（没有堆栈），下一个间隔再试；
     输入出现后图表在一个间隔内恢复。消息要指明缺的是什么（路径、主机），但不带密码等机密。
     """
+
+
+def connection_problem(exc: BaseException) -> str:
+    """连接失败的简短原因（拒绝连接、主机名不存在、连接超时……），取自异常链里的套接字错误。
+
+    客户端库自己的消息常带着完整的 URL 或连接串（查询参数里可能有密钥），不能原样显示。
+    """
+    seen: set[int] = set()
+    pending: list[Any] = [exc]
+    while pending:
+        error = pending.pop(0)
+        if not isinstance(error, BaseException) or id(error) in seen:
+            continue
+        seen.add(id(error))
+        if isinstance(error, socket.gaierror):
+            return "host name not found"
+        if isinstance(error, TimeoutError):
+            return "connection timed out"
+        if isinstance(error, OSError) and error.strerror:
+            return error.strerror.lower()
+        # requests / urllib3 把底层错误放在 args、reason 或异常链里
+        pending += [error.__cause__, error.__context__, getattr(error, "reason", None), *error.args]
+    return "connection failed"
 
 
 def require(params: Mapping[str, Any], allowed: set[str], required: set[str] = frozenset()) -> None:

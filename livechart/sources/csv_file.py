@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from livechart.sources.base import InputUnavailable
 from livechart.sources.base import Source
 from livechart.sources.base import SourceError
 from livechart.sources.base import names
@@ -25,6 +26,7 @@ class CsvSource(Source):
     - 文件变短（被截断）时从头再读；inode 变了（被轮转）时先读完旧文件剩下的部分，再从头读新文件；
     - 格式错误的行跳过并计数（malformed）。
     第一次打开较大的文件时只读最后 initial_bytes 字节，启动不会因历史文件太大而变慢。
+    文件还不存在（写入方尚未启动）不是配置错误：fetch 抛出 InputUnavailable，文件出现后的下一次 fetch 开始读。
     """
 
     @classmethod
@@ -33,8 +35,9 @@ class CsvSource(Source):
         path = params["path"]
         if not isinstance(path, str) or not path:
             raise SourceError("source option 'path' must be a file path")
-        if not os.path.isfile(path):
-            raise SourceError(f"source option 'path': file {path!r} does not exist")
+        # 文件可以稍后才出现（运行时报 InputUnavailable）；但已存在的目录肯定不是 CSV 文件
+        if os.path.isdir(path):
+            raise SourceError(f"source option 'path': {path!r} is a directory, not a CSV file")
         if not isinstance(params["time"], str):
             raise SourceError("source option 'time' must be the name of the time column")
         delimiter = params.get("delimiter", ",")
@@ -67,7 +70,11 @@ class CsvSource(Source):
         """打开（或重新打开）文件；首次打开大文件时跳到末尾附近。"""
         if self.handle:
             self.handle.close()
-        self.handle = open(self.path, "rb")  # noqa: SIM115  句柄要跨多次 fetch 保持打开
+            self.handle = None
+        try:
+            self.handle = open(self.path, "rb")  # noqa: SIM115  句柄要跨多次 fetch 保持打开
+        except FileNotFoundError:
+            raise InputUnavailable(f"CSV file {self.path!r} does not exist (yet)") from None
         status = os.fstat(self.handle.fileno())
         self.inode = (status.st_dev, status.st_ino)
         self.header = None

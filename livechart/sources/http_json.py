@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import pandas as pd
 
+from livechart.sources.base import InputUnavailable
 from livechart.sources.base import Source
 from livechart.sources.base import SourceError
+from livechart.sources.base import connection_problem
 from livechart.sources.base import positive
 from livechart.sources.base import require
 from livechart.sources.frames import one_row
@@ -31,8 +34,19 @@ def pick(document: Any, path: str) -> Any:
     return value
 
 
+def origin(url: str) -> str:
+    """URL 的 scheme://主机[:端口]，用在消息里：不含用户名、密码、路径和查询参数（其中可能有密钥）。"""
+    parts = urlsplit(url)
+    host = f"[{parts.hostname}]" if parts.hostname and ":" in parts.hostname else parts.hostname
+    return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
+
+
 class HttpJsonSource(Source):
-    """GET 一个 JSON 接口，按路径取出数值（带超时）。"""
+    """GET 一个 JSON 接口，按路径取出数值（带超时）。
+
+    服务没有启动（拒绝连接）、主机名解析失败或连接超时：fetch 抛出 InputUnavailable（不是配置错误），
+    服务恢复后的下一次 fetch 照常读取。连上之后的错误（超时、HTTP 错误、JSON 不对）照常报错。
+    """
 
     @classmethod
     def validate(cls, params: dict[str, Any]) -> dict[str, Any]:
@@ -67,7 +81,18 @@ class HttpJsonSource(Source):
         self.session.headers.update({"Accept": "application/json", **(headers or {})})
 
     def fetch(self) -> pd.DataFrame:
-        response = self.session.get(self.url, timeout=self.timeout)
+        import requests
+
+        try:
+            response = self.session.get(self.url, timeout=self.timeout)
+        except requests.exceptions.SSLError:
+            raise  # 证书问题是配置问题，不是“服务还没起来”
+        except requests.ConnectTimeout:
+            raise InputUnavailable(
+                f"HTTP source {origin(self.url)} is not reachable (no connection within {self.timeout:g} s)"
+            ) from None
+        except requests.ConnectionError as exc:
+            raise InputUnavailable(f"HTTP source {origin(self.url)} is not reachable ({connection_problem(exc)})") from None
         response.raise_for_status()
         document = response.json()
         row = {column: float(pick(document, path)) for column, path in self.values.items()}

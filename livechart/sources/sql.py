@@ -3,19 +3,58 @@
 from __future__ import annotations
 
 import os
+import socket
 import time
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 from typing import Any
+from urllib.parse import quote
+from urllib.parse import unquote
 
 import pandas as pd
 
+from livechart.sources.base import InputUnavailable
 from livechart.sources.base import Source
 from livechart.sources.base import SourceError
+from livechart.sources.base import connection_problem
 from livechart.sources.base import names
 from livechart.sources.base import positive
 from livechart.sources.base import require
 from livechart.sources.frames import empty_frame
 from livechart.sources.frames import to_local_naive
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
+
+# URL 里没写端口时各数据库服务器的默认端口（判断服务器是否在监听时用）
+DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mariadb": 3306, "mssql": 1433, "oracle": 1521}
+
+
+def sqlite_read_only(url: URL) -> tuple[URL, str | None]:
+    """SQLite 文件库的 URL → 只读打开的 URL 与库文件路径；内存库原样返回（路径为 None）。
+
+    普通形式 sqlite:///path 改成 SQLAlchemy 文档中的 URI 形式 sqlite:///file:path?mode=ro&uri=true：
+    路径写错时 SQLite 报错，而不是悄悄建一个空库。已经是 URI 形式（uri=true）的 URL 只在没写 mode 时补上 mode=ro。
+    """
+    database = url.database or ""
+    if url.query.get("uri") in ("true", "1"):
+        if not database.startswith("file:") or "mode" in url.query:
+            return url, None
+        path = unquote(database[len("file:") :])
+        return url.update_query_dict({"mode": "ro"}), None if path in ("", ":memory:") else path
+    if database in ("", ":memory:"):
+        return url, None
+    # 与 SQLAlchemy 处理普通形式时一样取绝对路径；URI 中的 ? # % 和空格要转义
+    path = os.path.abspath(database)
+    return url.set(database=f"file:{quote(path)}").update_query_dict({"mode": "ro", "uri": "true"}), path
+
+
+def server_address(url: URL) -> str:
+    """数据库服务器的地址（主机:端口/库名），用在消息里；不含用户名、密码和查询参数。"""
+    where = url.host or "local socket"
+    if url.port:
+        where += f":{url.port}"
+    return f"{where}/{url.database}" if url.database else where
 
 
 class SqlSource(Source):
@@ -24,6 +63,8 @@ class SqlSource(Source):
     查询里可以用 :since 参数只取新行（上一次见到的最新时间）；没有 :since 时每次取全部结果。
     引擎只建一次（连接池），语句有超时：PostgreSQL 用 statement_timeout，
     SQLite 用进度回调在超时后中断查询。
+    SQLite 库文件以只读方式打开；库文件还不存在、数据库服务器拒绝连接或连不上时，
+    fetch 抛出 InputUnavailable（不是配置错误），输入出现后的下一次 fetch 照常读取。
     """
 
     @classmethod
@@ -33,12 +74,9 @@ class SqlSource(Source):
         from sqlalchemy.exc import ArgumentError
 
         try:
-            url = make_url(params["url"])
+            make_url(params["url"])
         except (ArgumentError, TypeError, ValueError):
             raise SourceError(f"source option 'url': not a SQLAlchemy URL: {params['url']!r}") from None
-        local_file = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
-        if local_file and not os.path.isfile(url.database):
-            raise SourceError(f"source option 'url': SQLite database {url.database!r} does not exist")
         if not isinstance(params["query"], str) or not params["query"].strip():
             raise SourceError("source option 'query' must be a SQL string")
         if not isinstance(params["time"], str):
@@ -54,6 +92,7 @@ class SqlSource(Source):
         from sqlalchemy import create_engine
         from sqlalchemy import event
         from sqlalchemy import text
+        from sqlalchemy.engine import make_url
 
         self.statement = text(query)
         self.uses_since = ":since" in query
@@ -61,14 +100,22 @@ class SqlSource(Source):
         self.value_columns = columns
         self.timeout = timeout
         self.since: pd.Timestamp | None = None
-        backend = url.split(":", 1)[0].split("+", 1)[0]
+        parsed = make_url(url)
+        backend = parsed.get_backend_name()
+        # 数据库服务器（不是 SQLite）的地址，用在“连不上”的消息里；endpoint 是它监听的 (主机, 端口)
+        self.server = None if backend == "sqlite" else server_address(parsed)
+        port = parsed.port or DEFAULT_PORTS.get(backend)
+        self.endpoint = (parsed.host, port) if parsed.host and port else None
+        # SQLite 库文件的路径（每次 fetch 前检查它是否存在）；内存库和数据库服务器为 None
+        self.sqlite_path: str | None = None
         connect_args: dict[str, Any] = {}
         if backend == "postgresql":
             connect_args["options"] = f"-c statement_timeout={int(timeout * 1000)}"
             connect_args["connect_timeout"] = max(1, int(timeout))
         elif backend == "sqlite":
+            parsed, self.sqlite_path = sqlite_read_only(parsed)
             connect_args["timeout"] = timeout  # 等锁的时间
-        self.engine = create_engine(url, connect_args=connect_args, pool_pre_ping=True)
+        self.engine = create_engine(parsed, connect_args=connect_args, pool_pre_ping=True)
         if backend == "sqlite":
             event.listen(self.engine, "before_cursor_execute", self._sqlite_deadline)
 
@@ -77,11 +124,38 @@ class SqlSource(Source):
         deadline = time.monotonic() + self.timeout
         conn.connection.driver_connection.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
 
+    def _connect(self) -> Any:
+        """从连接池取一个连接；输入不在（库文件不存在、服务器拒绝连接或连不上）时抛出 InputUnavailable。"""
+        from sqlalchemy.exc import OperationalError
+
+        if self.sqlite_path is not None and not os.path.exists(self.sqlite_path):
+            raise InputUnavailable(f"SQLite database {self.sqlite_path!r} does not exist (yet)")
+        try:
+            return self.engine.connect()
+        except OperationalError:
+            if self.sqlite_path is not None and not os.path.exists(self.sqlite_path):
+                raise InputUnavailable(f"SQLite database {self.sqlite_path!r} does not exist (yet)") from None
+            # 驱动的连接错误不区分“服务器不在”和“服务器拒绝了我们”（密码错、库不存在）：自己连一下它的端口
+            problem = self._unreachable()
+            if problem is not None:
+                raise InputUnavailable(f"database server {self.server} is not reachable ({problem})") from None
+            raise
+
+    def _unreachable(self) -> str | None:
+        """数据库服务器的端口连不上时返回原因（拒绝连接、主机名不存在、超时）；连得上或无法判断（套接字文件）时为 None。"""
+        if self.endpoint is None:
+            return None
+        try:
+            with socket.create_connection(self.endpoint, timeout=min(self.timeout, 2.0)):
+                return None  # 服务器在：连接错误是它回应的，照常报错
+        except OSError as exc:
+            return connection_problem(exc)
+
     def fetch(self) -> pd.DataFrame:
         params = {}
         if self.uses_since:
             params["since"] = (self.since or pd.Timestamp(0)).to_pydatetime()
-        with self.engine.connect() as connection:
+        with self._connect() as connection:
             result = connection.execute(self.statement, params)
             table = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
         missing = [c for c in (self.time_column, *self.value_columns) if c not in table.columns]
