@@ -211,6 +211,9 @@ def parse_chart(name: Any, raw: Any) -> ChartSpec:
         raise _fail(where, str(exc)) from None
     columns = sources.SOURCES[source_type].columns(source_params)
     series = _series(where, raw.get("series"), source_type, columns)
+    if columns is None and source_type == "python":
+        # 事先不知道列的数据源（python）：告诉它图表要画哪些列，结果缺列时它在取数时就报错并指明缺的列
+        source_params = {**source_params, "columns": [s.column for s in series]}
     kind = _choice(where, "kind", raw.get("kind", "line"), KINDS)
     stacked = _flag(where, "stacked", raw.get("stacked", False))
     if stacked and kind not in ("area", "bar"):

@@ -11,6 +11,7 @@ from livechart.sources.base import Source
 from livechart.sources.base import SourceError
 from livechart.sources.base import names
 from livechart.sources.base import require
+from livechart.sources.frames import empty_frame
 from livechart.sources.frames import one_row
 from livechart.sources.frames import to_local_naive
 
@@ -21,6 +22,8 @@ class PythonSource(Source):
     - DataFrame：有 DatetimeIndex 时按时间追加；否则需要 time 列；
     - dict：一行，时间为现在；
     - Series：DatetimeIndex 的 Series 是一列时间序列（列名为 Series 的名字）；其他 Series 当作一行。
+    给了 columns（没写时由图表规格填入它的序列列，见 spec.parse_chart）就只取这些列；
+    结果缺少其中某列时报错，消息指明缺的列和函数实际返回的列。没有行的结果表示“没有新数据”。
     """
 
     @classmethod
@@ -68,13 +71,22 @@ class PythonSource(Source):
                 frame = one_row(result.to_dict())
         elif isinstance(result, pd.DataFrame):
             frame = result
-            if not isinstance(frame.index, pd.DatetimeIndex):
+            if not frame.empty and not isinstance(frame.index, pd.DatetimeIndex):
                 if "time" not in frame.columns:
                     raise TypeError("a DataFrame from a python source needs a DatetimeIndex or a 'time' column")
                 frame = frame.set_index("time")
         else:
             raise TypeError(f"a python source must return a DataFrame, a dict or a Series, got {type(result).__name__}")
+        if frame.empty:
+            # 没有行（或一个空字典）：没有新数据，不检查列
+            return empty_frame(self.value_columns or [str(c) for c in frame.columns if c != "time"])
+        if self.value_columns:
+            missing = [c for c in self.value_columns if c not in frame.columns]
+            if missing:
+                named = f"column {missing[0]!r}" if len(missing) == 1 else f"columns {', '.join(map(repr, missing))}"
+                returned = ", ".join(map(str, frame.columns)) or "none"
+                raise ValueError(f"python source result has no {named} (it returned columns: {returned})")
+            frame = frame[self.value_columns]
         frame = frame.apply(pd.to_numeric, errors="coerce").astype(float)
         frame.index = to_local_naive(frame.index)
-        frame = frame[~frame.index.isna()]
-        return frame[self.value_columns] if self.value_columns else frame
+        return frame[~frame.index.isna()]
