@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler
 from http.server import ThreadingHTTPServer
 from pathlib import Path
@@ -16,19 +20,25 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import psutil
 import pytest
 from tzlocal import get_localzone
 
 from livechart import sources
+from livechart import store
 from livechart.sources import CsvSource
 from livechart.sources import DemoSource
 from livechart.sources import HttpJsonSource
+from livechart.sources import InputUnavailable
 from livechart.sources import PythonSource
 from livechart.sources import SourceError
 from livechart.sources import SqlSource
 from livechart.sources import SystemSource
 from livechart.sources import normalize
+from livechart.spec import parse_chart
 from livechart.window import append_window
+from tests.conftest import free_port
+from tests.conftest import wait_for
 
 # --------------------------------------------------------------- window
 
@@ -92,6 +102,85 @@ def test_rates_are_correct_across_counter_resets() -> None:
     assert first["net_sent"] == pytest.approx(1000.0)  # 2000 字节 / 2 秒
     assert math.isnan(reset["net_sent"])
     assert after["net_sent"] == pytest.approx(1000.0)  # 重置后从新的基准继续
+
+
+# 一个核在整台机器中所占的百分比（2 核的机器上一个忙碌的核 ≈ 50 %）
+ONE_CORE = 100 / (psutil.cpu_count() or 1)
+# 有界的忙循环：即使测试进程意外退出，它最多也只跑这么久
+BUSY_LOOP = "import time\nend = time.monotonic() + 120\nwhile time.monotonic() < end:\n    pass\n"
+
+
+@pytest.fixture
+def busy_core() -> Iterator[psutil.Process]:
+    """一个占满一个核的真实子进程（Python 忙循环）；测试结束时结束它。"""
+    process = subprocess.Popen([sys.executable, "-c", BUSY_LOOP])
+    busy = psutil.Process(process.pid)
+    try:
+        # 等它真的在跑：已经用掉 0.2 秒 CPU（解释器启动之后）
+        wait_for(lambda: busy.cpu_times().user > 0.2, 30, "the busy loop did not start")
+        yield busy
+    finally:
+        process.kill()
+        process.wait(10)
+
+
+def test_default_cpu_chart_records_real_first_points(busy_core: psutil.Process, make_app: Any) -> None:
+    """默认配置的 cpu 图表：启动预热画的第一个点、随后在请求线程里 POST …/run 画的点，都反映那个忙碌的核。
+
+    问题 9 测到的是：预热后第一次 POST /scheduler/jobs/redraw-cpu/run 记下了 0.0 %。
+    （放在本文件其他 CPU 测试之前：旧的 psutil.cpu_percent(None) 按线程号保存基准，线程号会被新线程复用。）
+    """
+    app = make_app()
+    client = app.test_client()
+    with app.app_context():
+        warmed = store.load_history("cpu")
+    assert len(warmed) == 1 and warmed["cpu"].iloc[0] >= 0.6 * ONE_CORE, warmed
+    # 真实服务里每个请求在自己的线程里处理
+    with ThreadPoolExecutor(1, thread_name_prefix="request") as request_thread:
+        ran = request_thread.submit(client.post, "/scheduler/jobs/redraw-cpu/run", headers={"Content-Type": "application/json"})
+        assert ran.result(30).status_code == 200
+    with app.app_context():
+        history = store.load_history("cpu")
+    assert len(history) == 2 and history["cpu"].iloc[-1] >= 0.6 * ONE_CORE, history
+
+
+def test_first_cpu_reading_is_real(busy_core: psutil.Process) -> None:
+    """构造后紧接着在另一个线程里读（如同启动时的预热）：第一个点就反映一个核的忙碌，不是 0。"""
+    source = SystemSource(["cpu", "cpu_cores"])
+    with ThreadPoolExecutor(1, thread_name_prefix="warm") as warm:
+        row = warm.submit(source.fetch).result(30).iloc[0]
+    assert 0.6 * ONE_CORE <= row["cpu"] <= 100, row.to_dict()
+    cores = [row[c] for c in SystemSource.METRICS["cpu_cores"]]
+    assert all(0 <= v <= 100 for v in cores), cores
+    # 每核的平均值与总计是同一段时间的同一种算法
+    assert abs(sum(cores) / len(cores) - row["cpu"]) <= 5, row.to_dict()
+
+
+def test_cpu_does_not_depend_on_the_reading_thread(busy_core: psutil.Process) -> None:
+    """两个图表的数据源在调度器的不同线程里读同一秒：读数一致，并与 psutil 阻塞式测得的同一秒一致。
+
+    调度器线程池里一个线程常常紧接着重绘两个图表，下一个节拍各图表又落在别的线程上。psutil.cpu_percent(None)
+    的基准按线程保存：线程里刚有别的代码调用过它，读到的就是那之后几微秒的 0 或 100（docs/pitfalls.md 第 18 条）。
+    """
+
+    def after_another_reader() -> pd.DataFrame:
+        # 别的代码（另一个图表、某个库）刚在这个线程里读过 psutil 的 CPU 使用率
+        psutil.cpu_percent(interval=None)
+        return b.fetch()
+
+    a, b = SystemSource(["cpu"]), SystemSource(["cpu"])
+    with ThreadPoolExecutor(1, thread_name_prefix="first") as first, ThreadPoolExecutor(1, thread_name_prefix="second") as second:
+        # 一个节拍：同一个线程先后读两个数据源
+        first.submit(a.fetch).result(30)
+        first.submit(b.fetch).result(30)
+        # 参照：psutil 阻塞式测量（与线程无关），覆盖接下来的这一秒
+        reference = psutil.cpu_percent(interval=1)
+        # 下一个节拍：两个数据源在不同的线程里同时读
+        on_first, on_second = first.submit(a.fetch), second.submit(after_another_reader)
+        value_a, value_b = on_first.result(30)["cpu"].iloc[0], on_second.result(30)["cpu"].iloc[0]
+    assert abs(value_a - value_b) <= 5, (value_a, value_b)
+    assert abs(value_a - reference) <= 5, (value_a, reference)
+    assert min(value_a, value_b) >= 0.6 * ONE_CORE, (value_a, value_b)
 
 
 # --------------------------------------------------------------- csv
@@ -223,6 +312,19 @@ def test_csv_epoch_and_timezone_times(tmp_path: Path) -> None:
     assert frame.index[0] == expected
 
 
+def test_csv_file_that_does_not_exist_yet(tmp_path: Path) -> None:
+    """文件还不存在不是配置错误：取数时报 InputUnavailable（指明路径），文件出现后的下一次取数就读到它。"""
+    path = tmp_path / "later.csv"
+    source = csv_source(path)
+    for _ in range(2):
+        with pytest.raises(InputUnavailable, match=re.escape(repr(str(path)))):
+            source.fetch()
+    write(path, "time,temp,humidity\n2026-01-01T00:00:00,20.5,40\n", "w")
+    assert source.fetch()["temp"].tolist() == [20.5]
+    write(path, "2026-01-01T00:00:01,20.6,41\n")
+    assert source.fetch()["temp"].tolist() == [20.6]
+
+
 def test_csv_missing_column_is_an_error(csv_file: Path) -> None:
     params = CsvSource.validate({"path": str(csv_file), "time": "time", "columns": ["pressure"]})
     with pytest.raises(ValueError, match="no column 'pressure'"):
@@ -290,10 +392,66 @@ def test_sql_pool_is_reused(database: Path) -> None:
     source.close()
 
 
+def test_sqlite_database_that_does_not_exist_yet_is_not_created(tmp_path: Path) -> None:
+    """库文件还不存在：取数时报 InputUnavailable（指明路径），而且不会建出一个空库；库出现后照常读取。"""
+    path = tmp_path / "later.db"
+    source = sql_source(path, "SELECT at, temp, rpm FROM readings WHERE at > :since ORDER BY at")
+    for _ in range(2):
+        with pytest.raises(InputUnavailable, match=re.escape(repr(str(path)))):
+            source.fetch()
+    assert not path.exists()
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE readings (at TIMESTAMP, temp REAL, rpm REAL)")
+        connection.execute("INSERT INTO readings VALUES ('2026-01-01 00:00:00', 20.0, 1000)")
+    connection.close()
+    assert source.fetch()["temp"].tolist() == [20.0]
+    source.close()
+
+
+def test_sqlite_is_opened_read_only(database: Path) -> None:
+    """SQLite 以只读方式打开：写入语句被 SQLite 拒绝，库里的数据不变。"""
+    source = sql_source(database, "UPDATE readings SET temp = 0 RETURNING at, temp, rpm")
+    with pytest.raises(Exception, match="readonly database"):
+        source.fetch()
+    source.close()
+    with sqlite3.connect(database) as connection:
+        assert [row[0] for row in connection.execute("SELECT temp FROM readings ORDER BY at")] == [20.0, 21.0]
+    connection.close()
+
+
+def test_sqlite_path_with_special_characters(tmp_path: Path) -> None:
+    """只读 URI 里的路径经过转义：空格、#、% 都能用（URL 里的 % 按 SQLAlchemy 的规则写成 %25）。"""
+    folder = tmp_path / "a b#c%d"
+    folder.mkdir()
+    path = folder / "x.db"
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE readings (at TIMESTAMP, temp REAL, rpm REAL)")
+        connection.execute("INSERT INTO readings VALUES ('2026-01-01 00:00:00', 20.0, 1000)")
+    connection.close()
+    url = f"sqlite:///{str(path).replace('%', '%25')}"
+    raw = {"url": url, "query": "SELECT at, temp, rpm FROM readings", "time": "at", "columns": ["temp", "rpm"]}
+    source = SqlSource(**SqlSource.validate(raw))
+    assert source.fetch()["rpm"].tolist() == [1000.0]
+    source.close()
+
+
+def test_database_server_refusing_connections() -> None:
+    """数据库服务器拒绝连接（端口上没有服务）：InputUnavailable 指明主机和端口，不带密码和查询参数。"""
+    port = free_port()
+    url = f"postgresql+psycopg://reader:hunter2@127.0.0.1:{port}/metrics?application_name=key-7f3a"
+    raw = {"url": url, "query": "SELECT now() AS at, 1 AS v", "time": "at", "columns": ["v"], "timeout": 2}
+    source = SqlSource(**SqlSource.validate(raw))
+    with pytest.raises(InputUnavailable) as caught:
+        source.fetch()
+    message = str(caught.value)
+    assert f"127.0.0.1:{port}" in message and "refused" in message.lower(), message
+    assert "hunter2" not in message and "key-7f3a" not in message and "reader" not in message, message
+    source.close()
+
+
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
-        ({"url": "sqlite:////no/such/file.db", "query": "SELECT 1", "time": "t", "columns": ["v"]}, "does not exist"),
         ({"url": "not a url", "query": "SELECT 1", "time": "t", "columns": ["v"]}, "not a SQLAlchemy URL"),
         ({"url": "sqlite://", "query": "", "time": "t", "columns": ["v"]}, "'query' must be a SQL string"),
         ({"url": "sqlite://", "query": "SELECT 1", "time": "t", "columns": []}, "'columns' must be a non-empty list"),
@@ -369,6 +527,17 @@ def test_http_json_errors(json_server: str) -> None:
         bad_path.fetch()
 
 
+@pytest.mark.parametrize("host", ["127.0.0.1:{port}", "no-such-host.invalid"])
+def test_http_source_that_is_down(host: str) -> None:
+    """服务没有启动（拒绝连接）或主机名不存在：InputUnavailable 指明主机，不带路径和查询参数（可能有密钥）。"""
+    host = host.format(port=free_port())
+    with pytest.raises(InputUnavailable) as caught:
+        http_source(f"http://user:pw@{host}/metrics?token=s3cr3t", timeout=2).fetch()
+    message = str(caught.value)
+    assert f"http://{host} " in message, message
+    assert "s3cr3t" not in message and "/metrics" not in message and "pw" not in message, message
+
+
 # --------------------------------------------------------------- python
 
 
@@ -415,6 +584,28 @@ def test_python_source_rejects_other_results() -> None:
         source.fetch()
 
 
+def test_python_source_missing_series_column() -> None:
+    """函数的结果缺少图表要画的列：取数（预热）时就报错，指明缺的列和函数实际返回的列。"""
+    spec = parse_chart("py", {"title": "t", "source": {"type": "tests.test_sources:returns_dict"}, "series": ["x", "z"]})
+    source = sources.make_source(spec.source_type, spec.source_params)
+    with pytest.raises(ValueError, match=re.escape("no column 'z' (it returned columns: x, y)")):
+        source.fetch()
+    ok = parse_chart("py", {"title": "t", "source": {"type": "tests.test_sources:returns_frame"}, "series": ["x"]})
+    assert sources.make_source(ok.source_type, ok.source_params).fetch()["x"].tolist() == [1.0, 2.0]
+
+
+def returns_nothing(kind: str) -> Any:
+    return {"frame": pd.DataFrame(), "dict": {}, "series": pd.Series([], index=pd.DatetimeIndex([]), dtype=float)}[kind]
+
+
+@pytest.mark.parametrize("kind", ["frame", "dict", "series"])
+def test_python_source_without_new_rows(kind: str) -> None:
+    """没有行的结果是“没有新数据”，不是缺列。"""
+    raw = {"callable": "tests.test_sources:returns_nothing", "kwargs": {"kind": kind}, "columns": ["x"]}
+    frame = PythonSource(**PythonSource.validate(raw)).fetch()
+    assert frame.empty and list(frame.columns) == ["x"]
+
+
 # --------------------------------------------------------------- demo
 
 
@@ -442,7 +633,7 @@ def test_demo_backfill() -> None:
         ({"type": "ftp"}, "unknown source type 'ftp'"),
         ({"type": "system", "metrics": ["gpu"]}, "unknown system metric 'gpu'"),
         ({"type": "system", "interval": 1}, "unknown source option 'interval'"),
-        ({"type": "csv", "path": "/no/such.csv", "time": "t", "columns": ["v"]}, "does not exist"),
+        ({"type": "csv", "path": "/etc", "time": "t", "columns": ["v"]}, "is a directory"),
         ({"type": "csv", "path": "/etc/hostname", "time": "t"}, "'columns' is required"),
         ({"type": "http_json", "url": "ftp://x", "values": {"a": "b"}}, "http:// or https://"),
         ({"type": "http_json", "url": "http://x", "values": {}}, "'values' must map"),
@@ -494,3 +685,13 @@ def test_sql_on_postgresql(postgres_url: str) -> None:
     assert time.monotonic() - started < 4
     hung.close()
     engine.dispose()
+
+
+def test_database_server_errors_are_not_input_unavailable(postgres_url: str) -> None:
+    """服务器回应了的错误（这里是库不存在）是配置问题，照常报错，不当作“输入还不在”。"""
+    url = postgres_url.rsplit("/", 1)[0] + "/nosuchdb"
+    source = SqlSource(**SqlSource.validate({"url": url, "query": "SELECT now() AS at, 1 AS v", "time": "at", "columns": ["v"]}))
+    with pytest.raises(Exception, match="nosuchdb") as caught:
+        source.fetch()
+    assert not isinstance(caught.value, InputUnavailable)
+    source.close()
