@@ -224,7 +224,13 @@ def ensure_image(chart: str) -> store.ChartImage | None:
     image = store.load_image(chart)  # 缓存不可用时抛出 store.Unavailable，由调用方处理
     if image is None:
         metrics.get().cache_misses.labels(chart).inc()
-        image = workers()[chart].redraw(only_if_missing=True)
+        worker = workers()[chart]
+        failure = store.load_failure(chart)
+        interval = job_interval(scheduler.get_job(job_id_for(chart))) or worker.interval
+        if failure is not None and failure.consecutive and time.time() - failure.at < interval:
+            # 刚失败过（如输入还不在）：不让每个请求都再去取一次数，等下一个节拍（状态里有原因）
+            return None
+        image = worker.redraw(only_if_missing=True)
     return image
 
 

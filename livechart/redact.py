@@ -52,7 +52,7 @@ def _url(match: re.Match[str]) -> str:
 
 
 def secret_values(params: Mapping[str, Any]) -> list[str]:
-    """数据源参数里的机密原文：URL 的用户名、密码与查询值，请求头的值，以及名字像凭据的参数值。"""
+    """数据源参数里的机密原文：URL 的用户名、密码、主机、端口与查询值，请求头的值，以及名字像凭据的参数值。"""
     found: list[str] = []
 
     def visit(key: str, value: Any) -> None:
@@ -66,7 +66,8 @@ def secret_values(params: Mapping[str, Any]) -> list[str]:
             if "://" in value:
                 try:
                     parts = urlsplit(value)
-                    found.extend(part for part in (parts.username, parts.password) if part)
+                    # 主机与端口也是连接细节：公开状态只说“服务器连不上”，日志里才有地址
+                    found.extend(str(part) for part in (parts.username, parts.password, parts.hostname, parts.port) if part)
                     found.extend(v for _, v in parse_qsl(parts.query) if v)
                 except ValueError:
                     pass

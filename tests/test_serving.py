@@ -289,3 +289,22 @@ def test_static_script_refreshes_with_timestamp(client: Any) -> None:
         script = response.get_data(as_text=True)
     assert "setInterval" in script and "?t=${Date.now()}" in script and "new Image()" in script
     assert "visibilitychange" in script
+
+
+def test_requests_for_a_chart_whose_input_is_missing_do_not_each_fetch_again(make_app: Any, tmp_path: Any) -> None:
+    """输入还不在、还没有图：请求不在请求线程里一次次重取（那是调度任务的事），而是回答 503。"""
+    charts = {
+        "log": {
+            "title": "log",
+            "source": {"type": "csv", "path": str(tmp_path / "later.csv"), "time": "t", "columns": ["v"]},
+        }
+    }
+    job = {"id": "redraw-log", "func": "livechart.jobs:redraw", "kwargs": {"chart": "log"}, "trigger": "interval", "seconds": 60}
+    app = make_app("testing", CHARTS=charts, JOBS=[job])
+    client = app.test_client()
+    answers = [client.get("/charts/log.png") for _ in range(10)]
+    assert all(answer.status_code == 503 for answer in answers)
+    status = client.get("/api/charts/log").get_json()
+    # 只有启动时的预热取过一次数
+    assert status["last_error"]["consecutive_failures"] == 1, status
+    assert "later.csv" in status["last_error"]["message"]
