@@ -8,7 +8,7 @@ Flask 视图生成一次（同样的安全头、ETag、Cache-Control、after_req
 数倍。
 
 LIVECHART_FAST_PATH = False 关闭它（测量与排查用）。以下情况一律交给 Flask（慢路径，行为不变）：副本不是 live（单进程的 SimpleCache、Redis 断开）、
-本进程还没有这张图、请求带 Range 或只带 If-Modified-Since、方法不是 GET/HEAD、路径不是图片。
+本进程还没有这张图、请求带 Range 或 If-Match、方法不是 GET/HEAD、路径不是图片。
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from werkzeug.test import EnvironBuilder
 from livechart import coordination
 from livechart import metrics
 from livechart import store
+from livechart.views import unmodified_since
 
 # 在内部子请求的 environ 里置位：视图照常生成响应，但不计入请求指标（由快速路径自己计数）
 PREBUILD = "livechart.prebuild"
@@ -37,6 +38,7 @@ class Prebuilt:
     """一个图表一个版本的现成响应。"""
 
     etag: str
+    rendered_at: float
     ok_status: str
     ok_headers: list[tuple[str, str]]
     body: bytes
@@ -74,13 +76,19 @@ class ImageFastPath:
             return self.next(environ, start_response)
         entry = self.prebuilt.get(environ["PATH_INFO"])
         if entry is None or entry.etag != image.etag:
-            entry = self._build(environ["PATH_INFO"], chart, image.etag)
+            entry = self._build(environ["PATH_INFO"], chart, image)
             if entry is None:  # 副本在生成期间又换了一版：这一次走 Flask
                 return self.next(environ, start_response)
-        if_none_match = environ.get("HTTP_IF_NONE_MATCH")
-        if if_none_match is None and "HTTP_IF_MODIFIED_SINCE" in environ:
+        if "HTTP_IF_MATCH" in environ:  # 412 / 200 的判断交给 Flask
             return self.next(environ, start_response)
-        if if_none_match is not None and parse_etags(if_none_match).contains_weak(entry.etag):
+        # 与 Flask 视图（werkzeug 的 make_conditional）相同：有可解析的 If-None-Match 时只看 ETag，
+        # 否则 If-Modified-Since 只在能证明这一版没变时回答 304（views.unmodified_since）
+        etags = parse_etags(environ.get("HTTP_IF_NONE_MATCH"))
+        if (
+            etags.contains_weak(entry.etag)
+            if etags
+            else unmodified_since(environ.get("HTTP_IF_MODIFIED_SINCE"), entry.rendered_at)
+        ):
             entry.count_not_modified()
             start_response(entry.not_modified_status, list(entry.not_modified_headers))
             return []
@@ -106,8 +114,9 @@ class ImageFastPath:
                 close()
         return captured["status"], captured["headers"], body
 
-    def _build(self, path: str, chart: str, etag: str) -> Prebuilt | None:
+    def _build(self, path: str, chart: str, image: store.ChartImage) -> Prebuilt | None:
         """为当前版本生成 200 与 304 响应；生成的不是这个 ETag（刚好换了一版）时为 None。"""
+        etag = image.etag
         ok_status, ok_headers, body = self._run(path, {})
         if not ok_status.startswith("200") or dict(ok_headers).get("ETag") != f'"{etag}"':
             return None
@@ -117,6 +126,7 @@ class ImageFastPath:
         counter = metrics.get(self.app).image_requests
         entry = Prebuilt(
             etag=etag,
+            rendered_at=image.rendered_at,
             ok_status=ok_status,
             ok_headers=ok_headers,
             body=body,

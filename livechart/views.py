@@ -17,6 +17,7 @@ from flask import jsonify
 from flask import render_template
 from flask import request
 from flask import url_for
+from werkzeug.http import parse_date
 
 from livechart import coordination
 from livechart import jobs
@@ -103,8 +104,18 @@ def chart_status(name: str) -> dict[str, Any]:
     }
 
 
+def unmodified_since(header: str | None, rendered_at: float) -> bool:
+    """If-Modified-Since 是否证明这一版没有变：图片是在那一刻之前（精确到微秒）画的。
+
+    Last-Modified 只精确到秒，同一秒里的两版共用它（docs/pitfalls.md 第 24 条）：客户端发回的正是这一秒时，
+    它手里可能是上一版，所以不回答 304，而是由 ETag / If-None-Match 判断。快速路径（livechart/fastpath.py）用同一个判断。
+    """
+    since = parse_date(header)
+    return since is not None and rendered_at < since.timestamp()
+
+
 def _png(name: str) -> Response:
-    """从缓存返回 PNG；支持 ETag / If-None-Match → 304。"""
+    """从缓存返回 PNG；支持 ETag / If-None-Match → 304（If-Modified-Since 只在能证明没变时 304）。"""
     _known(name)
     stale = False
     # 订阅连着时本进程的副本与 Redis 一致：直接用它（多进程模式；见 coordination 模块说明）
@@ -130,7 +141,11 @@ def _png(name: str) -> Response:
     response.headers["X-Livechart-Version"] = str(image.version)
     if stale:
         response.headers["X-Livechart-Stale"] = "cache-unavailable"
-    response = response.make_conditional(request)
+    environ = request.environ
+    if not unmodified_since(environ.get("HTTP_IF_MODIFIED_SINCE"), image.rendered_at):
+        # 同一秒内可能有好几版：If-Modified-Since 不能证明客户端有这一版时不用它（只看 ETag）
+        environ = {key: value for key, value in environ.items() if key != "HTTP_IF_MODIFIED_SINCE"}
+    response = response.make_conditional(environ)
     if counted:
         requests.labels(name, str(response.status_code)).inc()
     return response

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
 import redis
+from werkzeug.http import http_date
 
 from livechart import coordination
 from livechart import jobs
@@ -49,6 +51,39 @@ def test_fast_path_answers_exactly_like_flask(live_app: Any, path: str) -> None:
     assert _answer(live_app, True, path, headers={"If-None-Match": etag})[0] == 304
     head_fast, head_slow = _answer(live_app, True, path, method="HEAD"), _answer(live_app, False, path, method="HEAD")
     assert head_fast == head_slow and head_fast[2] == b""
+
+
+@pytest.mark.parametrize("path", ["/plot.png", "/charts/demo.png"])
+def test_conditional_requests_are_answered_exactly_like_flask(live_app: Any, monkeypatch: pytest.MonkeyPatch, path: str) -> None:
+    """If-Modified-Since 与 If-Match 在两条路径上的回答相同；同一秒里的新版本对 If-Modified-Since 是 200（以前是 304）。"""
+    now = time.time()
+    monkeypatch.setattr("livechart.store.time.time", lambda: now)  # 两次渲染在同一时刻
+    chart = "cpu" if path == "/plot.png" else "demo"
+    client = live_app.test_client()
+    with live_app.app_context():
+        jobs.workers()[chart].redraw()
+        wait_for(lambda: client.get(path).headers["X-Livechart-Version"] == "2", 2, "first image via the follower")
+        first = client.get(path)
+        record = jobs.workers()[chart].redraw()
+    wait_for(lambda: client.get(path).headers["ETag"] == f'"{record.etag}"', 2, "second image via the follower")
+    cases = [
+        {"If-Modified-Since": first.headers["Last-Modified"]},
+        {"If-Modified-Since": http_date(now + 2)},
+        {"If-Modified-Since": http_date(now - 2)},
+        {"If-Modified-Since": "not a date"},
+        {"If-Modified-Since": http_date(now + 2), "If-None-Match": first.headers["ETag"]},
+        {"If-Modified-Since": http_date(now + 2), "If-None-Match": ""},
+        {"If-None-Match": f'"{record.etag}"'},
+        {"If-None-Match": "*"},
+        {"If-Match": first.headers["ETag"]},
+        {"If-Match": f'"{record.etag}"'},
+    ]
+    statuses = []
+    for headers in cases:
+        fast, slow = _answer(live_app, True, path, headers=headers), _answer(live_app, False, path, headers=headers)
+        assert fast == slow, headers
+        statuses.append(fast[0])
+    assert statuses == [200, 304, 200, 200, 200, 304, 304, 304, 412, 200]
 
 
 def test_a_new_image_is_served_at_once_and_requests_are_counted(live_app: Any) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from werkzeug.http import http_date
 
 from livechart import jobs
 from livechart import store
@@ -195,6 +196,29 @@ def test_if_none_match_gives_304_until_a_new_image(app: Any, client: Any) -> Non
     fresh = client.get("/charts/demo.png", headers={"If-None-Match": etag})
     assert fresh.status_code == 200
     assert fresh.headers["ETag"] != etag
+
+
+def test_if_modified_since_never_hides_a_newer_version_of_the_same_second(
+    app: Any, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Last-Modified 只精确到秒（docs/pitfalls.md 第 24 条）：以前同一秒里的第二版对 If-Modified-Since 回答 304。"""
+    now = time.time()
+    monkeypatch.setattr("livechart.store.time.time", lambda: now)  # 两次渲染在同一时刻
+    with app.app_context():
+        jobs.redraw("demo")
+        first = client.get("/charts/demo.png")
+        jobs.redraw("demo")
+    since = {"If-Modified-Since": first.headers["Last-Modified"]}
+    second = client.get("/charts/demo.png", headers=since)
+    assert second.status_code == 200 and second.headers["ETag"] != first.headers["ETag"]
+    # 不能证明客户端有这一版时总是 200，即使这一版就是客户端手里的那一版
+    assert client.get("/charts/demo.png", headers={"If-Modified-Since": second.headers["Last-Modified"]}).status_code == 200
+    # 晚于这一版的时刻：证明没变，304
+    later = {"If-Modified-Since": http_date(now + 2)}
+    assert client.get("/charts/demo.png", headers=later).status_code == 304
+    # 有 If-None-Match 时只看 ETag
+    stale_etag = {**later, "If-None-Match": first.headers["ETag"]}
+    assert client.get("/charts/demo.png", headers=stale_etag).status_code == 200
 
 
 def test_timestamp_query_is_ignored(client: Any) -> None:
