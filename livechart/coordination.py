@@ -5,9 +5,10 @@ APScheduler 3 不能在进程间共享任务存储，所以每个进程都有自
 1. 每个节拍只有一个进程渲染：所有进程的间隔任务都从同一个起点（EPOCH）开始，于是在同一时刻触发；
    触发时用 SET NX PX 抢这个图表这个节拍的键，抢到的渲染，其余跳过。渲染的进程被 kill -9 后，
    下一个节拍由别的进程抢到——一个间隔内就交接了。
-2. 期望的任务状态（暂停、间隔、删除）存在 Redis 的哈希里：任何进程的 /scheduler API 修改后都写进去，
-   每个进程的对齐线程每 LIVECHART_RECONCILE_SECONDS 秒读一次并应用到本地调度器；
-   重启后也从这里恢复。
+2. 期望的任务状态（删除、暂停、间隔、名称等选项）存在 Redis 的哈希里：任何进程的 /scheduler API
+   只把修改写进去（change），再和别的进程一样由 reconcile 应用到本地调度器——每个修改只有这一条路径；
+   每个进程的对齐线程每 LIVECHART_RECONCILE_SECONDS 秒读一次并应用，重启后也从这里恢复。
+   单进程时没有 Redis，change 直接把修改应用到本进程的调度器（apply，同一个函数）。
 3. 每张新图写入 Redis 后在频道 coord:images 上发布图表名；每个进程的跟随线程订阅它，立即把新记录读进
    本进程的副本（store.last_known）。订阅连着时（live）副本与 Redis 一致，图片请求直接用它，
    不必每次从 Redis 取几十 KB 再反序列化（bench/README.md 有测量）；订阅断开时 live 清除，
@@ -18,6 +19,7 @@ APScheduler 3 不能在进程间共享任务存储，所以每个进程都有自
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -30,17 +32,15 @@ from typing import Any
 
 import redis
 from flask import Flask
-from flask import Response
 from flask import current_app
-from flask import request
 from flask_caching.backends.rediscache import RedisCache
 
 from livechart import store
 from livechart.extensions import cache
 from livechart.extensions import scheduler
 from livechart.spec import JOB_FUNC
-from livechart.spec import JOB_ID_PREFIX
-from livechart.spec import interval_seconds
+from livechart.spec import JOB_OPTIONS
+from livechart.spec import job_id_for
 from livechart.spec import job_interval
 
 log = logging.getLogger("livechart")
@@ -76,6 +76,9 @@ class Coordinator:
         # 订阅连着、本进程的图片副本与 Redis 一致时置位
         self.live = threading.Event()
         self.channel = f"{prefix}images"
+        # 把期望状态应用到本地调度器的操作（API 请求与对齐线程）互斥：每次都基于最新的任务
+        self.lock = threading.RLock()
+        self.reconciling = False
 
     @property
     def enabled(self) -> bool:
@@ -98,16 +101,21 @@ class Coordinator:
     def _job_key(self, chart: str) -> str:
         return f"{self.prefix}job:{chart}"
 
-    def record(self, chart: str, **desired: str) -> None:
-        """记录期望的任务状态（来自 /scheduler API 的修改）。"""
-        if self.client is not None:
-            self.client.hset(self._job_key(chart), mapping=desired)
+    def record(self, chart: str, want: dict[str, Any], *, replace: bool = False) -> None:
+        """记录期望的任务状态（来自 /scheduler API 的修改；值以 JSON 保存）。replace：先清掉旧记录（新增任务）。"""
+        if self.client is None:
+            return
+        pipe = self.client.pipeline(transaction=True)
+        if replace:
+            pipe.delete(self._job_key(chart))
+        pipe.hset(self._job_key(chart), mapping={key: json.dumps(value) for key, value in want.items()})
+        pipe.execute()
 
-    def desired_one(self, chart: str) -> dict[str, str]:
+    def desired_one(self, chart: str) -> dict[str, Any]:
         """一个图表在 Redis 中的期望状态（没有记录时为空字典）。"""
         return self.desired([chart]).get(chart, {})
 
-    def desired(self, charts: list[str]) -> dict[str, dict[str, str]]:
+    def desired(self, charts: list[str]) -> dict[str, dict[str, Any]]:
         """每个图表在 Redis 中的期望状态（没有记录的图表不出现）。"""
         if self.client is None:
             return {}
@@ -117,8 +125,16 @@ class Coordinator:
         result = {}
         for chart, values in zip(charts, pipe.execute(), strict=True):
             if values:
-                result[chart] = {k.decode(): v.decode() for k, v in values.items()}
+                result[chart] = {k.decode(): _decode(v) for k, v in values.items()}
         return result
+
+
+def _decode(value: bytes) -> Any:
+    """期望状态的一个值：JSON（旧版本写的 "1"、"0"、"2.0" 也是合法的 JSON）。"""
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value.decode()
 
 
 def get(app: Flask | None = None) -> Coordinator:
@@ -131,32 +147,73 @@ def aligned(job: dict[str, Any]) -> dict[str, Any]:
     return job if "start_date" in job else {**job, "start_date": EPOCH}
 
 
-def reconcile(app: Flask) -> None:
-    """把 Redis 中的期望状态应用到本地调度器：删除、补回、改间隔（并对齐起点）、暂停或恢复。"""
+def _paused(job: Any) -> bool:
+    """任务是否被暂停（调度器启动前的待定任务暂停后 next_run_time 为 None，未暂停时还没有这个属性）。"""
+    return getattr(job, "next_run_time", True) is None
+
+
+def apply(app: Flask, chart: str, want: dict[str, Any]) -> None:
+    """把一个图表的期望状态应用到本进程的调度器；want 里没有的键保持现状。
+
+    键：removed（删除任务）、paused、seconds（间隔）、name / misfire_grace_time / coalesce。
+    任务不存在且未删除时按 seconds（没有时按配置的间隔）补回。多进程模式下间隔任务对齐到 EPOCH。
+    """
     coordinator = get(app)
-    charts = list(app.extensions["livechart"])
-    for chart, want in coordinator.desired(charts).items():
-        job_id = f"{JOB_ID_PREFIX}{chart}"
+    job_id = job_id_for(chart)
+    with coordinator.lock:
         job = scheduler.get_job(job_id)
-        if want.get("removed") == "1":
+        if want.get("removed"):
             if job is not None:
                 scheduler.remove_job(job_id)
-            continue
-        current = job_interval(job)
-        seconds = float(want.get("seconds") or current or 0)
-        if not seconds:
-            continue
+            return
+        start = {"start_date": EPOCH} if coordinator.enabled else {}
+        seconds = float(want.get("seconds") or job_interval(job) or app.extensions["livechart"][chart].interval)
+        options = {key: want[key] for key in JOB_OPTIONS if key in want}
+        # 旧版本写的是 "1" / "0"（解码为 1 / 0）
+        paused = bool(want["paused"]) if "paused" in want else None
         if job is None:
+            # Flask-APScheduler 的 add_job：名称默认为任务 id，与配置的任务一致
             scheduler.add_job(id=job_id, func=JOB_FUNC, kwargs={"chart": chart}, trigger="interval", seconds=seconds,
-                              start_date=EPOCH)  # fmt: skip
-        elif current != seconds or job.trigger.start_date != EPOCH:
-            scheduler.scheduler.reschedule_job(job_id, trigger="interval", seconds=seconds, start_date=EPOCH)
-        job = scheduler.get_job(job_id)
-        paused = want.get("paused") == "1"
-        if paused and job.next_run_time is not None:
+                              **start, **options)  # fmt: skip
+            job = scheduler.get_job(job_id)
+        else:
+            if paused is None:
+                paused = _paused(job)
+            if job_interval(job) != seconds or (coordinator.enabled and job.trigger.start_date != EPOCH):
+                # reschedule_job 会重新计算下次运行时间（即恢复暂停的任务）：下面按 paused 再暂停
+                scheduler.scheduler.reschedule_job(job_id, trigger="interval", seconds=seconds, **start)
+            changed = {key: value for key, value in options.items() if getattr(job, key) != value}
+            if changed:
+                scheduler.scheduler.modify_job(job_id, **changed)
+            job = scheduler.get_job(job_id)
+        if paused and not _paused(job):
             scheduler.pause_job(job_id)
-        elif not paused and job.next_run_time is None:
+        elif paused is False and _paused(job):
             scheduler.resume_job(job_id)
+
+
+def change(app: Flask, chart: str, want: dict[str, Any], *, replace: bool = False) -> None:
+    """/scheduler API 对一个图表任务的修改：唯一的路径。
+
+    多进程模式：先写进 Redis（写不进去时抛 redis 的异常，什么都没改），再和对齐线程一样从 Redis 应用到本进程；
+    别的进程在 LIVECHART_RECONCILE_SECONDS 内跟上。单进程：直接应用到本进程的调度器。
+    """
+    coordinator = get(app)
+    if not coordinator.enabled:
+        apply(app, chart, want)
+        return
+    coordinator.record(chart, want, replace=replace)
+    try:
+        reconcile(app, [chart])
+    except redis.RedisError:
+        apply(app, chart, want)  # 已经记下了，只是读不回来：照所记的应用（Redis 恢复后对齐线程读到的也是它）
+
+
+def reconcile(app: Flask, charts: list[str] | None = None) -> None:
+    """把 Redis 中的期望状态应用到本地调度器（默认全部图表）：删除、补回、改间隔与选项（并对齐起点）、暂停或恢复。"""
+    names = list(app.extensions["livechart"]) if charts is None else charts
+    for chart, want in get(app).desired(names).items():
+        apply(app, chart, want)
 
 
 def _loop(app: Flask, coordinator: Coordinator, period: float) -> None:
@@ -217,37 +274,6 @@ def _follow(app: Flask, coordinator: Coordinator) -> None:
         coordinator.stop.wait(retry)
 
 
-def record_change(response: Response) -> Response:
-    """/scheduler API 成功修改任务后，把期望状态写进 Redis，让所有进程跟上（并在重启后保留）。"""
-    if response.status_code >= 300 or not (request.endpoint or "").startswith(scheduler.endpoint_prefix):
-        return response
-    coordinator = get()
-    if not coordinator.enabled:
-        return response
-    endpoint = request.endpoint.removeprefix(scheduler.endpoint_prefix)
-    body = request.get_json(silent=True) or {}
-    job_id = (request.view_args or {}).get("job_id") or body.get("id", "")
-    chart = job_id.removeprefix(JOB_ID_PREFIX)
-    trigger_args = {k: v for k, v in body.items() if k in ("weeks", "days", "hours", "minutes", "seconds")}
-    try:
-        if endpoint == "pause_job":
-            coordinator.record(chart, paused="1")
-        elif endpoint == "resume_job":
-            coordinator.record(chart, paused="0")
-        elif endpoint == "delete_job":
-            coordinator.record(chart, removed="1")
-        elif endpoint == "add_job":
-            coordinator.record(chart, removed="0", paused="0", seconds=str(interval_seconds(trigger_args, 0)))
-        elif endpoint == "update_job" and trigger_args:
-            coordinator.record(chart, seconds=str(interval_seconds(trigger_args, 0)))
-        else:
-            return response
-        reconcile(current_app._get_current_object())  # 本进程立即对齐（起点对齐到 EPOCH）
-    except redis.RedisError:
-        current_app.logger.warning("Redis 不可用：对 %s 的修改只在本进程生效", job_id)
-    return response
-
-
 def redis_client(app: Flask) -> redis.Redis | None:
     """缓存后端自己的 Redis 客户端（RedisCache、RedisSentinelCache 的主节点、RedisClusterCache）；
     其他后端为 None。复用它而不是另建连接：地址、密码、哨兵、集群、超时都只在 CACHE_* 里配置一次。"""
@@ -261,19 +287,27 @@ def init_app(app: Flask) -> None:
     coordinator = app.extensions[EXTENSION] = Coordinator(redis_client(app), f"{prefix}coord:")
     if coordinator.enabled:
         app.config["JOBS"] = [aligned(job) for job in app.config["JOBS"]]
-        app.after_request(record_change)
 
 
 def start(app: Flask) -> None:
-    """多进程模式下启动跟随线程；调度器在运行时还立即对齐一次（重启后恢复暂停与间隔）并启动对齐线程。"""
+    """多进程模式下启动跟随线程；调度器在运行时还启动对齐（见 start_reconciling）。"""
     coordinator = get(app)
     if not coordinator.enabled:
         return
     follower = threading.Thread(target=_follow, args=(app, coordinator), name="livechart-follow", daemon=True)
     coordinator.threads.append(follower)
     follower.start()
-    if not scheduler.running:
+    if scheduler.running:
+        start_reconciling(app)
+
+
+def start_reconciling(app: Flask) -> None:
+    """多进程模式下调度器开始运行时（启动时，或之后 POST /scheduler/start）：立即对齐一次
+    （重启后恢复暂停、间隔与删除），并启动对齐线程（只启动一个）。"""
+    coordinator = get(app)
+    if not coordinator.enabled or coordinator.reconciling:
         return
+    coordinator.reconciling = True
     try:
         reconcile(app)
     except redis.RedisError:

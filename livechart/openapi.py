@@ -1,17 +1,22 @@
 """livechart 提供的每个路由的 OpenAPI 3 文档（包括保留的 /scheduler 接口），由 /openapi.json 提供。
 
-文档按当前 app 生成：图表名和任务 id 以枚举列出。测试用 openapi-spec-validator 校验它，
-并用 schemathesis 对运行中的服务做模糊测试：不得出现 5xx，也不得出现与文档矛盾的响应。
+文档按当前 app 生成：图表名和任务 id 以枚举列出，请求体与 spec.check_job / check_patch 的规则一致，
+设置了凭据时写明 HTTP Basic。测试用 openapi-spec-validator 校验它，并用 schemathesis 的命令行
+（st run --checks all）对运行中的服务检查：不得出现 5xx，符合文档的请求必须被接受，违反文档的必须被拒绝。
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from livechart.export import DEFAULT_LIMIT
 from livechart.export import FORMATS
 from livechart.export import MAX_LIMIT
+from livechart.spec import INTERVAL_ARGS
 from livechart.spec import JOB_FUNC
+from livechart.spec import UNIT_MAX
+from livechart.spec import UNIT_SECONDS
 from livechart.spec import job_id_for
 
 JSON = "application/json"
@@ -32,46 +37,137 @@ def _errors(*codes: int) -> dict[str, Any]:
         401: "credentials required (HTTP Basic)",
         403: "refused: cross-site request, or no credentials and not a loopback client",
         404: "no such chart or job",
-        409: "conflicts with the current state",
+        409: "conflicts with the current state (the message says which)",
         413: "request body too large",
         415: "mutating requests must send Content-Type: application/json",
-        503: "not available now",
+        503: "not available now: the shared cache (Redis) is unavailable, or the chart has no image yet",
     }
     return {str(code): _json(_ref("Error"), text[code]) for code in codes}
 
 
 GUARDED = (401, 403)
 # /api/charts/<name> 的每个字段（views.chart_status 产生的）
-STATUS_FIELDS = ("name", "title", "image_url", "job_id", "interval", "paused", "next_run", "version", "rendered_at",
-                 "render_ms", "width", "height", "bytes", "stale", "rendered_by", "last_error")  # fmt: skip
-MUTATING = (400, *GUARDED, 413, 415)
+STATUS_FIELDS = ("name", "title", "image_url", "job_id", "interval", "paused", "next_run", "redrawing", "reason", "version",
+                 "rendered_at", "render_ms", "width", "height", "bytes", "stale", "rendered_by", "last_error")  # fmt: skip
+# 修改类请求都可能得到的错误；503：多进程模式下 Redis 不可用（修改先写进 Redis）
+MUTATING = (400, *GUARDED, 413, 415, 503)
+REASON_CODES = ("no_job", "job_paused", "scheduler_paused", "scheduler_stopped")
 
 
 def _operation(summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return {"summary": summary, "responses": responses, **extra}
 
 
-def _optional_json_body() -> dict[str, Any]:
-    """这些接口不需要请求体，但修改类请求必须以 application/json 发送，所以写明一个可选的 JSON 对象。"""
-    return {"required": False, "content": {JSON: {"schema": {"type": "object"}}}}
+def _json_body(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    """修改类请求的请求体：必须以 application/json 发送（否则 415）。"""
+    return {"required": True, "description": description, "content": {JSON: {"schema": schema}}}
 
 
-def document(charts: list[str]) -> dict[str, Any]:
-    """生成 OpenAPI 3.0 文档。"""
-    chart = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}, "description": f"one of {charts}"}
-    job = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}, "description": "redraw-<chart>"}
+# 不需要内容的修改类请求：一个 JSON 对象（内容不用），空的请求体也可以，但仍要 Content-Type: application/json
+ANY_OBJECT = _json_body(
+    {"type": "object"}, "any JSON object (ignored); an empty body with Content-Type: application/json also works"
+)
+
+
+def _interval(min_interval: float) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """间隔单位的属性，以及“至少一个单位本身就不小于 LIVECHART_MIN_INTERVAL”的 anyOf。
+
+    最小间隔不超过 60 秒（默认 1 秒）时这与服务器的规则（合计不小于最小间隔）完全一致；更大时文档更严：
+    几个单位合起来才够的间隔（如最小 90 秒时的 1 分 30 秒）服务器接受，文档不算合法。
+    """
+    units = {unit: {"type": "integer", "minimum": 0, "maximum": UNIT_MAX[unit]} for unit in INTERVAL_ARGS}
+    enough = [
+        {"required": [unit], "properties": {unit: {"minimum": max(1, math.ceil(min_interval / UNIT_SECONDS[unit]))}}}
+        for unit in INTERVAL_ARGS
+    ]
+    return units, enough
+
+
+def _job_bodies(charts: list[str], min_interval: float) -> tuple[dict[str, Any], dict[str, Any]]:
+    """POST /scheduler/jobs 与 PATCH /scheduler/jobs/{job_id} 的请求体：与 spec.check_job / check_patch 一致。"""
+    units, enough = _interval(min_interval)
+    options = {
+        "name": {"type": "string", "minLength": 1},
+        "misfire_grace_time": {"type": "integer", "minimum": 1, "nullable": True},
+        "coalesce": {"type": "boolean"},
+    }
+    # 每个图表一种：id 与 kwargs.chart 必须是同一个图表
+    add = {
+        "oneOf": [
+            {
+                "type": "object",
+                "required": ["id", "func", "kwargs", "trigger"],
+                "properties": {
+                    "id": {"type": "string", "enum": [job_id_for(chart)]},
+                    "func": {"type": "string", "enum": [JOB_FUNC]},
+                    "kwargs": {
+                        "type": "object",
+                        "required": ["chart"],
+                        "properties": {"chart": {"type": "string", "enum": [chart]}},
+                        "additionalProperties": False,
+                    },
+                    "trigger": {"type": "string", "enum": ["interval"]},
+                    **options,
+                    **units,
+                },
+                "additionalProperties": False,
+                "anyOf": enough,
+            }
+            for chart in charts
+        ]
+    }
+    # GET 返回的只读字段：与当前值相同时忽略（next_run_time 总是忽略），不同则 400
+    read_only = {
+        "id": {"type": "string"},
+        "func": {"type": "string"},
+        "args": {"type": "array", "items": {}},
+        "kwargs": {"type": "object"},
+        "max_instances": {"type": "integer"},
+        "next_run_time": {"type": "string", "nullable": True},
+        "start_date": {"type": "string"},
+    }
+    no_unit = {"not": {"anyOf": [{"required": [unit]} for unit in INTERVAL_ARGS]}}
+    patch = {
+        "type": "object",
+        "description": "the units given make the new interval (units left out count as 0); read-only fields as GET "
+        "returns them are ignored when they equal the current value",
+        "properties": {
+            "trigger": {"type": "string", "enum": ["interval"]},
+            **options,
+            **units,
+            **{key: {**schema, "readOnly": True} for key, schema in read_only.items()},
+        },
+        "additionalProperties": False,
+        "anyOf": [no_unit, *enough],
+    }
+    return add, patch
+
+
+def document(charts: list[str], *, min_interval: float = 1, scheduler_api: bool = True, auth: bool = False) -> dict[str, Any]:
+    """生成 OpenAPI 3.0 文档。scheduler_api：有没有 /scheduler 接口；auth：它是否要求 HTTP Basic 凭据。"""
+    chart = {"name": "name", "in": "path", "required": True, "schema": {"type": "string", "enum": charts}}
+    job = {
+        "name": "job_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "enum": [job_id_for(c) for c in charts]},
+    }
     stamp = {"name": "t", "in": "query", "required": False, "schema": {"type": "string"}, "description": "cache buster, ignored"}
     png = {
         "200": {
             "description": "the current PNG",
             "headers": {
                 "ETag": {"schema": {"type": "string"}},
+                "Last-Modified": {"schema": {"type": "string"}},
                 "Cache-Control": {"schema": {"type": "string"}},
                 "X-Livechart-Version": {"schema": {"type": "string"}},
             },
             "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}},
         },
-        "304": {"description": "not modified (If-None-Match)"},
+        "304": {
+            "description": "not modified: If-None-Match names the current ETag, or (without If-None-Match) "
+            "If-Modified-Since is later than the moment the current image was drawn"
+        },
         **_errors(503),
     }
     data_params = [
@@ -96,30 +192,8 @@ def document(charts: list[str]) -> dict[str, Any]:
             "description": "at most this many rows: the last ones after `since`",
         },
     ]
-    interval_props = {unit: {"type": "number", "minimum": 0} for unit in ("weeks", "days", "hours", "minutes", "seconds")}
-    job_body = {
-        "type": "object",
-        "properties": {
-            "id": {"type": "string", "enum": [job_id_for(c) for c in charts]},
-            "name": {"type": "string"},
-            "func": {"type": "string", "enum": [JOB_FUNC]},
-            "kwargs": {
-                "type": "object",
-                "properties": {"chart": {"type": "string", "enum": charts}},
-                "required": ["chart"],
-                "additionalProperties": False,
-            },
-            "trigger": {"type": "string", "enum": ["interval"]},
-            "misfire_grace_time": {"type": "integer", "minimum": 1, "nullable": True},
-            "coalesce": {"type": "boolean"},
-            "jitter": {"type": "number", "minimum": 0, "nullable": True},
-            "start_date": {"type": "string"},
-            "end_date": {"type": "string"},
-            **interval_props,
-        },
-        "additionalProperties": False,
-    }
-    patch_body = {**job_body, "properties": {k: v for k, v in job_body["properties"].items() if k != "id"}}
+    add_body, patch_body = _job_bodies(charts, min_interval)
+    health = {"oneOf": [_ref("Health"), _ref("Error")]}
     paths: dict[str, Any] = {
         "/": {
             "get": _operation(
@@ -128,10 +202,14 @@ def document(charts: list[str]) -> dict[str, Any]:
         },
         "/plot.png": {"get": _operation("the default chart (first in CHARTS)", png, parameters=[stamp])},
         "/charts/{name}.png": {"get": _operation("one chart's PNG", {**png, **_errors(404)}, parameters=[chart, stamp])},
-        "/api/charts": {"get": _operation("status of every chart", {"200": _json(_ref("ChartsStatus"), "status")})},
+        "/api/charts": {
+            "get": _operation("status of every chart", {"200": _json(_ref("ChartsStatus"), "status"), **_errors(503)})
+        },
         "/api/charts/{name}": {
             "get": _operation(
-                "status of one chart", {"200": _json(_ref("ChartStatus"), "status"), **_errors(404)}, parameters=[chart]
+                "status of one chart",
+                {"200": _json(_ref("ChartStatus"), "status"), **_errors(404, 503)},
+                parameters=[chart],
             )
         },
         "/api/charts/{name}/data": {
@@ -159,14 +237,15 @@ def document(charts: list[str]) -> dict[str, Any]:
         },
         "/healthz": {
             "get": _operation(
-                "healthy while the scheduler runs and no chart is stale or failing",
-                {"200": _json(_ref("Health"), "healthy"), "503": _json(_ref("Health"), "unhealthy: names the charts")},
+                "healthy while the scheduler runs and every chart has a job and is neither stale nor failing "
+                "(a job paused by the user is healthy)",
+                {"200": _json(_ref("Health"), "healthy"), "503": _json(health, "unhealthy: reasons says why")},
             )
         },
         "/readyz": {
             "get": _operation(
                 "ready once every chart has an image",
-                {"200": _json(_ref("Health"), "ready"), "503": _json(_ref("Health"), "not ready: names the charts")},
+                {"200": _json(_ref("Health"), "ready"), "503": _json(health, "not ready: names the charts")},
             )
         },
         "/metrics": {
@@ -176,28 +255,50 @@ def document(charts: list[str]) -> dict[str, Any]:
             )
         },
         "/openapi.json": {"get": _operation("this document", {"200": _json({"type": "object"}, "OpenAPI 3 document")})},
+    }
+    if scheduler_api:
+        paths.update(_scheduler_paths(job, add_body, patch_body))
+        if auth:
+            for operations in paths.values():
+                for operation in operations.values():
+                    if GUARDED[0] in map(int, operation["responses"]):
+                        operation["security"] = [{"basic": []}]
+    components: dict[str, Any] = {"schemas": _schemas()}
+    if scheduler_api and auth:
+        components["securitySchemes"] = {"basic": {"type": "http", "scheme": "basic"}}
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "livechart", "version": "1.0", "description": "Matplotlib charts kept fresh in memory."},
+        "paths": paths,
+        "components": components,
+    }
+
+
+def _scheduler_paths(job: dict[str, Any], add_body: dict[str, Any], patch_body: dict[str, Any]) -> dict[str, Any]:
+    """/scheduler 的接口（Flask-APScheduler 的路由；修改由 livechart.control 执行）。"""
+    paths: dict[str, Any] = {
         "/scheduler": {"get": _operation("scheduler info", {"200": _json(_ref("SchedulerInfo"), "info"), **_errors(*GUARDED)})},
         "/scheduler/jobs": {
             "get": _operation("list jobs", {"200": _json({"type": "array", "items": _ref("Job")}, "jobs"), **_errors(*GUARDED)}),
             "post": _operation(
-                "add a redraw job (only livechart.jobs:redraw for a configured chart)",
+                "add the redraw job of a chart that has none (only livechart.jobs:redraw, interval trigger)",
                 {"200": _json(_ref("Job"), "the new job"), **_errors(409, *MUTATING)},
-                requestBody={"required": True, "content": {JSON: {"schema": job_body}}},
+                requestBody=_json_body(add_body, "the job; id and kwargs.chart name the same chart"),
             ),
         },
         "/scheduler/jobs/{job_id}": {
             "get": _operation("one job", {"200": _json(_ref("Job"), "the job"), **_errors(404, *GUARDED)}, parameters=[job]),
             "patch": _operation(
-                'change a job, e.g. {"trigger": "interval", "seconds": 2}',
+                'change a job, e.g. {"seconds": 2}; what GET returns, changed and sent back, works too',
                 {"200": _json(_ref("Job"), "the changed job"), **_errors(404, *MUTATING)},
                 parameters=[job],
-                requestBody={"required": True, "content": {JSON: {"schema": patch_body}}},
+                requestBody=_json_body(patch_body, "the changes"),
             ),
             "delete": _operation(
-                "remove a job",
+                "remove a job (the chart stops redrawing; status and /healthz say so)",
                 {"204": {"description": "removed"}, **_errors(404, *MUTATING)},
                 parameters=[job],
-                requestBody=_optional_json_body(),
+                requestBody=ANY_OBJECT,
             ),
         },
     }
@@ -207,29 +308,29 @@ def document(charts: list[str]) -> dict[str, Any]:
                 summary,
                 {"200": _json(_ref("Job"), "the job"), **_errors(404, *MUTATING)},
                 parameters=[job],
-                requestBody=_optional_json_body(),
+                requestBody=ANY_OBJECT,
             )
         }
-    for action, summary, codes in (
-        ("pause", "pause all job processing", (409,)),
-        ("resume", "resume all job processing", (409,)),
-        ("start", "start the scheduler", ()),
+    for action, summary in (
+        ("pause", "pause all job processing in this process (409 when the scheduler is not started)"),
+        ("resume", "resume all job processing in this process (409 when the scheduler is not started)"),
+        ("start", 'start a scheduler that is not started (LIVECHART_SCHEDULER = "off"); 409 otherwise'),
     ):
         paths[f"/scheduler/{action}"] = {
-            "post": _operation(
-                summary, {"204": {"description": "done"}, **_errors(*codes, *MUTATING)}, requestBody=_optional_json_body()
-            )
+            "post": _operation(summary, {"204": {"description": "done"}, **_errors(409, *MUTATING)}, requestBody=ANY_OBJECT)
         }
     paths["/scheduler/shutdown"] = {
         "post": _operation(
-            "shut the scheduler down",
-            {"204": {"description": "done"}, **_errors(*MUTATING)},
-            requestBody={
-                "required": False,
-                "content": {JSON: {"schema": {"type": "object", "properties": {"wait": {"type": "boolean"}}}}},
-            },
+            "refused (409): shutting APScheduler down is final; use /scheduler/pause and /scheduler/resume",
+            _errors(409, *MUTATING),
+            requestBody=ANY_OBJECT,
         )
     }
+    return paths
+
+
+def _schemas() -> dict[str, Any]:
+    """响应的模式。"""
     nullable_string = {"type": "string", "nullable": True}
     schemas = {
         "Error": {
@@ -247,8 +348,17 @@ def document(charts: list[str]) -> dict[str, Any]:
                 "image_url": {"type": "string"},
                 "job_id": {"type": "string"},
                 "interval": {"type": "number", "nullable": True},
-                "paused": {"type": "boolean"},
+                "paused": {"type": "boolean", "description": "not redrawing on schedule; reason says why"},
                 "next_run": nullable_string,
+                "redrawing": {"type": "boolean"},
+                "reason": {
+                    "type": "object",
+                    "nullable": True,
+                    "description": "why the chart is not redrawing (null while it is)",
+                    "required": ["code", "message"],
+                    "properties": {"code": {"type": "string", "enum": list(REASON_CODES)}, "message": {"type": "string"}},
+                    "additionalProperties": False,
+                },
                 "version": {"type": "integer", "minimum": 0},
                 "rendered_at": nullable_string,
                 "render_ms": {"type": "number", "nullable": True},
@@ -274,7 +384,14 @@ def document(charts: list[str]) -> dict[str, Any]:
             "required": ["charts", "scheduler", "now"],
             "properties": {
                 "charts": {"type": "array", "items": _ref("ChartStatus")},
-                "scheduler": {"type": "object", "required": ["running"], "properties": {"running": {"type": "boolean"}}},
+                "scheduler": {
+                    "type": "object",
+                    "required": ["running", "state"],
+                    "properties": {
+                        "running": {"type": "boolean"},
+                        "state": {"type": "string", "enum": ["running", "paused", "stopped"]},
+                    },
+                },
                 "now": {"type": "string"},
             },
         },
@@ -314,6 +431,9 @@ def document(charts: list[str]) -> dict[str, Any]:
                 "scheduler_running": {"type": "boolean"},
                 "stale": {"type": "array", "items": {"type": "string"}},
                 "failing": {"type": "array", "items": {"type": "string"}},
+                "no_job": {"type": "array", "items": {"type": "string"}},
+                "paused": {"type": "array", "items": {"type": "string"}},
+                "reasons": {"type": "array", "items": {"type": "string"}},
                 "missing": {"type": "array", "items": {"type": "string"}},
             },
         },
@@ -337,17 +457,11 @@ def document(charts: list[str]) -> dict[str, Any]:
                 "kwargs": {"type": "object"},
                 "trigger": {"type": "string"},
                 "start_date": {"type": "string"},
-                "end_date": {"type": "string"},
                 "misfire_grace_time": {"type": "integer", "nullable": True},
                 "max_instances": {"type": "integer"},
                 "next_run_time": nullable_string,
-                **{unit: {"type": "integer"} for unit in ("weeks", "days", "hours", "minutes", "seconds")},
+                **{unit: {"type": "integer"} for unit in INTERVAL_ARGS},
             },
         },
     }
-    return {
-        "openapi": "3.0.3",
-        "info": {"title": "livechart", "version": "1.0", "description": "Matplotlib charts kept fresh in memory."},
-        "paths": paths,
-        "components": {"schemas": schemas},
-    }
+    return schemas

@@ -15,7 +15,9 @@ from livechart import metrics
 from livechart import store
 from livechart.extensions import scheduler
 from livechart.openapi import document
+from livechart.views import STALE_INTERVALS
 from livechart.views import chart_status
+from livechart.views import scheduler_problem
 
 bp = Blueprint("ops", __name__)
 
@@ -26,15 +28,35 @@ def _answer(healthy: bool, body: dict) -> tuple[Response, int]:
 
 @bp.get("/healthz")
 def healthz() -> tuple[Response, int]:
-    """调度器在运行且没有陈旧或失败的图表时为 200，否则 503 并列出图表。"""
+    """健康时 200，否则 503；reasons 逐条说明为什么不健康。
+
+    不健康：调度器暂停或没有启动（本进程什么都不重绘）、图表没有任务（被删除）、陈旧、连续失败。
+    用户暂停的单个任务是有意的，不算不健康，列在 paused 里。web 角色本来就不运行任务：只看图表本身。
+    """
     statuses = [chart_status(name) for name in jobs.workers()]
     stale = [s["name"] for s in statuses if s["stale"]]
     failing = [s["name"] for s in statuses if s["last_error"] and s["last_error"]["consecutive_failures"] > 0]
+    codes = {s["name"]: (s["reason"] or {}).get("code") for s in statuses}
+    no_job = [name for name, code in codes.items() if code == "no_job"]
+    paused = [name for name, code in codes.items() if code == "job_paused"]
     running = scheduler.state == STATE_RUNNING
-    # web 角色本来就不运行任务：它的健康只看图表是否新鲜（由别的进程渲染）
-    healthy = (running or current_app.config["LIVECHART_ROLE"] == "web") and not stale and not failing
-    body = {"status": "ok" if healthy else "unhealthy", "scheduler_running": running, "stale": stale, "failing": failing}
-    return _answer(healthy, body)
+    reasons = []
+    problem = None if current_app.config["LIVECHART_ROLE"] == "web" else scheduler_problem()
+    if problem is not None:
+        reasons.append(problem["message"])
+    reasons += [s["reason"]["message"] for s in statuses if s["name"] in no_job]
+    reasons += [f"chart {name!r} is stale: no new image for more than {STALE_INTERVALS} intervals" for name in stale]
+    reasons += [f"chart {name!r} is failing: see last_error in /api/charts/{name}" for name in failing]
+    body = {
+        "status": "unhealthy" if reasons else "ok",
+        "scheduler_running": running,
+        "stale": stale,
+        "failing": failing,
+        "no_job": no_job,
+        "paused": paused,
+        "reasons": reasons,
+    }
+    return _answer(not reasons, body)
 
 
 @bp.get("/readyz")
@@ -53,5 +75,13 @@ def prometheus() -> Response:
 
 @bp.get("/openapi.json")
 def openapi() -> Response:
-    """本服务的 OpenAPI 3 文档。"""
-    return jsonify(document(list(jobs.workers())))
+    """本服务的 OpenAPI 3 文档：按本进程的设置写明接受什么（有没有 /scheduler、是否要凭据、最小间隔）。"""
+    config = current_app.config
+    return jsonify(
+        document(
+            list(jobs.workers()),
+            min_interval=config["LIVECHART_MIN_INTERVAL"],
+            scheduler_api=bool(config.get("SCHEDULER_API_ENABLED")),
+            auth=bool(config.get("LIVECHART_API_USER")),
+        )
+    )

@@ -2,8 +2,8 @@
 
 Flask-APScheduler 的 API 能运行任何可导入的函数，且一个用户只是访问的网页也能跨站发 POST。
 因此：凭据（HTTP Basic，来自 LIVECHART_API_USER / LIVECHART_API_PASSWORD）或仅限本机回环；
-修改类请求必须是同源的 JSON；新增或修改任务只能指向 livechart 自己的重绘函数；
-任何响应都不带堆栈或原始异常文本。
+修改类请求必须是同源的 JSON 对象；放行后由 livechart.control 执行修改（新增或修改任务只能指向
+livechart 自己的重绘函数）；任何响应都不带堆栈或原始异常文本。
 """
 
 from __future__ import annotations
@@ -19,12 +19,10 @@ from flask import request
 from flask_apscheduler.auth import HTTPBasicAuth
 from werkzeug.http import HTTP_STATUS_CODES
 
+from livechart import control
 from livechart.errors import json_error
 from livechart.extensions import scheduler
-from livechart.jobs import workers
 from livechart.spec import ConfigError
-from livechart.spec import JobSpecError
-from livechart.spec import check_job
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
@@ -97,7 +95,7 @@ def _authorize() -> Response | None:
 
 
 def _check_body() -> Response | None:
-    """修改类请求：必须是 JSON；新增或修改任务的内容按 livechart 的规则校验。"""
+    """修改类请求：必须是 JSON 对象（可以为空）；然后交给 livechart.control 执行。"""
     if not request.is_json:
         return json_error(415, "unsupported_media_type", "send Content-Type: application/json")
     body = request.get_json(silent=True) if request.get_data(cache=True) else {}
@@ -106,23 +104,11 @@ def _check_body() -> Response | None:
     if not isinstance(body, dict):
         # Flask-APScheduler 的视图对非对象的请求体会出错（如 /scheduler/shutdown 调用 body.get）
         return json_error(400, "bad_request", "the body must be a JSON object")
-    endpoint = request.endpoint.removeprefix(scheduler.endpoint_prefix)
-    charts = {name: worker.spec for name, worker in workers().items()}
-    minimum = current_app.config["LIVECHART_MIN_INTERVAL"]
-    try:
-        if endpoint == "add_job":
-            check_job(body, charts, minimum)
-            if scheduler.get_job(body["id"]) is not None:
-                return json_error(409, "conflict", f"job {body['id']!r} already exists; PATCH it or DELETE it first")
-        elif endpoint == "update_job":
-            check_job(body, charts, minimum, patch_of=request.view_args["job_id"])
-    except JobSpecError as exc:
-        return json_error(400, "bad_request", str(exc))
-    return None
+    return control.perform(request.endpoint.removeprefix(scheduler.endpoint_prefix), body)
 
 
 def guard() -> Response | None:
-    """在 Flask-APScheduler 的视图之前运行：同源 → 认证 → 任务存在 → 请求体。"""
+    """在 Flask-APScheduler 的视图之前运行：同源 → 认证 → 任务存在 → 请求体 → 执行（livechart.control）。"""
     if not (request.endpoint or "").startswith(scheduler.endpoint_prefix):
         return None
     mutating = request.method not in SAFE_METHODS
@@ -142,21 +128,21 @@ def guard() -> Response | None:
 
 
 def scrub(response: Response) -> Response:
-    """统一 /scheduler 的错误响应。
+    """统一 Flask-APScheduler 视图的错误响应。
 
-    Flask-APScheduler 的视图出错时返回 {"error_message": str(e)}：5xx 换成通用消息（详情写日志），
-    4xx 改成 livechart 统一的 {"error", "message"} 格式。
+    它的视图出错时返回 {"error_message": str(e)}：5xx 换成通用消息（详情写日志），
+    4xx 改成 livechart 统一的 {"error", "message"} 格式。livechart 自己的错误响应原样通过（如 Redis 不可用的 503）。
     """
     if not (request.endpoint or "").startswith(scheduler.endpoint_prefix) or response.status_code < 400:
+        return response
+    body = response.get_json(silent=True)
+    if not (isinstance(body, dict) and "error_message" in body):
         return response
     if response.status_code >= 500:
         current_app.logger.error("scheduler API 出错 (%s %s): %s", request.method, request.path, response.get_data(as_text=True))
         return json_error(500, "internal_server_error", "internal error; see the server log")
-    body = response.get_json(silent=True)
-    if isinstance(body, dict) and "error_message" in body:
-        code = HTTP_STATUS_CODES.get(response.status_code, "error").lower().replace(" ", "_")
-        return json_error(response.status_code, code, str(body["error_message"]))
-    return response
+    code = HTTP_STATUS_CODES.get(response.status_code, "error").lower().replace(" ", "_")
+    return json_error(response.status_code, code, str(body["error_message"]))
 
 
 def init_app(app: Flask) -> None:
@@ -170,7 +156,8 @@ def init_app(app: Flask) -> None:
             "LIVECHART_API_USER / LIVECHART_API_PASSWORD: this configuration exposes the /scheduler API and requires "
             "credentials; set both (or set SCHEDULER_API_ENABLED = False)"
         )
-    # 总是显式设置：模块级的 scheduler 会沿用上一个 app 的 auth（init_app 用 config.get(…, self.auth)）
+    # 总是显式设置：模块级的 scheduler 会沿用上一个 app 的 auth 和允许的主机（init_app 用 config.get(…, self.auth)）
     config["SCHEDULER_AUTH"] = HTTPBasicAuth() if user else None
+    config.setdefault("SCHEDULER_ALLOWED_HOSTS", ["*"])
     app.before_request(guard)
     app.after_request(scrub)

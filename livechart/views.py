@@ -8,7 +8,9 @@ from datetime import UTC
 from datetime import datetime
 from typing import Any
 
+from apscheduler.schedulers.base import STATE_PAUSED
 from apscheduler.schedulers.base import STATE_RUNNING
+from apscheduler.schedulers.base import STATE_STOPPED
 from flask import Blueprint
 from flask import Response
 from flask import abort
@@ -34,6 +36,7 @@ bp = Blueprint("livechart", __name__)
 STALE_INTERVALS = 3
 # 页面间隔选择器的选项（秒）；当前间隔不在其中时页面会补上
 PAGE_INTERVALS = (1, 2, 5, 10, 30, 60, 300)
+SCHEDULER_STATES = {STATE_RUNNING: "running", STATE_PAUSED: "paused", STATE_STOPPED: "stopped"}
 
 
 def _iso(timestamp: float | None) -> str | None:
@@ -47,31 +50,69 @@ def _known(name: str) -> None:
         abort(404, f"unknown chart {name!r}; charts: {', '.join(jobs.workers())}")
 
 
+def _reason(code: str, message: str) -> dict[str, str]:
+    return {"code": code, "message": message}
+
+
+def _no_job(name: str) -> dict[str, str]:
+    job_id = job_id_for(name)
+    return _reason("no_job", f"chart {name!r} has no job: {job_id!r} was deleted; POST /scheduler/jobs adds it back")
+
+
+def _job_paused(name: str) -> dict[str, str]:
+    job_id = job_id_for(name)
+    return _reason("job_paused", f"job {job_id!r} is paused; POST /scheduler/jobs/{job_id}/resume")
+
+
+def scheduler_problem() -> dict[str, str] | None:
+    """本进程的调度器为什么不运行任务（暂停或没有启动）；在运行时为 None。"""
+    if scheduler.state == STATE_PAUSED:
+        return _reason("scheduler_paused", "the scheduler is paused: no chart is redrawn; POST /scheduler/resume")
+    if scheduler.state == STATE_STOPPED:
+        return _reason(
+            "scheduler_stopped",
+            'the scheduler is not running (LIVECHART_SCHEDULER = "off", or this host is not in SCHEDULER_ALLOWED_HOSTS): '
+            "no chart is redrawn; POST /scheduler/start",
+        )
+    return None
+
+
+def _state(interval: float | None, next_run: str | None, reason: dict[str, str] | None) -> dict[str, Any]:
+    """任务状态：paused 表示没有按计划重绘（任务暂停、调度器暂停或未启动、没有任务），reason 说明原因。"""
+    return {"interval": interval, "paused": reason is not None, "next_run": next_run, "redrawing": reason is None,
+            "reason": reason}  # fmt: skip
+
+
 def _shared_state(name: str) -> dict[str, Any]:
     """web 角色（本进程不运行任务）：任务状态取自 Redis 中的期望状态，没有记录时取配置。"""
     want = coordination.get().desired_one(name)
-    if want.get("removed") == "1":
-        return {"interval": None, "paused": True, "next_run": None}
+    if want.get("removed"):
+        return _state(None, None, _no_job(name))
     interval = float(want.get("seconds") or jobs.workers()[name].interval)
-    paused = want.get("paused") == "1"
+    if want.get("paused"):
+        return _state(interval, None, _job_paused(name))
     # 所有进程的任务都对齐到 EPOCH 的整数倍间隔，所以下次运行时间可以算出来
     epoch = coordination.EPOCH.timestamp()
     upcoming = epoch + (math.floor((time.time() - epoch) / interval) + 1) * interval
-    return {"interval": interval, "paused": paused, "next_run": None if paused else _iso(upcoming)}
+    return _state(interval, _iso(upcoming), None)
 
 
 def job_state(name: str) -> dict[str, Any]:
-    """图表任务的实时状态：间隔、是否暂停、下次运行时间（来自调度器，而非配置）。"""
+    """图表任务的实时状态：间隔、下次运行时间（来自调度器，而非配置），以及没有在重绘时的原因。"""
     if current_app.config["LIVECHART_ROLE"] == "web":
         return _shared_state(name)
     job = scheduler.get_job(job_id_for(name))
     if job is None:
-        return {"interval": None, "paused": True, "next_run": None}
+        return _state(None, None, _no_job(name))
     interval = job_interval(job)
-    # 调度器启动前任务处于 pending 状态，还没有 next_run_time
-    next_run = None if job.pending else job.next_run_time
-    paused = scheduler.state != STATE_RUNNING or (not job.pending and next_run is None)
-    return {"interval": interval, "paused": paused, "next_run": next_run.isoformat() if next_run else None}
+    # 调度器启动前任务处于 pending 状态：暂停过的才有 next_run_time（为 None）
+    next_run = getattr(job, "next_run_time", None)
+    if getattr(job, "next_run_time", True) is None:
+        return _state(interval, None, _job_paused(name))
+    problem = scheduler_problem()
+    if problem is not None:
+        return _state(interval, None, problem)
+    return _state(interval, next_run.isoformat() if next_run else None, None)
 
 
 def chart_status(name: str) -> dict[str, Any]:
@@ -81,7 +122,7 @@ def chart_status(name: str) -> dict[str, Any]:
     failure = store.load_failure(name)
     state = job_state(name)
     interval = state["interval"]
-    stale = not state["paused"] and (
+    stale = state["redrawing"] and (
         image is None or (interval is not None and time.time() - image.rendered_at > STALE_INTERVALS * interval)
     )
     return {
@@ -186,7 +227,7 @@ def charts_status() -> Response:
     """全部图表的状态。"""
     return jsonify(
         charts=[chart_status(name) for name in jobs.workers()],
-        scheduler={"running": scheduler.state == STATE_RUNNING},
+        scheduler={"running": scheduler.state == STATE_RUNNING, "state": SCHEDULER_STATES[scheduler.state]},
         now=_iso(time.time()),
     )
 

@@ -99,7 +99,10 @@ def _chart(chart: str, **changes: Any) -> dict[str, Any]:
         (_job("cpu", seconds="2"), r"JOBS\['redraw-cpu'\]: 'seconds' must be a number"),
         (_job("cpu", func="os:system"), r"JOBS\['redraw-cpu'\]: 'func' must be 'livechart.jobs:redraw'"),
         (_job("cpu", kwargs={"chart": "demo"}), r"JOBS\['redraw-cpu'\]: 'kwargs' of job 'redraw-cpu' must be"),
-        (_job("cpu", trigger="cron"), r"JOBS\['redraw-cpu'\]: 'trigger' must be \"interval\""),
+        (
+            _job("cpu", trigger="cron"),
+            r"JOBS\['redraw-cpu'\]: only interval triggers are supported: 'trigger' must be \"interval\"",
+        ),
         (_job("cpu", args=[1]), r"JOBS\['redraw-cpu'\]: field 'args' is not allowed"),
         (
             settings(JOBS=[*config.Config.JOBS, {**config.Config.JOBS[0], "name": "again"}]),

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 import pytest
+import redis
+import requests
 
 from livechart import ConfigError
+from livechart import coordination
 from livechart import jobs
 from livechart import store
 from livechart.extensions import scheduler
+from tests.conftest import RedisServer
+from tests.conftest import Server
+from tests.conftest import shutdown_scheduler
+from tests.conftest import wait_for
 
 JSON = {"Content-Type": "application/json"}
 REMOTE = {"REMOTE_ADDR": "203.0.113.9"}
@@ -72,6 +80,74 @@ def test_delete_and_add_back_a_job(client: Any) -> None:
     assert_json_error(client.post("/scheduler/jobs", json=NEW_JOB), 409, "already exists")
 
 
+def test_get_change_seconds_and_patch_the_same_object_back(client: Any) -> None:
+    """以前 "args": []、id、max_instances、next_run_time、start_date 都被拒绝。"""
+    job = client.get("/scheduler/jobs/redraw-cpu").get_json()
+    assert {"args", "id", "max_instances", "next_run_time", "start_date", "misfire_grace_time", "name"} <= set(job)
+    patched = client.patch("/scheduler/jobs/redraw-cpu", json={**job, "seconds": 7, "next_run_time": "whenever"})
+    assert patched.status_code == 200, patched.get_data(as_text=True)
+    after = patched.get_json()
+    assert after["seconds"] == 7 and scheduler.get_job("redraw-cpu").trigger.interval.total_seconds() == 7
+    unchanged = ("id", "name", "func", "args", "kwargs", "max_instances", "misfire_grace_time", "trigger")
+    assert {k: after[k] for k in unchanged} == {k: job[k] for k in unchanged}
+    # 再来一次：GET 的结果（新的 start_date）原样发回，什么都不变
+    again = client.patch("/scheduler/jobs/redraw-cpu", json=after)
+    assert again.status_code == 200 and again.get_json()["seconds"] == 7
+
+
+def test_patch_applies_every_accepted_field_and_keeps_a_paused_job_paused(client: Any) -> None:
+    """以前修改间隔（reschedule）会悄悄恢复一个暂停的任务。"""
+    client.post("/scheduler/jobs/redraw-cpu/pause", json={})
+    changes = {"minutes": 2, "seconds": 5, "name": "cpu 慢一点", "misfire_grace_time": None, "coalesce": False}
+    patched = client.patch("/scheduler/jobs/redraw-cpu", json=changes)
+    assert patched.status_code == 200, patched.get_data(as_text=True)
+    body = patched.get_json()
+    assert (body["minutes"], body["seconds"], body["name"], body["misfire_grace_time"]) == (2, 5, "cpu 慢一点", None)
+    job = scheduler.get_job("redraw-cpu")
+    assert job.trigger.interval.total_seconds() == 125 and job.coalesce is False and job.next_run_time is None
+    assert client.get("/api/charts/cpu").get_json()["reason"]["code"] == "job_paused"
+    # 只给单位（没有 trigger）也可以；只给 trigger 什么也不改
+    assert client.patch("/scheduler/jobs/redraw-cpu", json={"seconds": 9}).get_json()["seconds"] == 9
+    assert client.patch("/scheduler/jobs/redraw-cpu", json={"trigger": "interval"}).get_json()["seconds"] == 9
+    assert scheduler.get_job("redraw-cpu").next_run_time is None
+
+
+def test_shutdown_is_refused_and_the_charts_keep_redrawing(app: Any, client: Any) -> None:
+    """APScheduler 关闭后不能再启动（docs/pitfalls.md 第 19 条）：以前 shutdown → start 之后没有任务、/healthz 却是 ok。"""
+    response = client.post("/scheduler/shutdown", json={"wait": False})
+    assert_json_error(response, 409, "use POST /scheduler/pause and /scheduler/resume")
+    assert scheduler.running and sorted(j.id for j in scheduler.get_jobs()) == ["redraw-cpu", "redraw-demo"]
+    assert_json_error(client.post("/scheduler/start", json={}), 409, "already started and paused; POST /scheduler/resume")
+    assert client.post("/scheduler/resume", json={}).status_code == 204
+    assert_json_error(client.post("/scheduler/start", json={}), 409, "already running")
+    with app.app_context():
+        before = store.load_image("demo").version
+    # 调度器自己的线程池照常运行任务（间隔 1 秒）
+    wait_for(lambda: client.get("/api/charts/demo").get_json()["version"] > before, 10, "a scheduled redraw")
+    assert client.get("/healthz").status_code == 200
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_start_starts_a_scheduler_that_is_off(make_app: Any, monkeypatch: pytest.MonkeyPatch, debug: bool) -> None:
+    """以前 FLASK_DEBUG 下 POST /scheduler/start 回答 204，调度器却没有启动（Flask-APScheduler 的 start 什么也不做）。"""
+    if debug:
+        monkeypatch.setenv("FLASK_DEBUG", "1")
+        monkeypatch.delenv("WERKZEUG_RUN_MAIN", raising=False)
+        monkeypatch.delenv("FLASK_RUN_FROM_CLI", raising=False)
+    client = make_app("testing", LIVECHART_SCHEDULER="off").test_client()
+    assert client.get("/api/charts/demo").get_json()["reason"]["code"] == "scheduler_stopped"
+    assert client.post("/scheduler/start", json={}).status_code == 204
+    assert scheduler.running
+    assert client.get("/api/charts/demo").get_json()["reason"] is None
+    assert client.get("/healthz").status_code == 200
+
+
+def test_start_on_a_host_that_is_not_allowed_says_so(make_app: Any) -> None:
+    client = make_app("testing", LIVECHART_SCHEDULER="off", SCHEDULER_ALLOWED_HOSTS=["elsewhere"]).test_client()
+    assert_json_error(client.post("/scheduler/start", json={}), 409, "SCHEDULER_ALLOWED_HOSTS")
+    assert not scheduler.running
+
+
 @pytest.mark.parametrize(
     ("method", "path"),
     [
@@ -94,20 +170,29 @@ def test_unknown_job_is_404_json(client: Any, method: str, path: str) -> None:
 @pytest.mark.parametrize(
     ("body", "fragment"),
     [
-        ({"id": "pwn", "func": "os:system", "args": ["id"], "trigger": "date"}, "'args' is not allowed"),
+        ({"id": "pwn", "func": "os:system", "args": ["id"], "trigger": "interval"}, "'args' is not allowed"),
+        ({"id": "pwn", "func": "os:system", "args": ["id"], "trigger": "date"}, "only interval triggers are supported"),
         ({**NEW_JOB, "id": "redraw-x1", "kwargs": {"chart": "x1"}}, "unknown chart 'x1'"),
         ({**NEW_JOB, "id": "pwn", "func": "os:system"}, "a job id must be 'redraw-<chart>'"),
         ({**NEW_JOB, "func": "os:system"}, "'func' must be 'livechart.jobs:redraw'"),
         ({**NEW_JOB, "func": "livechart.jobs:warm"}, "'func' must be 'livechart.jobs:redraw'"),
         ({**NEW_JOB, "kwargs": {"chart": "cpu"}}, "'kwargs' of job 'redraw-demo' must be"),
         ({**NEW_JOB, "kwargs": {"chart": "demo", "x": object.__name__}}, "'kwargs' of job"),
-        ({**NEW_JOB, "trigger": "cron", "second": "*"}, "'second' is not allowed"),
+        ({**NEW_JOB, "trigger": "cron", "second": "*"}, "only interval triggers are supported"),
         ({**NEW_JOB, "trigger": "date"}, "'trigger' must be \"interval\""),
+        ({k: v for k, v in NEW_JOB.items() if k != "trigger"}, "only interval triggers are supported"),
+        ({**NEW_JOB, "jitter": 1}, "'jitter' is not supported"),
+        ({**NEW_JOB, "end_date": "2099-01-01T00:00:00+00:00"}, "'end_date' is not supported"),
+        ({**NEW_JOB, "start_date": "2099-01-01T00:00:00+00:00"}, "'start_date' is not supported"),
+        ({**NEW_JOB, "timezone": "UTC"}, "'timezone' is not supported"),
         ({**NEW_JOB, "seconds": 0}, "needs one of weeks"),
         ({**NEW_JOB, "seconds": 0.25}, "below the minimum"),
         ({**NEW_JOB, "seconds": 2.5}, "whole number of seconds"),
         ({**NEW_JOB, "seconds": "fast"}, "'seconds' must be a number"),
-        ({**NEW_JOB, "seconds": 1e308, "minutes": 1e308}, "invalid interval"),
+        ({**NEW_JOB, "seconds": 1e308, "minutes": 1e308}, "'minutes' must be at most 527040"),
+        ({**NEW_JOB, "seconds": 4.0}, "'seconds' must be a whole number"),
+        ({**NEW_JOB, "minutes": 1, "seconds": -5}, "'seconds' must be a whole number ≥ 0"),
+        ({**NEW_JOB, "name": ""}, "'name' must be a non-empty string"),
         ({**NEW_JOB, "jobstore": "other"}, "'jobstore' is not allowed"),
         ({**NEW_JOB, "misfire_grace_time": "soon"}, "misfire_grace_time"),
         ([1, 2, 3], "JSON object"),
@@ -124,13 +209,22 @@ def test_add_job_rejects_anything_but_livechart_redraws(client: Any, body: Any, 
     [
         ({"func": "os:system"}, "'func' must be"),
         ({"func": "livechart.jobs:redraw", "kwargs": {"chart": "demo"}}, "'kwargs' of job 'redraw-cpu'"),
-        ({"args": ["rm -rf /"]}, "'args' is not allowed"),
-        ({"seconds": 3}, "'trigger' must be \"interval\""),
-        ({"trigger": "interval"}, "needs one of"),
+        ({"args": ["rm -rf /"]}, "'args' is read-only"),
+        ({"trigger": "interval", "seconds": 0}, "needs one of"),
         ({"trigger": "interval", "seconds": -1}, "below the minimum"),
-        ({"trigger": "cron", "minute": "*/5"}, "'minute' is not allowed"),
-        ({"id": "other"}, "'id' is not allowed"),
-        ({"max_instances": 5}, "'max_instances' is not allowed"),
+        ({"trigger": "cron", "minute": "*/5"}, "only interval triggers are supported"),
+        ({"id": "other"}, "'id' is read-only"),
+        ({"max_instances": 5}, "'max_instances' is read-only"),
+        ({"max_instances": True}, "'max_instances' is read-only"),
+        ({"start_date": "2020-01-01T00:00:00+00:00"}, "'start_date' is read-only"),
+        ({"start_date": "soon"}, "'start_date' is read-only"),
+        ({"next_run_time": 5}, "'next_run_time' is read-only"),
+        ({"name": ""}, "'name' must be a non-empty string"),
+        # 以前：间隔已经改成 3 秒，然后因为 jitter 500（半途而废的修改）
+        ({"trigger": "interval", "seconds": 3, "jitter": 1}, "'jitter' is not supported"),
+        ({"trigger": "interval", "seconds": 3, "end_date": "2099-01-01T00:00:00+00:00"}, "'end_date' is not supported"),
+        ({"trigger": "interval", "seconds": 3, "timezone": "UTC"}, "'timezone' is not supported"),
+        ({"seconds": 3, "misfire_grace_time": 0}, "misfire_grace_time"),
     ],
 )
 def test_patch_rejects_bad_changes_and_keeps_the_job(client: Any, body: Any, fragment: str) -> None:
@@ -282,8 +376,6 @@ def test_authenticated_mutation(secured: Any) -> None:
 
 def test_auth_does_not_leak_between_apps(secured: Any, make_app: Any) -> None:
     """模块级 scheduler 会沿用上一个 app 的 SCHEDULER_AUTH：必须每次显式设置。"""
-    from tests.conftest import shutdown_scheduler
-
     shutdown_scheduler()
     open_app = make_app("testing")
     assert open_app.test_client().get("/scheduler/jobs").status_code == 200
@@ -337,3 +429,107 @@ def test_scheduler_off_starts_nothing(make_app: Any) -> None:
     assert not scheduler.running
     assert app.test_client().get("/plot.png").status_code == 200
     assert jobs.workers(app)["cpu"].renders == 1
+
+
+# --- 任何 /scheduler 调用序列之后：要么每个有任务的图表都在重绘，要么状态与 /healthz 说明原因 ---
+
+
+def _reasons(server: Server) -> dict[str, str | None]:
+    return {c["name"]: c["reason"] and c["reason"]["code"] for c in server.get("/api/charts").json()["charts"]}
+
+
+def _advances(server: Server, chart: str) -> None:
+    start = server.version(chart)
+    wait_for(lambda: server.version(chart) > start, 10, f"{chart} redraws on its own")
+
+
+def _healthy(server: Server) -> dict[str, Any]:
+    """等到 /healthz 为 200（机器很忙时 1 秒的图表可能一时陈旧）并返回它的内容。"""
+    return wait_for(lambda: (r := server.get("/healthz")).status_code == 200 and r.json(), 20, "/healthz is 200")
+
+
+def _unhealthy_because(server: Server, fragment: str) -> dict[str, Any]:
+    response = server.get("/healthz")
+    body = response.json()
+    assert response.status_code == 503 and any(fragment in reason for reason in body["reasons"]), body
+    return body
+
+
+def test_any_sequence_of_scheduler_calls_redraws_or_says_why(server: Server) -> None:
+    """真实的服务进程（间隔 1 秒）。以前：shutdown → start 报告运行中、没有任务，/healthz 为 ok，
+    之后补回的任务每个节拍都记录 "cannot schedule new futures after shutdown" 和堆栈。"""
+    assert server.post("/scheduler/shutdown", json={"wait": False}).status_code == 409
+    assert server.post("/scheduler/start").status_code == 409
+    _healthy(server)
+    _advances(server, "demo")
+
+    assert server.post("/scheduler/pause").status_code == 204
+    assert _reasons(server) == {"cpu": "scheduler_paused", "demo": "scheduler_paused"}
+    _unhealthy_because(server, "the scheduler is paused")
+    assert server.post("/scheduler/resume").status_code == 204
+    _advances(server, "cpu")
+
+    assert requests.delete(server.url + "/scheduler/jobs/redraw-demo", json={}, timeout=10).status_code == 204
+    assert _reasons(server) == {"cpu": None, "demo": "no_job"}
+    assert _unhealthy_because(server, "'redraw-demo' was deleted")["no_job"] == ["demo"]
+    assert server.post("/scheduler/jobs", json={**NEW_JOB, "seconds": 1}).status_code == 200
+    _advances(server, "demo")
+    assert _reasons(server) == {"cpu": None, "demo": None}
+
+    assert server.post("/scheduler/jobs/redraw-cpu/pause").status_code == 200
+    patched = server.patch("/scheduler/jobs/redraw-cpu", json={"seconds": 2})
+    assert patched.status_code == 200 and patched.json()["next_run_time"] is None  # 仍然暂停
+    assert _reasons(server) == {"cpu": "job_paused", "demo": None}
+    assert _healthy(server)["paused"] == ["cpu"]  # 用户暂停的任务是有意的
+    assert server.post("/scheduler/jobs/redraw-cpu/resume").status_code == 200
+    _advances(server, "cpu")
+    assert _healthy(server)["reasons"] == []
+    log = server.log.read_text()
+    assert "Traceback" not in log and "cannot schedule new futures" not in log
+
+
+# --- 多进程模式（Redis）：修改先写进 Redis，再由同一个函数应用；Redis 不可用时什么都不改 ---
+
+PRODUCTION = {"LIVECHART_API_USER": "ops", "LIVECHART_API_PASSWORD": "s3cret", "LIVECHART_SCHEDULER": "running"}
+AUTH = basic("ops", "s3cret")
+
+
+def test_with_redis_a_change_is_recorded_then_applied_once(redis_server: RedisServer, make_app: Any) -> None:
+    app = make_app("production", CACHE_TYPE="RedisCache", CACHE_REDIS_URL=redis_server.url, **PRODUCTION)
+    client = app.test_client()
+    patched = client.patch("/scheduler/jobs/redraw-cpu", json={"seconds": 3}, headers=AUTH)
+    # 响应就是应用之后的任务：起点已对齐到 EPOCH（以前先按 Flask-APScheduler 改一次，响应里是“现在”，再被对齐线程改一次）
+    assert patched.status_code == 200 and patched.get_json()["start_date"] == coordination.EPOCH.isoformat()
+    assert patched.get_json()["seconds"] == 3
+    recorded = redis.Redis.from_url(redis_server.url).hgetall("livechart:coord:job:cpu")
+    assert json.loads(recorded[b"seconds"]) == 3
+
+    client.post("/scheduler/jobs/redraw-cpu/pause", json={}, headers=AUTH)
+    renamed = client.patch("/scheduler/jobs/redraw-cpu", json={"name": "cpu", "seconds": 4}, headers=AUTH).get_json()
+    assert renamed["name"] == "cpu" and renamed["seconds"] == 4 and renamed["next_run_time"] is None
+    assert coordination.get(app).desired_one("cpu") == {"seconds": 4.0, "paused": True, "name": "cpu"}
+
+    redis_server.stop()
+    for method, path, body in (("patch", "/scheduler/jobs/redraw-cpu", {"seconds": 9}), ("delete", "/scheduler/jobs/redraw-demo", {}),
+                               ("post", "/scheduler/jobs/redraw-cpu/resume", {})):  # fmt: skip
+        response = getattr(client, method)(path, json=body, headers=AUTH)
+        assert_json_error(response, 503, "Redis")
+    # 什么都没改，Redis 恢复后对齐也不会改：本进程与 Redis 一致
+    redis_server.start()
+    coordination.reconcile(app)
+    assert scheduler.get_job("redraw-cpu").trigger.interval.total_seconds() == 4
+    assert scheduler.get_job("redraw-cpu").next_run_time is None
+    assert scheduler.get_job("redraw-demo") is not None
+
+
+def test_the_web_role_says_why_a_chart_is_not_redrawing(redis_server: RedisServer, make_app: Any) -> None:
+    settings = {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": redis_server.url, **PRODUCTION}
+    worker = make_app("production", **settings).test_client()
+    assert worker.delete("/scheduler/jobs/redraw-demo", json={}, headers=AUTH).status_code == 204
+    assert worker.post("/scheduler/jobs/redraw-cpu/pause", json={}, headers=AUTH).status_code == 200
+    shutdown_scheduler()
+    web = make_app("production", **settings, LIVECHART_ROLE="web").test_client()
+    charts = web.get("/api/charts").get_json()["charts"]
+    assert [c["reason"]["code"] for c in charts] == ["job_paused", "no_job"]
+    health = web.get("/healthz")
+    assert health.status_code == 503 and health.get_json()["no_job"] == ["demo"] and health.get_json()["paused"] == ["cpu"]

@@ -1,0 +1,146 @@
+"""/scheduler API 中由 livechart 自己执行的操作：守卫放行之后、Flask-APScheduler 的视图之前。
+
+新增、修改（PATCH）、删除、暂停、恢复任务都经过 coordination.change：多进程时先写进 Redis 再应用，
+单进程时直接应用——每个修改只有一条路径、只应用一次，响应里的任务就是应用之后的样子。
+Flask-APScheduler 的 modify_job 不能修改 jitter、重设间隔时丢掉其余触发参数并恢复暂停的任务，而且先改间隔、后报错
+（半途而废的修改），所以 PATCH 由这里先完整校验、再一次应用。Flask-APScheduler 自己的视图只用于查看（GET）、
+整体暂停 / 恢复调度器和立即运行（run）；响应仍用它的 JSON 格式。
+
+POST /scheduler/shutdown 一律 409：APScheduler 关闭调度器时也关闭了线程池并清空任务存储，之后再 start
+只会报告“运行中”却没有任务（docs/pitfalls.md 第 19 条）。停止重绘用 POST /scheduler/pause，停止服务就停止进程。
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import redis
+from apscheduler.schedulers.base import STATE_PAUSED
+from apscheduler.schedulers.base import STATE_STOPPED
+from flask import Response
+from flask import current_app
+from flask import request
+from flask_apscheduler.json import jsonify as job_json
+from flask_apscheduler.utils import job_to_dict
+
+from livechart import coordination
+from livechart import store
+from livechart.errors import json_error
+from livechart.extensions import scheduler
+from livechart.jobs import workers
+from livechart.spec import JOB_ID_PREFIX
+from livechart.spec import JobSpecError
+from livechart.spec import check_job
+from livechart.spec import check_patch
+
+SHUTDOWN_REFUSED = (
+    "shutting the scheduler down is final in APScheduler (its thread pool is closed and its jobs are dropped, so a "
+    "later start would report running with no jobs): use POST /scheduler/pause and /scheduler/resume to stop and "
+    "restart every redraw, or stop the process"
+)
+
+
+def _charts() -> dict[str, Any]:
+    return {name: worker.spec for name, worker in workers().items()}
+
+
+def _minimum() -> float:
+    return current_app.config["LIVECHART_MIN_INTERVAL"]
+
+
+def _job(job_id: str) -> Response:
+    """任务当前的样子（Flask-APScheduler 的 JSON 格式）。"""
+    return job_json(scheduler.get_job(job_id))
+
+
+def _change(chart: str, want: dict[str, Any], *, replace: bool = False) -> None:
+    coordination.change(current_app._get_current_object(), chart, want, replace=replace)  # type: ignore[attr-defined]
+
+
+def add_job(body: dict[str, Any]) -> Response:
+    """POST /scheduler/jobs：新增一个图表的重绘任务（这个图表还没有任务时）。"""
+    desired = check_job(body, _charts(), _minimum())
+    job_id = body["id"]
+    if scheduler.get_job(job_id) is not None:
+        return json_error(409, "conflict", f"job {job_id!r} already exists; PATCH it or DELETE it first")
+    _change(job_id.removeprefix(JOB_ID_PREFIX), {"removed": False, "paused": False, **desired}, replace=True)
+    return _job(job_id)
+
+
+def update_job(body: dict[str, Any], job_id: str) -> Response:
+    """PATCH /scheduler/jobs/<id>：先校验全部字段，再一次应用；GET 的结果改几个字段后原样发回也可以。"""
+    changes = check_patch(body, job_to_dict(scheduler.get_job(job_id)), _charts(), _minimum())
+    if changes:
+        _change(job_id.removeprefix(JOB_ID_PREFIX), changes)
+    return _job(job_id)
+
+
+def delete_job(body: dict[str, Any], job_id: str) -> Response:
+    """DELETE /scheduler/jobs/<id>：删除任务；图表不再重绘，状态与健康检查说明原因。"""
+    _change(job_id.removeprefix(JOB_ID_PREFIX), {"removed": True})
+    return Response(status=204)
+
+
+def pause_job(body: dict[str, Any], job_id: str) -> Response:
+    """POST /scheduler/jobs/<id>/pause。"""
+    _change(job_id.removeprefix(JOB_ID_PREFIX), {"paused": True})
+    return _job(job_id)
+
+
+def resume_job(body: dict[str, Any], job_id: str) -> Response:
+    """POST /scheduler/jobs/<id>/resume。"""
+    _change(job_id.removeprefix(JOB_ID_PREFIX), {"paused": False})
+    return _job(job_id)
+
+
+def start_scheduler(body: dict[str, Any]) -> Response:
+    """POST /scheduler/start：启动还没有启动的调度器（LIVECHART_SCHEDULER = "off" 时）。
+
+    不用 Flask-APScheduler 的 start()：它在 FLASK_DEBUG 下或主机不在 SCHEDULER_ALLOWED_HOSTS 中时什么也不做，
+    API 却回答 204（docs/pitfalls.md 第 3 条）。
+    """
+    if scheduler.state == STATE_PAUSED:
+        return json_error(409, "conflict", "the scheduler is already started and paused; POST /scheduler/resume")
+    if scheduler.state != STATE_STOPPED:
+        return json_error(409, "conflict", "the scheduler is already running")
+    allowed = scheduler.allowed_hosts
+    if "*" not in allowed and scheduler.host_name not in allowed:
+        return json_error(409, "conflict", f"this host ({scheduler.host_name}) is not in SCHEDULER_ALLOWED_HOSTS {allowed}")
+    scheduler.scheduler.start()
+    coordination.start_reconciling(current_app._get_current_object())  # type: ignore[attr-defined]
+    return Response(status=204)
+
+
+def shutdown_scheduler(body: dict[str, Any]) -> Response:
+    """POST /scheduler/shutdown：拒绝（见模块说明）。"""
+    return json_error(409, "conflict", SHUTDOWN_REFUSED)
+
+
+HANDLERS: dict[str, Callable[..., Response]] = {
+    "add_job": add_job,
+    "update_job": update_job,
+    "delete_job": delete_job,
+    "pause_job": pause_job,
+    "resume_job": resume_job,
+    "start_scheduler": start_scheduler,
+    "shutdown_scheduler": shutdown_scheduler,
+}
+
+
+def perform(endpoint: str, body: dict[str, Any]) -> Response | None:
+    """执行 livechart 自己处理的修改；其余（查看、整体暂停 / 恢复、run）返回 None，交给 Flask-APScheduler 的视图。"""
+    handler = HANDLERS.get(endpoint)
+    if handler is None:
+        return None
+    try:
+        return handler(body, **(request.view_args or {}))
+    except JobSpecError as exc:
+        return json_error(400, "bad_request", str(exc))
+    except redis.RedisError:
+        # 多进程模式下修改先写进 Redis（coordination.change）：写不进去就什么都没改
+        store.report(False)
+        return json_error(
+            503, "unavailable", "the shared cache (Redis) is unavailable, so the change was not made; retry shortly",
+            {"Retry-After": "1"},
+        )  # fmt: skip
