@@ -67,16 +67,21 @@
     next.src = `${chart.src}?t=${Date.now()}`;
   }
 
+  const MAX_DELAY_MS = 2 ** 31 - 1;
+  // 状态里 reason.code 对应的徽章文字
+  const REASONS = { no_job: "没有任务", job_paused: "已暂停", scheduler_paused: "调度器已暂停", scheduler_stopped: "调度器未运行" };
+
   function schedule(chart) {
     clearInterval(chart.timer);
     chart.timer = null;
     if (document.hidden || chart.paused || !chart.intervalMs) return;
-    chart.timer = setInterval(() => refresh(chart), chart.intervalMs);
+    // 浏览器把超过 2^31−1 毫秒的延迟当作 0：不夹住的话很长的间隔会变成死循环（docs/pitfalls.md 第 23 条）
+    chart.timer = setInterval(() => refresh(chart), Math.min(chart.intervalMs, MAX_DELAY_MS));
   }
 
   function showPeriod(chart) {
     chart.el.classList.toggle("paused", chart.paused);
-    if (chart.paused) setText(chart, ".period", "已暂停");
+    if (chart.paused) setText(chart, ".period", chart.reason ? REASONS[chart.reason.code] || "已暂停" : "已暂停");
     else if (chart.intervalMs) setText(chart, ".period", `每 ${chart.intervalMs / 1000} 秒刷新`);
     else setText(chart, ".period", "没有重绘任务");
     showBadge(chart);
@@ -94,8 +99,10 @@
       text = "错误";
       title = `${chart.error.message}（连续失败 ${chart.error.consecutive_failures} 次）`;
     } else if (chart.paused) {
+      // 不在按计划重绘：徽章说明原因（没有任务、任务暂停、调度器暂停或未运行），悬停看完整的说明
       state = "paused";
-      text = "已暂停";
+      text = chart.reason ? REASONS[chart.reason.code] || "已暂停" : "已暂停";
+      title = chart.reason ? chart.reason.message : "";
     } else if (chart.stale) {
       state = "stale";
       text = "陈旧";
@@ -201,6 +208,7 @@
       if (chart.version !== null && status.version !== chart.version && chart.paused) refresh(chart);
       chart.intervalMs = intervalMs;
       chart.paused = status.paused;
+      chart.reason = status.reason;
       chart.version = status.version;
       chart.renderedAt = status.rendered_at ? Date.parse(status.rendered_at) : null;
       chart.stale = status.stale;

@@ -7,9 +7,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 
 from tests.conftest import Server
 from tests.conftest import require_program
+from tests.conftest import start_server
 from tests.conftest import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -267,3 +269,36 @@ def test_the_page_runs_under_its_own_content_security_policy(page: Any) -> None:
     page.click("#chart-demo [data-action=run]")
     until(page, "document.querySelector('#chart-demo .badge').textContent === '实时'", 10)
     assert page.console_errors == []
+
+
+def test_a_chart_without_a_job_says_why_on_its_badge(browser: Any, tmp_path: Any) -> None:
+    server = start_server(tmp_path)
+    tab = open_page(browser, server)
+    try:
+        until(tab, "document.querySelector('#chart-demo .badge').textContent === '实时'", 10)
+        assert requests.delete(server.url + "/scheduler/jobs/redraw-demo", json={}, timeout=10).status_code == 204
+        until(tab, "document.querySelector('#chart-demo .badge').textContent === '没有任务'", 10)
+        title = tab.get_attribute("#chart-demo .badge", "title")
+        assert "redraw-demo" in title, title
+        assert tab.text_content("#chart-demo .period") == "没有任务"
+        assert tab.console_errors == []
+    finally:
+        tab.context.close()
+        server.stop()
+
+
+def test_a_very_long_interval_does_not_turn_into_a_tight_loop(browser: Any, tmp_path: Any) -> None:
+    """30 天超过浏览器 setInterval 的上限（2^31−1 毫秒）：不夹住的话它立即触发，页面不停地请求图片。"""
+    server = start_server(tmp_path)
+    tab = open_page(browser, server)
+    try:
+        answer = requests.patch(server.url + "/scheduler/jobs/redraw-demo", json={"trigger": "interval", "days": 30}, timeout=10)
+        assert answer.status_code == 200, answer.text
+        until(tab, "document.querySelector('#chart-demo .period').textContent === '每 2592000 秒刷新'", 10)
+        tab.image_requests.clear()
+        tab.wait_for_timeout(3000)
+        demo = [url for _, url in tab.image_requests if "/charts/demo.png" in url]
+        assert len(demo) <= 1, demo
+    finally:
+        tab.context.close()
+        server.stop()
