@@ -160,7 +160,9 @@ def test_screenshot_is_not_blank(page: Any, tmp_path: Any) -> None:
     shot = Image.open(BytesIO(page.screenshot(full_page=True))).convert("L")
     assert ImageStat.Stat(shot).stddev[0] > 5  # 空白页的标准差接近 0
     for chart in ("cpu", "demo"):
-        element = Image.open(BytesIO(page.locator(f"#chart-{chart} img.plot").screenshot())).convert("L")
+        # 页面每次刷新都换一个新的 <img>（预加载后替换）：按位置截图，不依赖某一个元素还在 DOM 里
+        box = wait_for(lambda chart=chart: page.locator(f"#chart-{chart} img.plot").bounding_box(), 10, "image box")
+        element = Image.open(BytesIO(page.screenshot(clip=box, full_page=True))).convert("L")
         histogram = element.histogram()
         drawn = sum(histogram[:200]) / sum(histogram)  # 明显比白色深的像素：文字、坐标轴、曲线
         assert drawn > 0.005, f"chart {chart} looks blank ({drawn:.3%} drawn pixels)"
