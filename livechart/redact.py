@@ -35,20 +35,22 @@ CONNECTION_DETAILS = [
     (re.compile(r"\(\s*[\w.-]+\s*:\s*\d+\s*\)"), f"({HIDDEN})"),
     (re.compile(r"\bhost='[^']*'|\bhost=\S+"), f"host={HIDDEN}"),
 ]
-# key=value 或 "key": "value" 形式的凭据
+# key=value、key: value 或 "key": "value" 形式的凭据（键名前不是字母即可：AWS_SECRET_ACCESS_KEY=… 也算）
 CREDENTIAL = re.compile(
-    r"""(?i)\b(password|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|auth|authorization|user(?:name)?|dbname)"""
-    r"""(\s*[=:]\s*['"]?)([^\s'",;&]+)"""
+    r"""(?i)(?<![A-Za-z])(password|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|auth|user(?:name)?|dbname)"""
+    r"""(['"]?\s*[=:]\s*['"]?)([^\s'",;&}]+)"""
 )
+# 请求头形式的凭据：值是这一行剩下的全部（Authorization: Bearer <令牌>、Cookie: a=1; b=2）
+HEADER_CREDENTIAL = re.compile(r"(?i)(?<![A-Za-z-])(authorization|proxy-authorization|cookie|set-cookie)(['\"]?\s*[:=]\s*)[^\n]*")
 # SQLAlchemy 在消息后附的 SQL、参数与说明链接
 SQLALCHEMY_TAIL = re.compile(r"\s*\[(?:SQL|parameters): .*?(?=\s*\[(?:SQL|parameters): |\s*\(Background on this error|$)", re.S)
 SQLALCHEMY_BACKGROUND = re.compile(r"\s*\(Background on this error at: [^)]*\)")
 
 
 def _url(match: re.Match[str]) -> str:
-    """URL 只留协议、主机与路径；用户信息与查询串去掉。"""
+    """URL 只留协议与主机：用户信息、路径（可能带令牌，如 /bot<令牌>/getMe、webhook 路径）与查询串都去掉。"""
     scheme, host, path, query, _ = match.groups()
-    return f"{scheme}{host}{path}{'?' + HIDDEN if query else ''}"
+    return f"{scheme}{host}{'/' + HIDDEN if path.strip('/') else ''}{'?' + HIDDEN if query else ''}"
 
 
 def secret_values(params: Mapping[str, Any]) -> list[str]:
@@ -87,12 +89,14 @@ def secret_values(params: Mapping[str, Any]) -> list[str]:
 def scrub(text: str, secrets: Iterable[str] = ()) -> str:
     """去掉文本里的机密与连接细节。"""
     for secret in secrets:
-        text = text.replace(secret, HIDDEN)
+        # 只替换完整的词：用户 postgres 不该把列名 postgres_time 也抹掉一半
+        text = re.sub(rf"(?<![\w]){re.escape(secret)}(?![\w])", HIDDEN, text)
     text = SQLALCHEMY_BACKGROUND.sub("", text)
     text = SQLALCHEMY_TAIL.sub("", text)
     text = URL.sub(_url, text)
     for pattern, replacement in CONNECTION_DETAILS:
         text = pattern.sub(replacement, text)
+    text = HEADER_CREDENTIAL.sub(lambda m: f"{m.group(1)}{m.group(2)}{HIDDEN}", text)
     text = CREDENTIAL.sub(lambda m: f"{m.group(1)}{m.group(2)}{HIDDEN}", text)
     text = " ".join(text.split())
     return text if len(text) <= MAX_LENGTH else text[: MAX_LENGTH - 1] + HIDDEN

@@ -23,7 +23,7 @@ from livechart.redact import secret_values
         (
             "401 Client Error: Unauthorized for url: http://apiuser:hunter22@example.org:8080/data?api_key=topsecret&x=1",
             ["apiuser", "hunter22", "topsecret", "x=1"],
-            ["401 Client Error", "http://example.org:8080/data?…"],
+            ["401 Client Error", "http://example.org:8080/…?…"],
         ),
         (
             '(psycopg.OperationalError) connection failed: connection to server at "10.0.0.5", port 5433 failed: '
@@ -43,6 +43,14 @@ from livechart.redact import secret_values
             ["Max retries exceeded"],
         ),
         ("dsn: dbname=prod user=admin password=s3cr3t host=db.internal", ["prod", "admin", "s3cr3t", "db.internal"], ["dsn"]),
+        (
+            "404 Client Error: Not Found for url: https://api.telegram.org/bot123456:AAHsecretTOKEN/getMe",
+            ["AAHsecretTOKEN", "123456", "getMe"],
+            ["https://api.telegram.org/…"],
+        ),
+        ('upstream said {"password": "hunter2", "user": "bob"}', ["hunter2", '"bob"'], ["upstream said"]),
+        ("sent Authorization: Bearer tok-777777 and Cookie: session=abcdef; theme=dark", ["tok-777777", "abcdef"], ["sent"]),
+        ("AWS_SECRET_ACCESS_KEY=abcdEFGH1234 is invalid", ["abcdEFGH1234"], ["is invalid"]),
     ],
 )
 def test_scrub_removes_credentials_and_connection_details(message: str, hidden: list[str], kept: list[str]) -> None:
@@ -51,6 +59,13 @@ def test_scrub_removes_credentials_and_connection_details(message: str, hidden: 
         assert secret not in public, public
     for text in kept:
         assert text in public, public
+
+
+def test_secrets_are_removed_as_whole_words_only() -> None:
+    """用户 postgres 被抹掉，但列名 postgres_time 不被抹掉一半。"""
+    assert scrub('user postgres: column "postgres_time" does not exist', ["postgres"]) == (
+        'user …: column "postgres_time" does not exist'
+    )
 
 
 def test_every_secret_of_the_source_parameters_is_removed_verbatim() -> None:
@@ -113,7 +128,7 @@ def test_public_routes_never_show_a_sources_secrets(make_app: Any, refusing_api:
     client = app.test_client()
     status = client.get("/api/charts/api").get_json()
     assert status["last_error"]["message"].startswith("http_json source: HTTPError: 401 Client Error"), status
-    for path in ("/api/charts", "/api/charts/api", "/healthz", "/"):
+    for path in ("/api/charts", "/api/charts/api", "/healthz", "/", "/api/charts/api/data", "/openapi.json", "/metrics"):
         body = client.get(path).get_data(as_text=True)
         for secret in secrets:
             assert secret not in body, (path, secret, body[:500])
