@@ -73,6 +73,8 @@ class Deadline(Generic[T]):
         self.name = name
         self.pending: Future[T] | None = None
         self.started = 0.0
+        # 已经按超时报告过的调用：它后来的异常不再报告（否则状态与日志在“超时”和它的异常之间来回跳）
+        self.abandoned = False
         self.lock = threading.Lock()
 
     def _start(self, call: Callable[[], T]) -> Future[T]:
@@ -96,11 +98,14 @@ class Deadline(Generic[T]):
         APScheduler 也就不会每个节拍警告 "maximum number of running instances"）；等完仍未到期限时抛 StillRunning。
         """
         with self.lock:
+            if self.pending is not None and self.abandoned and self.pending.done() and self.pending.exception() is not None:
+                self.pending = None  # 迟到的只有异常：丢掉，重新取
             if self.pending is None:
-                self.pending, self.started = self._start(call), time.monotonic()
+                self.pending, self.started, self.abandoned = self._start(call), time.monotonic(), False
             future, started = self.pending, self.started
         if not future.done() and time.monotonic() - started > seconds:
             # 上一次调用还卡着：不再开始新的，直接报告
+            self.abandoned = True
             raise FetchTimeout(
                 f"timed out after {seconds:g} s (the call has not returned for {time.monotonic() - started:.0f} s)"
             )
@@ -121,6 +126,7 @@ class Deadline(Generic[T]):
                 raise Stopping("the process is stopping")
             if time.monotonic() - started < seconds:
                 raise StillRunning(f"still fetching after {time.monotonic() - started:.1f} s")
+            self.abandoned = True
             raise FetchTimeout(f"timed out after {seconds:g} s")
         with self.lock:
             if self.pending is future:

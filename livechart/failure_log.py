@@ -1,7 +1,7 @@
 """一个图表的失败日志：状态改变时写一次，持续失败时每分钟最多一行摘要。
 
 一直失败的图表若每个节拍都写一段堆栈，日志很快就被淹没，真正的新问题反而看不见。所以：
-- 开始失败（或失败的原因换了一种异常）时写一次：输入暂时不在（InputUnavailable）写一行警告，
+- 开始失败（或失败的原因换了一种异常）时写一次：输入暂时不在（InputUnavailable）或取数超时写一行警告，
   其他异常写完整堆栈；
 - 仍在失败时，距上一行至少 summary_seconds 秒才写一行摘要（这段时间又失败了几次、最近的消息）；
 - 恢复时写一行。
@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
 
+from livechart.deadline import FetchTimeout
 from livechart.sources import InputUnavailable
 
 # 持续失败时两行摘要之间至少间隔的秒数
@@ -45,7 +46,8 @@ class FailureLog:
                 self.since, self.total = now, 0
             self.kind, self.unreported, self.last_line = kind, 0, now
             self.total += 1
-            if isinstance(exc, InputUnavailable):
+            if isinstance(exc, InputUnavailable | FetchTimeout):
+                # 输入不在、取数超时：原因已经说清楚了，堆栈（卡在哪一行）对使用者没有帮助
                 logger.warning("图表 %s 的输入暂时不可用：%s；每个间隔重试", self.chart, exc)
             else:
                 logger.error("图表 %s 重绘失败", self.chart, exc_info=exc)

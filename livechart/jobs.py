@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
+from typing import Any
 
 import pandas as pd
 from flask import Flask
@@ -32,7 +34,6 @@ from livechart.redact import public_message
 from livechart.sources import Source
 from livechart.sources import make_source
 from livechart.spec import ChartSpec
-from livechart.spec import job_id_for
 from livechart.spec import job_interval
 from livechart.window import append_window
 
@@ -87,12 +88,19 @@ class ChartWorker:
         这样并发的未命中请求只触发一次绘制（single flight）。
         """
         name = self.spec.name
-        timeout = current_app.config["LIVECHART_RENDER_TIMEOUT"]
+        # 计划运行最多等到下一个节拍之前（锁与取数都是），任务线程不跨过下一个节拍，APScheduler 也就不会
+        # 每个节拍警告 "maximum number of running instances"；请求里（/run、缓存未命中）等到期限，好回答发生了什么
+        patience = None if has_request_context() else self.patience()
+        timeout = current_app.config["LIVECHART_RENDER_TIMEOUT"] if patience is None else patience
+        waited_from = time.monotonic()
         if not self.lock.acquire(timeout=timeout):
-            current_app.logger.warning("图表 %s 的上一次重绘超过 %s 秒仍未结束，跳过本次", name, timeout)
+            # 别的重绘（/run 或缓存未命中）正在进行：这个节拍让给它，不算失败
+            current_app.logger.debug("图表 %s 正在重绘，跳过这个节拍", name)
             return store.last_known(name)
         try:
-            return self._redraw(only_if_missing)
+            # 等锁用掉的时间从取数的耐心里扣掉
+            left = None if patience is None else max(0.05, patience - (time.monotonic() - waited_from))
+            return self._redraw(only_if_missing, left)
         except store.Unavailable:
             # 缓存（Redis）不可用：store 已在状态改变时记录日志；保留本进程的最后一张图
             return store.last_known(name)
@@ -108,7 +116,16 @@ class ChartWorker:
         assert self.renderer is not None
         return self.renderer.render(window)
 
-    def _redraw(self, only_if_missing: bool) -> store.ChartImage | None:
+    def live_interval(self) -> float:
+        """任务当前的间隔（可能已被 API 修改）；没有任务时取配置的间隔。"""
+        return job_interval(scheduler.get_job(self.spec.job_id)) or self.interval
+
+    def patience(self) -> float:
+        """计划运行最多等多久：比间隔少一点余量（进入上下文、抢节拍、写缓存也要时间）。"""
+        interval = self.live_interval()
+        return max(0.1, interval - max(0.3, 0.2 * interval))
+
+    def _redraw(self, only_if_missing: bool, patience: float | None) -> store.ChartImage | None:
         """redraw 的主体（已持有锁）。缓存不可用时抛出 store.Unavailable。"""
         name = self.spec.name
         if only_if_missing:
@@ -121,9 +138,6 @@ class ChartWorker:
         try:
             # 卡住的数据源最多占用期限这么久，之后报告超时（deadline.py）
             # 计划运行最多等到下一个节拍之前；请求里（/run、缓存未命中）等到期限，好回答发生了什么
-            patience = (
-                None if has_request_context() else 0.8 * (job_interval(scheduler.get_job(self.spec.job_id)) or self.interval)
-            )
             rows = self.fetcher.call(self.source.fetch, self.fetch_seconds, patience)
             where = "drawing"
             window = append_window(self._history(), rows, self.spec.points, self.spec.span)
@@ -160,6 +174,13 @@ class ChartWorker:
         return record
 
 
+def fetch_deadline(params: Mapping[str, Any], default: float) -> float:
+    """一次取数的总期限：数据源有自己的 timeout（每次连接、每次读）时取它的两倍再加 2 秒，
+    让数据源自己的超时先报出更具体的原因（如“连不上”）；没有时取 LIVECHART_FETCH_TIMEOUT。"""
+    own = params.get("timeout")
+    return 2 * float(own) + 2 if own is not None else float(default)
+
+
 def init_app(app: Flask, charts: dict[str, ChartSpec], intervals: dict[str, float]) -> None:
     """为每个图表创建数据源与绘制器，放入 app.extensions。"""
     level = app.config["LIVECHART_PNG_COMPRESS_LEVEL"]
@@ -173,7 +194,7 @@ def init_app(app: Flask, charts: dict[str, ChartSpec], intervals: dict[str, floa
             spec,
             intervals[name],
             make_source(spec.source_type, spec.source_params),
-            float(spec.source_params.get("timeout", app.config["LIVECHART_FETCH_TIMEOUT"])),
+            fetch_deadline(spec.source_params, app.config["LIVECHART_FETCH_TIMEOUT"]),
             None if render_pool else ChartRenderer(spec, level),
             render_pool,
         )
@@ -211,7 +232,7 @@ def redraw(chart: str) -> None:
 
 def claim_tick(chart: str, worker: ChartWorker) -> bool:
     """多进程共用 Redis 时抢这个图表当前节拍的渲染权（单进程时总是 True）；Redis 不可用时为 False。"""
-    interval = job_interval(scheduler.get_job(job_id_for(chart))) or worker.interval
+    interval = worker.live_interval()
     try:
         return coordination.get().claim(chart, interval)
     except RedisError:
@@ -226,7 +247,7 @@ def ensure_image(chart: str) -> store.ChartImage | None:
         metrics.get().cache_misses.labels(chart).inc()
         worker = workers()[chart]
         failure = store.load_failure(chart)
-        interval = job_interval(scheduler.get_job(job_id_for(chart))) or worker.interval
+        interval = worker.live_interval()
         if failure is not None and failure.consecutive and time.time() - failure.at < interval:
             # 刚失败过（如输入还不在）：不让每个请求都再去取一次数，等下一个节拍（状态里有原因）
             return None

@@ -44,7 +44,23 @@ def test_a_call_past_its_deadline_times_out_and_its_late_result_is_kept() -> Non
     release.set()
     wait_for(lambda: fetcher.pending is not None and fetcher.pending.done(), 5, "the late call returns")
     assert fetcher.call(slow, 0.2) == "late rows"  # 迟到的结果交给下一次
-    assert fetcher.call(lambda: "fresh", 0.2) == "fresh"
+    assert fetcher.call(lambda: "fresh", 10) == "fresh"
+
+
+def test_a_late_exception_of_an_abandoned_call_is_dropped() -> None:
+    """超时之后才抛出的异常不再报告：下一次重新取数（状态不在“超时”和那个异常之间来回跳）。"""
+    release = threading.Event()
+
+    def fails_late() -> str:
+        release.wait(10)
+        raise ConnectionError("gave up late")
+
+    fetcher: Deadline[str] = Deadline("x")
+    with pytest.raises(FetchTimeout):
+        fetcher.call(fails_late, 0.2)
+    release.set()
+    wait_for(lambda: fetcher.pending is not None and fetcher.pending.done(), 5, "the late call fails")
+    assert fetcher.call(lambda: "fresh", 10) == "fresh"
 
 
 def test_patience_returns_before_the_deadline_without_a_failure() -> None:
@@ -53,6 +69,7 @@ def test_patience_returns_before_the_deadline_without_a_failure() -> None:
     with pytest.raises(StillRunning):
         fetcher.call(lambda: release.wait(10) and "done", 5, patience=0.1)
     release.set()
+    wait_for(lambda: fetcher.pending is not None and fetcher.pending.done(), 5, "the call returns")
     assert fetcher.call(lambda: "unused", 5, patience=0.1) == "done"
 
 

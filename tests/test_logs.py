@@ -245,7 +245,13 @@ def test_the_start_up_url_of_an_ipv6_address_has_brackets(tmp_path: Path) -> Non
     except OSError:
         pytest.skip("no IPv6 loopback on this machine")
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "LIVECHART_HOST": "::1", "LIVECHART_PORT": str(port), "HOME": str(tmp_path)}
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": str(ROOT),
+        "LIVECHART_HOST": "::1",
+        "LIVECHART_PORT": str(port),
+        "HOME": str(tmp_path),
+    }
     log = tmp_path / "server.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(
