@@ -1,8 +1,8 @@
 """CSV 日志：跟踪另一个程序不断追加的 CSV 文件（温度与湿度）。
 
-运行（两者谁先启动都可以）：
+运行（两者谁先启动都可以；写入方在后台，服务在前台）：
+    .venv/bin/python -m examples.writer csv /tmp/livechart-example.csv &     # 每秒追加一行
     LIVECHART_CONFIG=examples.csv_log make run
-    python -m examples.writer csv /tmp/livechart-example.csv &     # 每秒追加一行
 文件出现之前，图表在状态（页面上的标记、/api/charts、/healthz）里指明缺的文件；文件出现后的下一次重绘就开始绘制。
 文件路径可用 LIVECHART_EXAMPLE_CSV 修改。
 """

@@ -1,8 +1,8 @@
 """SQL 表：用 SQLAlchemy 增量查询一张不断插入新行的表（SQLite；换成 PostgreSQL 的 URL 同样可用）。
 
-运行（两者谁先启动都可以）：
+运行（两者谁先启动都可以；写入方在后台，服务在前台）：
+    .venv/bin/python -m examples.writer sqlite /tmp/livechart-example.db &   # 每秒插入一行
     LIVECHART_CONFIG=examples.sql_table make run
-    python -m examples.writer sqlite /tmp/livechart-example.db &   # 每秒插入一行
 SQLite 库以只读方式打开：库文件出现之前，图表在状态里指明缺的文件（livechart 不会建一个空库），出现后的下一次重绘就开始绘制。
 数据库可用 LIVECHART_EXAMPLE_DB（文件路径）或 LIVECHART_EXAMPLE_DB_URL（任意 SQLAlchemy URL）修改。
 """

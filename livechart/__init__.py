@@ -145,6 +145,8 @@ def describe_cache(app: Flask) -> str:
     if pool is None:
         return cache_type if client is not None else f"{cache_type}（仅本进程）"
     kwargs = pool.connection_kwargs
+    if not (kwargs.get("path") or kwargs.get("host")):
+        return cache_type  # 哨兵的连接池没有固定的主机：地址在 CACHE_REDIS_SENTINELS 里
     where = kwargs.get("path") or f"{kwargs.get('host')}:{kwargs.get('port')}"
     return f"{cache_type} {where} db {kwargs.get('db', 0)}"
 
@@ -156,7 +158,8 @@ def describe(app: Flask, config_class: Any) -> str:
     state = "不运行任务（web 角色）" if app.config["LIVECHART_ROLE"] == "web" else app.config["LIVECHART_SCHEDULER"]
     if state == "running" and not scheduler.running:
         state = "未启动"
-    job_list = [(job.id, job_interval(job)) for job in scheduler.get_jobs()] if scheduler.running else []
+    # 调度器没启动时任务仍在（待定），照样列出
+    job_list = [(job.id, job_interval(job)) for job in scheduler.get_jobs()] if app.config["LIVECHART_ROLE"] != "web" else []
     jobs_text = "、".join(f"{job_id} 每 {seconds:g} 秒" if seconds else f"{job_id}（非间隔触发）" for job_id, seconds in job_list)
     return (
         f"livechart 配置 {module}.{name}；缓存 {describe_cache(app)}；角色 {app.config['LIVECHART_ROLE']}；"

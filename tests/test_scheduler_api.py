@@ -115,7 +115,7 @@ def test_patch_applies_every_accepted_field_and_keeps_a_paused_job_paused(client
 def test_shutdown_is_refused_and_the_charts_keep_redrawing(app: Any, client: Any) -> None:
     """APScheduler 关闭后不能再启动（docs/pitfalls.md 第 19 条）：以前 shutdown → start 之后没有任务、/healthz 却是 ok。"""
     response = client.post("/scheduler/shutdown", json={"wait": False})
-    assert_json_error(response, 409, "use POST /scheduler/pause and /scheduler/resume")
+    assert_json_error(response, 409, "POST /scheduler/pause and /scheduler/resume")
     assert scheduler.running and sorted(j.id for j in scheduler.get_jobs()) == ["redraw-cpu", "redraw-demo"]
     assert_json_error(client.post("/scheduler/start", json={}), 409, "already started and paused; POST /scheduler/resume")
     assert client.post("/scheduler/resume", json={}).status_code == 204
