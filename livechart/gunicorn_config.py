@@ -68,7 +68,9 @@ try:
     workers = _count("WEB_CONCURRENCY", 2)
     threads = _count("LIVECHART_THREADS", 4)
     _settings = check_deployment(resolve_config(default=WSGI_CONFIG), workers)
-    bind = [f"{_settings['LIVECHART_HOST']}:{port_number(_settings['LIVECHART_PORT'])}"]
+    _host = _settings["LIVECHART_HOST"]
+    # IPv6 地址要加方括号（gunicorn 把 ":::8000" 当成空端口）
+    bind = [f"{f'[{_host}]' if ':' in _host else _host}:{port_number(_settings['LIVECHART_PORT'])}"]
 except ConfigError as exc:
     _problem = exc
 worker_class = "gthread"
@@ -88,6 +90,22 @@ def on_starting(server: Any) -> None:
         raise RuntimeError(f"livechart refuses to start: {_problem}")
 
 
+def post_worker_init(worker: Any) -> None:
+    """工作进程收到 SIGTERM 时立即叫醒所有在等数据源的线程（gunicorn 先等请求结束，之后才调用 worker_exit）。"""
+    import signal
+
+    from livechart import deadline
+
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def stop(signum: int, frame: Any) -> None:
+        deadline.stop_waiting()
+        if callable(previous):
+            previous(signum, frame)
+
+    signal.signal(signal.SIGTERM, stop)
+
+
 def worker_exit(server: Any, worker: Any) -> None:
     """工作进程退出时关闭它的调度器与渲染进程池：不再开始新的重绘；正在进行的重绘被放弃（图片仍是上一张）。"""
     from flask import Flask
@@ -95,6 +113,9 @@ def worker_exit(server: Any, worker: Any) -> None:
     from livechart import deadline
     from livechart import jobs
     from livechart.extensions import scheduler
+
+    if worker.pid != os.getpid():
+        return  # 主进程在工作进程已经不在时（ESRCH）也会调用这个钩子：那不是我们要结束的进程
 
     # 卡住的数据源不能让工作进程不退出（主进程在 graceful_timeout 之后才会 SIGKILL 它）
     deadline.exit_within(graceful_timeout - 0.5)
