@@ -12,6 +12,7 @@ POST /scheduler/shutdown 一律 409：APScheduler 关闭调度器时也关闭了
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -113,6 +114,30 @@ def start_scheduler(body: dict[str, Any]) -> Response:
     return Response(status=204)
 
 
+def run_job(body: dict[str, Any], job_id: str) -> Response:
+    """POST /scheduler/jobs/<id>/run：在这个请求里立即重绘，回答发生了什么。
+
+    Flask-APScheduler 的 run 不管结果都回答 200 和任务本身：数据源失败、另一次重绘正占着、缓存写不进去时，
+    客户端都以为画好了。这里：画出新的一版 200（任务 JSON 加上 "run"），数据源或绘制失败 424（公开的错误消息），
+    另一次重绘正在进行 409；缓存不可用或满了由错误处理器回答 503。
+    """
+    chart = job_id.removeprefix(JOB_ID_PREFIX)
+    before = store.load_image(chart)
+    started = time.time()
+    workers()[chart].redraw()
+    after = store.load_image(chart)
+    failure = store.load_failure(chart)
+    if store.state() != "ok":
+        raise store.Full if store.state() == "full" else store.Unavailable
+    if after is not None and (before is None or after.version != before.version):
+        result = {"rendered": True, "version": after.version, "render_ms": round(after.render_ms, 2)}
+        return job_json({**job_to_dict(scheduler.get_job(job_id)), "run": result})
+    if failure is not None and failure.consecutive and failure.at >= started:
+        return json_error(424, "failed_dependency", f"chart {chart!r} was not redrawn: {failure.message}")
+    return json_error(409, "conflict", f"chart {chart!r} is being redrawn by another request or job right now; retry shortly",
+                      {"Retry-After": "1"})  # fmt: skip
+
+
 def shutdown_scheduler(body: dict[str, Any]) -> Response:
     """POST /scheduler/shutdown：拒绝（见模块说明）。"""
     return json_error(409, "conflict", SHUTDOWN_REFUSED)
@@ -125,12 +150,13 @@ HANDLERS: dict[str, Callable[..., Response]] = {
     "pause_job": pause_job,
     "resume_job": resume_job,
     "start_scheduler": start_scheduler,
+    "run_job": run_job,
     "shutdown_scheduler": shutdown_scheduler,
 }
 
 
 def perform(endpoint: str, body: dict[str, Any]) -> Response | None:
-    """执行 livechart 自己处理的修改；其余（查看、整体暂停 / 恢复、run）返回 None，交给 Flask-APScheduler 的视图。"""
+    """执行 livechart 自己处理的操作；其余（查看、整体暂停 / 恢复）返回 None，交给 Flask-APScheduler 的视图。"""
     handler = HANDLERS.get(endpoint)
     if handler is None:
         return None
@@ -138,10 +164,11 @@ def perform(endpoint: str, body: dict[str, Any]) -> Response | None:
         return handler(body, **(request.view_args or {}))
     except JobSpecError as exc:
         return json_error(400, "bad_request", str(exc))
-    except redis.RedisError:
+    except redis.RedisError as exc:
         # 多进程模式下修改先写进 Redis（coordination.change）：写不进去就什么都没改
-        store.report(False)
+        store.report_error(exc)
+        problem = "is full (maxmemory)" if store.is_full_error(exc) else "is unavailable"
         return json_error(
-            503, "unavailable", "the shared cache (Redis) is unavailable, so the change was not made; retry shortly",
+            503, "unavailable", f"the shared cache (Redis) {problem}, so the change was not made; retry shortly",
             {"Retry-After": "1"},
         )  # fmt: skip

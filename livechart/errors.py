@@ -10,7 +10,9 @@ from redis.exceptions import RedisError
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import InternalServerError
 
+from livechart.store import Full
 from livechart.store import Unavailable
+from livechart.store import is_full_error
 
 
 def json_error(status: int, error: str, message: str, headers: dict[str, str] | None = None) -> Response:
@@ -44,7 +46,14 @@ def _internal_error(exc: Exception) -> Response:
 
 
 def _cache_unavailable(exc: Exception) -> Response:
-    """缓存（Redis）不可用：503，请稍后重试。"""
+    """缓存（Redis）不可用或满了：503，请稍后重试。"""
+    if isinstance(exc, Full) or is_full_error(exc):
+        return json_error(
+            503,
+            "unavailable",
+            "the cache (Redis) is full (maxmemory) and refuses writes; nothing new was stored",
+            {"Retry-After": "1"},
+        )
     return json_error(503, "unavailable", "the cache (Redis) is unavailable; retry shortly", {"Retry-After": "1"})
 
 

@@ -235,8 +235,8 @@ def claim_tick(chart: str, worker: ChartWorker) -> bool:
     interval = worker.live_interval()
     try:
         return coordination.get().claim(chart, interval)
-    except RedisError:
-        store.report(False)
+    except RedisError as exc:
+        store.report_error(exc)  # 满了（不能写）与连不上分开报告
         return False
 
 

@@ -40,6 +40,7 @@ def _errors(*codes: int) -> dict[str, Any]:
         409: "conflicts with the current state (the message says which)",
         413: "request body too large",
         415: "mutating requests must send Content-Type: application/json",
+        424: "the job ran but the chart was not redrawn: its source or the drawing failed (the message says how)",
         503: "not available now: the shared cache (Redis) is unavailable, or the chart has no image yet",
     }
     return {str(code): _json(_ref("Error"), text[code]) for code in codes}
@@ -302,7 +303,7 @@ def _scheduler_paths(job: dict[str, Any], add_body: dict[str, Any], patch_body: 
             ),
         },
     }
-    for action, summary in (("pause", "pause a job"), ("resume", "resume a job"), ("run", "redraw now, in the request")):
+    for action, summary in (("pause", "pause a job"), ("resume", "resume a job")):
         paths[f"/scheduler/jobs/{{job_id}}/{action}"] = {
             "post": _operation(
                 summary,
@@ -311,6 +312,21 @@ def _scheduler_paths(job: dict[str, Any], add_body: dict[str, Any], patch_body: 
                 requestBody=ANY_OBJECT,
             )
         }
+    paths["/scheduler/jobs/{job_id}/run"] = {
+        "post": _operation(
+            "redraw now, in the request: 200 with the new version, 424 when the source or the drawing failed, "
+            "409 while another redraw of the chart is in progress, 503 when the cache cannot store it",
+            {
+                "200": _json(
+                    {"allOf": [_ref("Job"), {"type": "object", "required": ["run"], "properties": {"run": _ref("Run")}}]},
+                    "redrawn",
+                ),
+                **_errors(404, 409, 424, *MUTATING),
+            },
+            parameters=[job],
+            requestBody=ANY_OBJECT,
+        )
+    }
     for action, summary in (
         ("pause", "pause all job processing in this process (409 when the scheduler is not started)"),
         ("resume", "resume all job processing in this process (409 when the scheduler is not started)"),
@@ -381,9 +397,15 @@ def _schemas() -> dict[str, Any]:
         },
         "ChartsStatus": {
             "type": "object",
-            "required": ["charts", "scheduler", "now"],
+            "required": ["charts", "scheduler", "cache", "now"],
             "properties": {
                 "charts": {"type": "array", "items": _ref("ChartStatus")},
+                "cache": {
+                    "type": "object",
+                    "description": "what this process last saw of the cache: ok, unavailable, or full (Redis refuses writes)",
+                    "required": ["state"],
+                    "properties": {"state": {"type": "string", "enum": ["ok", "unavailable", "full"]}},
+                },
                 "scheduler": {
                     "type": "object",
                     "required": ["running", "state"],
@@ -394,6 +416,11 @@ def _schemas() -> dict[str, Any]:
                 },
                 "now": {"type": "string"},
             },
+        },
+        "Run": {
+            "type": "object",
+            "required": ["rendered", "version", "render_ms"],
+            "properties": {"rendered": {"type": "boolean"}, "version": {"type": "integer"}, "render_ms": {"type": "number"}},
         },
         "ChartData": {
             "type": "object",

@@ -44,6 +44,8 @@ def healthz() -> tuple[Response, int]:
     problem = None if current_app.config["LIVECHART_ROLE"] == "web" else scheduler_problem()
     if problem is not None:
         reasons.append(problem["message"])
+    if store.state() == "full":
+        reasons.append("the cache (Redis) is full (maxmemory): new images and job changes cannot be stored")
     reasons += [s["reason"]["message"] for s in statuses if s["name"] in no_job]
     reasons += [f"chart {name!r} is stale: no new image for more than {STALE_INTERVALS} intervals" for name in stale]
     reasons += [f"chart {name!r} is failing: see last_error in /api/charts/{name}" for name in failing]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import json
 from typing import Any
 
 from flask import Flask
@@ -98,13 +99,26 @@ def _check_body() -> Response | None:
     """修改类请求：必须是 JSON 对象（可以为空）；然后交给 livechart.control 执行。"""
     if not request.is_json:
         return json_error(415, "unsupported_media_type", "send Content-Type: application/json")
-    body = request.get_json(silent=True) if request.get_data(cache=True) else {}
-    if body is None:
+    data = request.get_data(cache=True)
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if limit and request.content_length is None and len(data) >= limit:
+        # 分块传输（没有 Content-Length）的请求体被截在上限处：不是“JSON 无效”，而是太大
+        return json_error(413, "request_entity_too_large", f"the body is larger than {limit} bytes")
+    try:
+        body = json.loads(data) if data else {}
+    except ValueError:
         return json_error(400, "bad_request", "the body is not valid JSON")
     if not isinstance(body, dict):
         # Flask-APScheduler 的视图对非对象的请求体会出错（如 /scheduler/shutdown 调用 body.get）
-        return json_error(400, "bad_request", "the body must be a JSON object")
+        return json_error(400, "bad_request", f"the body must be a JSON object, got {json_type(body)}")
     return control.perform(request.endpoint.removeprefix(scheduler.endpoint_prefix), body)
+
+
+def json_type(value: Any) -> str:
+    """JSON 值的类型名（给错误消息用）。"""
+    if value is None:
+        return "null"
+    return {bool: "a boolean", list: "an array", str: "a string"}.get(type(value), "a number")
 
 
 def guard() -> Response | None:

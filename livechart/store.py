@@ -21,6 +21,7 @@ from typing import TypeVar
 import pandas as pd
 from flask import Flask
 from flask import current_app
+from redis.exceptions import OutOfMemoryError
 from redis.exceptions import RedisError
 
 from livechart.extensions import cache
@@ -67,6 +68,51 @@ class Unavailable(Exception):
     即使设置了 CACHE_IGNORE_ERRORS（docs/pitfalls.md 第 8 条）：这里统一换成这个异常。"""
 
 
+class Full(Unavailable):
+    """缓存（Redis）满了（maxmemory 且 noeviction）：读照常，写被拒绝（OOM）。"""
+
+
+# 满了的缓存后端（每个 app 一个后端；测试里一个进程有多个 app）
+_full: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def is_full_error(exc: BaseException) -> bool:
+    """这个 Redis 错误是不是“满了，拒绝写入”。"""
+    # redis-py 把 "OOM command not allowed when used memory > 'maxmemory'" 映射成 OutOfMemoryError
+    return isinstance(exc, OutOfMemoryError)
+
+
+def report_full(full: bool) -> None:
+    """记录当前 app 的缓存是否满了；只在状态改变时写一行日志（读照常成功，不能让它把“满了”冲掉）。"""
+    backend = cache.cache
+    if full == (backend in _full):
+        return
+    with _up_lock:
+        if full == (backend in _full):
+            return
+        if full:
+            _full.add(backend)
+        else:
+            _full.discard(backend)
+    if full:
+        log.warning("缓存（Redis）已满（maxmemory）：新图与任务修改都写不进去，图片路由提供最后一张图；请调大 maxmemory 或清理")
+    else:
+        log.warning("缓存（Redis）又可以写入了")
+
+
+def report_error(exc: BaseException) -> None:
+    """按错误的种类记录缓存状态：满了，或不可用。"""
+    if is_full_error(exc):
+        report_full(True)
+    else:
+        report(False)
+
+
+def state() -> str:
+    """缓存的状态：ok、unavailable（连不上或不回答）、full（满了，写被拒绝）。"""
+    return "unavailable" if not _up else "full" if cache.cache in _full else "ok"
+
+
 _up = True
 _up_lock = threading.Lock()
 
@@ -93,8 +139,8 @@ PROBE_SECONDS = 1.0
 _probe_at: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
 
 
-def _call(operation: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """执行一次缓存操作，把 Redis 的错误换成 Unavailable 并记录可用性变化；刚失败过时不等 Redis。"""
+def _call(operation: Callable[..., T], *args: Any, write: bool = False, **kwargs: Any) -> T:
+    """执行一次缓存操作，把 Redis 的错误换成 Unavailable（满了时是 Full）并记录状态变化；刚失败过时不等 Redis。"""
     backend = cache.cache
     if backend in _probe_at:
         with _up_lock:
@@ -104,12 +150,20 @@ def _call(operation: Callable[..., T], *args: Any, **kwargs: Any) -> T:
             _probe_at[backend] = now + PROBE_SECONDS  # 这个调用去试探，其余的继续直接失败
     try:
         result = operation(*args, **kwargs)
-    except RedisError:
+    except RedisError as exc:
+        if is_full_error(exc):
+            # Redis 在回答，只是拒绝写：不是“不可用”，读照常
+            _probe_at.pop(backend, None)
+            report(True)
+            report_full(True)
+            raise Full from None
         _probe_at[backend] = time.monotonic() + PROBE_SECONDS
         report(False)
         raise Unavailable from None
     _probe_at.pop(backend, None)
     report(True)
+    if write:
+        report_full(False)
     return result
 
 
@@ -155,7 +209,7 @@ def save_image(chart: str, png: bytes, render_ms: float, width: int, height: int
     record = ChartImage(
         png=png,
         # Flask-Caching 的 Cache 没有 inc；后端（cachelib / Redis 的 INCR）有，且是原子的
-        version=int(_call(cache.cache.inc, version_key(chart))),
+        version=int(_call(cache.cache.inc, version_key(chart), write=True)),
         # 按内容计算 ETag：进程重启后版本号会归零，内容哈希不会认错图
         etag=hashlib.blake2b(png, digest_size=16).hexdigest(),
         rendered_at=time.time(),
@@ -164,7 +218,7 @@ def save_image(chart: str, png: bytes, render_ms: float, width: int, height: int
         height=height,
         rendered_by=rendered_by,
     )
-    _call(cache.set, image_key(chart), record, timeout=NEVER)
+    _call(cache.set, image_key(chart), record, timeout=NEVER, write=True)
     _remember(chart, record)
     return record
 
@@ -177,7 +231,7 @@ def load_history(chart: str) -> pd.DataFrame | None:
 
 def save_history(chart: str, frame: pd.DataFrame) -> None:
     """保存滚动窗口（已按窗口大小裁剪，所以有界）；使用 Redis 时进程重启后历史仍在。"""
-    _call(cache.set, history_key(chart), frame, timeout=NEVER)
+    _call(cache.set, history_key(chart), frame, timeout=NEVER, write=True)
 
 
 def load_failure(chart: str) -> ChartFailure | None:
@@ -190,7 +244,7 @@ def record_failure(chart: str, message: str) -> ChartFailure:
     """记录一次失败，连续失败次数加一；最后一张好图保持不变。"""
     previous = load_failure(chart)
     failure = ChartFailure(message=message[:500], at=time.time(), consecutive=(previous.consecutive + 1) if previous else 1)
-    _call(cache.set, failure_key(chart), failure, timeout=NEVER)
+    _call(cache.set, failure_key(chart), failure, timeout=NEVER, write=True)
     return failure
 
 
@@ -198,4 +252,4 @@ def mark_recovered(chart: str) -> None:
     """成功渲染后把连续失败次数归零；保留最后一次错误的消息和时间供排查。"""
     previous = load_failure(chart)
     if previous is not None and previous.consecutive:
-        _call(cache.set, failure_key(chart), ChartFailure(previous.message, previous.at, 0), timeout=NEVER)
+        _call(cache.set, failure_key(chart), ChartFailure(previous.message, previous.at, 0), timeout=NEVER, write=True)

@@ -228,6 +228,8 @@ def charts_status() -> Response:
     return jsonify(
         charts=[chart_status(name) for name in jobs.workers()],
         scheduler={"running": scheduler.state == STATE_RUNNING, "state": SCHEDULER_STATES[scheduler.state]},
+        # 本进程最近一次看到的缓存状态：满了（写被拒绝）时图表的新图与错误都写不进去，这里要说出来
+        cache={"state": store.state()},
         now=_iso(time.time()),
     )
 

@@ -1,0 +1,154 @@
+"""加固：/run 回答发生了什么，满了的 Redis 如实报告一次，请求体的边界情况给出说清楚的错误。"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+import requests
+
+from livechart import jobs
+from livechart import store
+from tests.conftest import RedisServer
+from tests.conftest import start_server
+
+CREDENTIALS = {"LIVECHART_API_USER": "ops", "LIVECHART_API_PASSWORD": "s3cret"}
+AUTH = ("ops", "s3cret")
+FLAKY = {
+    "title": "flaky",
+    "source": {"type": "python", "callable": "tests.flaky_source:reading", "kwargs": {"flag": ""}, "columns": ["value"]},
+}
+
+
+def charts_with_flaky(flag: Path) -> dict[str, Any]:
+    from config import Config
+
+    return {**Config.CHARTS, "flaky": {**FLAKY, "source": {**FLAKY["source"], "kwargs": {"flag": str(flag)}}}}
+
+
+def jobs_with_flaky() -> list[dict[str, Any]]:
+    from config import Config
+
+    job = {
+        "id": "redraw-flaky",
+        "func": "livechart.jobs:redraw",
+        "kwargs": {"chart": "flaky"},
+        "trigger": "interval",
+        "seconds": 5,
+    }
+    return [*Config.JOBS, job]
+
+
+def test_run_answers_what_happened(make_app: Any, tmp_path: Path) -> None:
+    flag = tmp_path / "fail"
+    app = make_app("testing", CHARTS=charts_with_flaky(flag), JOBS=jobs_with_flaky(), LIVECHART_RENDER_TIMEOUT=1)
+    client = app.test_client()
+    before = client.get("/api/charts/demo").get_json()["version"]
+    answer = client.post("/scheduler/jobs/redraw-demo/run", json={})
+    assert answer.status_code == 200, answer.get_json()
+    assert answer.get_json()["id"] == "redraw-demo"
+    assert answer.get_json()["run"]["rendered"] is True and answer.get_json()["run"]["version"] == before + 1
+
+    # 数据源失败：424，消息就是状态里的公开消息
+    flag.touch()
+    failed = client.post("/scheduler/jobs/redraw-flaky/run", json={})
+    assert failed.status_code == 424, failed.get_json()
+    assert failed.get_json()["message"].startswith("chart 'flaky' was not redrawn: python source: RuntimeError")
+
+    # 另一次重绘正占着这个图表：409，而不是假装画好了
+    worker = jobs.workers(app)["demo"]
+    with worker.lock:
+        busy = client.post("/scheduler/jobs/redraw-demo/run", json={})
+    assert busy.status_code == 409, busy.get_json()
+    assert busy.headers["Retry-After"] == "1"
+
+
+@pytest.fixture
+def full_redis(redis_server: RedisServer) -> Iterator[redis.Redis]:
+    client = redis.Redis(port=redis_server.port)
+    client.config_set("maxmemory-policy", "noeviction")
+    yield client
+    client.config_set("maxmemory", 0)
+    client.close()
+
+
+def test_a_full_redis_is_reported_once_and_truthfully(
+    redis_server: RedisServer, full_redis: redis.Redis, make_app: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": redis_server.url, "LIVECHART_SCHEDULER": "paused", **CREDENTIALS}
+    app = make_app("production", **settings)
+    client = app.test_client()
+    caplog.set_level(logging.WARNING, logger="livechart")
+    # maxmemory 低于已用内存：每个写命令都被拒绝（OOM），读照常
+    full_redis.config_set("maxmemory", 1)
+    for _ in range(3):
+        with app.app_context():
+            jobs.workers()["demo"].redraw()
+        assert client.get("/plot.png").status_code == 200
+    status = client.get("/api/charts")
+    assert status.status_code == 200 and status.get_json()["cache"] == {"state": "full"}
+    health = client.get("/healthz")
+    assert health.status_code == 503 and any("full" in reason for reason in health.get_json()["reasons"])
+    run = client.post("/scheduler/jobs/redraw-demo/run", json={}, auth=AUTH)
+    assert run.status_code == 503 and "full" in run.get_json()["message"], run.get_json()
+    pause = client.post("/scheduler/jobs/redraw-demo/pause", json={}, auth=AUTH)
+    assert pause.status_code == 503 and "full" in pause.get_json()["message"], pause.get_json()
+    assert client.get("/scheduler/jobs/redraw-demo", auth=AUTH).get_json()["next_run_time"] is not None  # 没有暂停
+    text = caplog.text
+    assert text.count("缓存（Redis）已满") == 1, text
+    assert "缓存（Redis）不可用" not in text and "缓存（Redis）已恢复" not in text, text
+
+    full_redis.config_set("maxmemory", 0)
+    with app.app_context():
+        assert jobs.workers()["demo"].redraw() is not None
+        assert store.state() == "ok"
+    assert client.get("/api/charts").get_json()["cache"] == {"state": "ok"}
+    assert caplog.text.count("缓存（Redis）又可以写入了") == 1
+
+
+@pytest.mark.e2e
+def test_request_bodies_get_errors_that_say_what_is_wrong(tmp_path: Path) -> None:
+    server = start_server(tmp_path)
+    try:
+        big = b'{"a": "' + b"x" * 70_000 + b'"}'
+
+        def chunks() -> Iterator[bytes]:
+            for start in range(0, len(big), 4096):
+                yield big[start : start + 4096]
+
+        # 分块传输（没有 Content-Length）超过 64 KiB：413，而不是“JSON 无效”
+        chunked = requests.post(
+            server.url + "/scheduler/jobs", data=chunks(), headers={"Content-Type": "application/json"}, timeout=10
+        )
+        assert chunked.status_code == 413, chunked.text
+        assert chunked.json()["error"] == "request_entity_too_large"
+        for body, named in ((b"null", "got null"), (b"[]", "got an array"), (b'"x"', "got a string")):
+            answer = requests.post(
+                server.url + "/scheduler/jobs/redraw-demo/pause",
+                data=body,
+                headers={"Content-Type": "application/json"},
+                timeout=10,
+            )
+            assert answer.status_code == 400 and answer.json()["message"] == f"the body must be a JSON object, {named}"
+    finally:
+        server.stop()
+
+
+def test_the_run_lock_is_released_for_the_next_run(make_app: Any) -> None:
+    """409 之后锁仍然是空的：下一次 run 照常画出新的一版。"""
+    app = make_app("testing", LIVECHART_RENDER_TIMEOUT=1)
+    client = app.test_client()
+    worker = jobs.workers(app)["demo"]
+    holder = threading.Thread(target=lambda: worker.lock.acquire() and None)
+    holder.start()
+    holder.join()
+    try:
+        assert client.post("/scheduler/jobs/redraw-demo/run", json={}).status_code == 409
+    finally:
+        worker.lock.release()
+    assert client.post("/scheduler/jobs/redraw-demo/run", json={}).status_code == 200
