@@ -59,8 +59,13 @@ class ImageFastPath:
         self.paths["/plot.png"] = charts[0]
         self.prebuilt: dict[str, Prebuilt] = {}
 
-    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        chart = self.paths.get(environ.get("PATH_INFO", ""))
+    def answer(self, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes] | None:
+        """不经过 Flask 就能回答时返回 (状态, 响应头, 响应体)，否则 None（交给 __call__ / Flask）。
+
+        只读内存：不调用 Flask，不访问 Redis，可以在事件循环里直接调用。
+        """
+        path = environ.get("PATH_INFO", "")
+        chart = self.paths.get(path)
         method = environ.get("REQUEST_METHOD")
         if (
             chart is None
@@ -70,17 +75,13 @@ class ImageFastPath:
             or not self.app.config["LIVECHART_FAST_PATH"]
             or not coordination.get(self.app).live.is_set()
         ):
-            return self.next(environ, start_response)
+            return None
         image = store.last_known(chart, self.app)
-        if image is None:
-            return self.next(environ, start_response)
-        entry = self.prebuilt.get(environ["PATH_INFO"])
-        if entry is None or entry.etag != image.etag:
-            entry = self._build(environ["PATH_INFO"], chart, image)
-            if entry is None:  # 副本在生成期间又换了一版：这一次走 Flask
-                return self.next(environ, start_response)
+        entry = self.prebuilt.get(path)
+        if image is None or entry is None or entry.etag != image.etag:
+            return None
         if "HTTP_IF_MATCH" in environ:  # 412 / 200 的判断交给 Flask
-            return self.next(environ, start_response)
+            return None
         # 与 Flask 视图（werkzeug 的 make_conditional）相同：有可解析的 If-None-Match 时只看 ETag，
         # 否则 If-Modified-Since 只在能证明这一版没变时回答 304（views.unmodified_since）
         etags = parse_etags(environ.get("HTTP_IF_NONE_MATCH"))
@@ -90,11 +91,40 @@ class ImageFastPath:
             else unmodified_since(environ.get("HTTP_IF_MODIFIED_SINCE"), entry.rendered_at)
         ):
             entry.count_not_modified()
-            start_response(entry.not_modified_status, list(entry.not_modified_headers))
-            return []
+            return entry.not_modified_status, list(entry.not_modified_headers), b""
         entry.count_ok()
-        start_response(entry.ok_status, list(entry.ok_headers))
-        return [] if method == "HEAD" else [entry.body]
+        return entry.ok_status, list(entry.ok_headers), b"" if method == "HEAD" else entry.body
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        answered = self.answer(environ)
+        if answered is None and self._prebuild(environ):
+            answered = self.answer(environ)
+        if answered is None:
+            return self.next(environ, start_response)
+        status, headers, body = answered
+        start_response(status, headers)
+        return [body] if body else []
+
+    def _prebuild(self, environ: dict[str, Any]) -> bool:
+        """快速路径可用、只缺这一版的现成响应时生成它；生成了返回 True。"""
+        path = environ.get("PATH_INFO", "")
+        chart = self.paths.get(path)
+        if (
+            chart is None
+            or environ.get("REQUEST_METHOD") not in ("GET", "HEAD")
+            or "HTTP_RANGE" in environ
+            or PREBUILD in environ
+            or not self.app.config["LIVECHART_FAST_PATH"]
+            or not coordination.get(self.app).live.is_set()
+        ):
+            return False
+        image = store.last_known(chart, self.app)
+        if image is None:
+            return False
+        entry = self.prebuilt.get(path)
+        if entry is not None and entry.etag == image.etag:
+            return False
+        return self._build(path, chart, image) is not None
 
     def _run(self, path: str, headers: dict[str, str]) -> tuple[str, list[tuple[str, str]], bytes]:
         """经过完整的 Flask 处理得到一个响应（不计入请求指标）。"""
