@@ -1,6 +1,6 @@
 """提供图片的基准（python -m bench.serve）。每个数字都是同一次运行中并排测得的比值。
 
-1. serve：make run-prod 同样的 gunicorn 设置（ProductionConfig、Redis、WEB_CONCURRENCY 个 gthread 进程）下
+1. serve：make run-prod 同样的 gunicorn 设置（ProductionConfig、Redis、WEB_CONCURRENCY 个工作进程）下
    /charts/<name>.png 的每秒请求数，对比同样 gunicorn 设置下返回同样字节的最简 Flask 路由，以及（装了 nginx 时）
    nginx 把同一张 PNG 当作静态文件提供；另有关闭快速路径（LIVECHART_FAST_PATH=False，每个请求都经过 Flask
    视图）的 livechart 作对照。wrk 轮流压每个目标，多轮，报告每轮比值的中位数与范围。
@@ -75,10 +75,10 @@ class Server:
                 self.process.kill()
 
 
-def gunicorn(name: str, app: str, env: dict[str, str], log: Path) -> Server:
-    """用 make run-prod 的命令和设置启动 gunicorn。"""
+def gunicorn(name: str, app: str, env: dict[str, str], log: Path, options: tuple[str, ...] = ()) -> Server:
+    """用 make run-prod 的命令和设置启动 gunicorn；options 是追加的命令行选项（如 -k gthread，对照用）。"""
     port = free_port()
-    command = [sys.executable, "-m", "gunicorn", "-c", "python:livechart.gunicorn_config", app]
+    command = [sys.executable, "-m", "gunicorn", "-c", "python:livechart.gunicorn_config", *options, app]
     return Server(name, command, {**env, "LIVECHART_PORT": str(port)}, f"http://127.0.0.1:{port}", log)
 
 
@@ -270,7 +270,7 @@ def main() -> None:
                 servers.append(static)
                 static.wait(f"/charts/{CHART}.png")
                 targets["nginx_static"] = f"{static.url}/charts/{CHART}.png"
-            print(f"serve: GET /charts/{CHART}.png ({len(png)} bytes), gunicorn gthread x{args.workers} workers, "
+            print(f"serve: GET /charts/{CHART}.png ({len(png)} bytes), make run-prod x{args.workers} workers, "
                   f"wrk -t2 -c{args.connections}, {args.rounds} rounds x {args.seconds:g} s, interleaved")  # fmt: skip
             serve = bench_serve(targets, args.rounds, args.seconds, args.connections)
             serve.update(png_bytes=len(png), workers=args.workers, connections=args.connections)

@@ -1,7 +1,10 @@
 """gunicorn 的设置（make run-prod）：gunicorn -c python:livechart.gunicorn_config livechart.wsgi:app
 
 环境变量：LIVECHART_CONFIG（make run-prod 默认 production）、LIVECHART_REDIS_URL、WEB_CONCURRENCY（工作进程数）、
-LIVECHART_THREADS（每个进程的线程数）、LIVECHART_HOST / LIVECHART_PORT。
+LIVECHART_THREADS（每个进程运行 Flask 的线程数）、LIVECHART_HOST / LIVECHART_PORT。
+
+工作进程是 livechart.asgi.Worker（gunicorn 的 asyncio 工作进程）：请求头和请求体都在事件循环里读完才交给
+线程里的 Flask，慢客户端占不住线程，可以直接面对客户端（docs/pitfalls.md 第 21 条；gthread 做不到）。
 
 没有 preload：--preload 会在主进程里建 app 并启动调度器线程，fork 之后线程就没了（docs/pitfalls.md 第 4 条）。
 每个工作进程自己 create_app，自己有一个调度器；用 Redis 时由 livechart.coordination 保证每个节拍只渲染一次。
@@ -73,7 +76,7 @@ try:
     bind = [f"{f'[{_host}]' if ':' in _host else _host}:{port_number(_settings['LIVECHART_PORT'])}"]
 except ConfigError as exc:
     _problem = exc
-worker_class = "gthread"
+worker_class = "livechart.asgi.Worker"
 preload_app = False
 # SIGTERM 后最多等这么久让请求结束，整个进程在 5 秒内退出
 graceful_timeout = 3

@@ -22,6 +22,8 @@ from typing import Any
 import pytest
 import requests
 
+from bench.slowclients import DECLARED_BODY
+from bench.slowclients import run_attack
 from tests.conftest import ROOT
 from tests.conftest import RedisServer
 from tests.conftest import free_port
@@ -402,3 +404,76 @@ def _answers(url: str, process: subprocess.Popen, logs: Path) -> bool:
         return True
     except requests.ConnectionError:
         return False
+
+
+def test_run_prod_keeps_answering_while_400_slow_clients_hold_connections(tmp_path: Path, redis_server: RedisServer) -> None:
+    """docs/pitfalls.md 第 21 条：make run-prod 直接面对客户端（README 的 LIVECHART_HOST=0.0.0.0）。
+
+    200 个连接每秒只发一个字节的请求头，200 个未认证的 POST /scheduler/jobs 每秒只发一个字节的请求体
+    （声明 60 000 字节，不超过上限），同时不断有新连接发正常的 GET /plot.png 与 /api/charts：
+    ≥ 90 % 在 3 秒内得到 200；后台渲染照常进行；慢连接还开着时 SIGTERM 仍在 5 秒内以 0 退出。
+    gthread（每个连接一个线程）在这里几乎什么都不回答。
+    """
+    assert DECLARED_BODY < 64 * 1024  # 慢请求体在上限之内：服务器不能一看请求头就拒绝
+    server = start_gunicorn(tmp_path, "slow-clients", {"LIVECHART_REDIS_URL": redis_server.url, "WEB_CONCURRENCY": "2"})
+    port = int(server.url.rsplit(":", 1)[1])
+    version = server.status("demo")["version"]
+
+    def renders_then_sigterm() -> dict[str, Any]:
+        """攻击仍在进行：读一次状态（渲染在继续吗），然后 SIGTERM 并计时。"""
+        try:
+            rendered = server.status("demo")["version"] - version
+        except requests.RequestException as exc:
+            rendered = f"status unreachable: {type(exc).__name__}"
+        started = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        try:
+            code = server.process.wait(10)
+        except subprocess.TimeoutExpired:
+            code = None
+        return {"rendered": rendered, "exit": code, "seconds": time.monotonic() - started}
+
+    try:
+        outcome = run_attack("127.0.0.1", port, settle=3, seconds=10, then=renders_then_sigterm)
+    finally:
+        server.stop(signal.SIGKILL)
+    summary = outcome.summary()
+    # 攻击确实在位：400 个慢连接都连上了，服务器在探测期间没有把它们关掉
+    assert summary["slow_opened"] == 400, summary
+    assert outcome.fraction >= 0.9, summary
+    assert outcome.probes >= 20, summary
+    # 10 秒的攻击里 demo（1 秒间隔）至少又渲染了几次
+    assert isinstance(outcome.then["rendered"], int) and outcome.then["rendered"] >= 5, outcome.then
+    assert outcome.then["exit"] == 0 and outcome.then["seconds"] < 5, outcome.then
+    assert "Traceback" not in server.log.read_text()
+
+
+def test_run_prod_reads_request_bodies_before_flask_and_bounds_them(tmp_path: Path, redis_server: RedisServer) -> None:
+    """请求体在交给 Flask 之前读完（docs/pitfalls.md 第 28 条）：分块传输的 JSON 照常工作；超过
+    MAX_CONTENT_LENGTH（64 KiB）的请求体，无论声明了长度还是分块发送，都得到 413 JSON，而不是 400 或挂起。"""
+    import base64
+    import socket
+
+    server = start_gunicorn(tmp_path, "bodies", {"LIVECHART_REDIS_URL": redis_server.url})
+    try:
+
+        def chunks(data: bytes) -> Iterator[bytes]:
+            yield from (data[i : i + 1000] for i in range(0, len(data), 1000))
+
+        url = server.url + "/scheduler/jobs"
+        paused = requests.post(url + "/redraw-demo/pause", data=chunks(b"{}"), headers=JSON, auth=AUTH, timeout=5)
+        assert paused.status_code == 200 and paused.json()["next_run_time"] is None, paused.text
+        big = b'{"id": "' + b"x" * 70_000 + b'"}'
+        chunked = requests.post(url, data=chunks(big), headers=JSON, auth=AUTH, timeout=5)
+        assert chunked.status_code == 413 and chunked.json()["error"] == "request_entity_too_large", chunked.text
+        sized = requests.post(url, data=big, headers=JSON, auth=AUTH, timeout=5)
+        assert sized.status_code == 413 and sized.json()["error"] == "request_entity_too_large", sized.text
+        # 只发请求头、声明 1 MB：不等请求体就回答 413
+        port = int(server.url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            token = "Basic " + base64.b64encode(":".join(AUTH).encode()).decode()
+            sock.sendall(f"POST /scheduler/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {token}\r\n"
+                         "Content-Type: application/json\r\nContent-Length: 1000000\r\n\r\n".encode())  # fmt: skip
+            assert sock.recv(65536).startswith(b"HTTP/1.1 413 ")
+    finally:
+        server.stop()
