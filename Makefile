@@ -41,10 +41,11 @@ $(VENV)/.bench-deps: $(VENV)/.run-deps bench/requirements.txt
 	$(BIN)/python -m pip install --quiet -r bench/requirements.txt
 	touch $@
 
-# 全部基准（约 15 分钟；需要 redis-server、wrk，有 nginx 时也与它比较），打印总表并写入 bench/results.json
+# 全部基准（约 20 分钟；需要 redis-server、wrk，有 nginx 时也与它比较），打印总表并写入 bench/results.json
 bench: $(VENV)/.bench-deps
 	$(BIN)/python -m bench.render
 	$(BIN)/python -m bench.serve
+	$(BIN)/python -m bench.slowclients
 	$(BIN)/python -m bench.pool
 	$(BIN)/python -m bench.freshness
 	$(BIN)/python -m bench.startup

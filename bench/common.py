@@ -35,9 +35,10 @@ def machine() -> dict[str, Any]:
     }
 
 
-def spread(values: list[float]) -> dict[str, float]:
-    """中位数、最小、最大。"""
-    return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
+def spread(values: list[float]) -> dict[str, Any]:
+    """中位数、最小、最大，以及每一轮的值。"""
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values),
+            "values": [round(value, 3) for value in values]}  # fmt: skip
 
 
 def free_port() -> int:

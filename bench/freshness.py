@@ -40,7 +40,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
-def run(processes: int, seconds: int, connections: int, workdir: Path) -> dict[str, Any]:
+def run(processes: int, seconds: int, connections: int, workdir: Path, options: tuple[str, ...] = ()) -> dict[str, Any]:
     """一种做法：启动服务，饱和负载下记录 seconds 秒内的新图时刻。"""
     redis_process, redis_url = common.start_redis(workdir)
     env = {
@@ -55,7 +55,7 @@ def run(processes: int, seconds: int, connections: int, workdir: Path) -> dict[s
         "LIVECHART_RENDER_PROCESSES": str(processes),
     }
     log = workdir / f"freshness-{processes}.log"
-    server = gunicorn(f"processes={processes}", "livechart.wsgi:app", env, log)
+    server = gunicorn(f"processes={processes}", "livechart.wsgi:app", env, log, options)
     arrivals: list[float] = []
     stop = threading.Event()
     try:
@@ -110,14 +110,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=60, help="每种做法计时的秒数（即 1 秒节拍数，默认 60）")
     parser.add_argument("--connections", type=int, default=32, help="wrk 的并发连接数（默认 32）")
+    parser.add_argument("--worker-class", help="覆盖 make run-prod 的 gunicorn 工作进程类（对照用，如 gthread）")
     args = parser.parse_args()
+    options = ("-k", args.worker_class) if args.worker_class else ()
     if common.program("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install wrk)")
     results = {}
     with tempfile.TemporaryDirectory(prefix="livechart-freshness-") as tmp:
         for processes in (0, 1):
-            results[f"render_processes_{processes}"] = run(processes, args.seconds, args.connections, Path(tmp))
-    common.save_results("freshness", results)
+            results[f"render_processes_{processes}"] = run(processes, args.seconds, args.connections, Path(tmp), options)
+    common.save_results("freshness" if not options else f"freshness_{args.worker_class}", results)
     print(f"freshness: 1 s redraws of {CHART!r} under wrk -c{args.connections} on /charts/{CHART}.png, one gunicorn worker, "
           f"{args.seconds} ticks each")  # fmt: skip
     print(f"  {'drawing in':22}{'skipped':>8}{'gap p50':>9}{'gap p99':>9}{'gap max':>9}{'draw ms':>9}{'img req/s':>11}")

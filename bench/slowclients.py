@@ -13,7 +13,9 @@ import asyncio
 import importlib.util
 import os
 import re
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -23,7 +25,7 @@ from dataclasses import field
 from pathlib import Path
 from typing import Any
 
-import requests
+import redis
 
 from bench.common import free_port
 from bench.common import machine
@@ -184,11 +186,12 @@ def run_attack(host: str, port: int, **kwargs: Any) -> Outcome:
 
 
 def main() -> None:
-    """基准：每个进程模型先受攻击，再并排测 /charts/demo.png 的吞吐（wrk，多轮交错，每轮的比值）。
+    """基准：并排测每个进程模型 /charts/demo.png 的吞吐（wrk，多轮交错，每轮的比值），再逐个攻击。
 
     before：今天的设置（make run-prod 的配置，但 gunicorn -k gthread）；after：make run-prod；
     nginx_front：README 的 nginx 配置在 gthread 前面（装了 nginx 时）；另外，装了 gevent / granian 时也测它们
-    （pip install gevent granian，只为对照，不是依赖）。
+    （pip install gevent granian，只为对照，不是依赖）。每个服务有自己的 redis-server，所以“攻击期间的渲染次数”
+    只算它自己的进程。攻击的最后、慢连接仍开着时向服务发 SIGTERM，记下退出用了多久。
     """
     parser = argparse.ArgumentParser(description=main.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=5, help="吞吐的轮数（默认 5）")
@@ -198,65 +201,99 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="livechart-slow-") as tmp:
         workdir = Path(tmp)
-        redis_process, redis_url = start_redis(workdir)
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "LIVECHART_CONFIG": "production", "LIVECHART_REDIS_URL": redis_url,
-               "LIVECHART_API_USER": "bench", "LIVECHART_API_PASSWORD": "bench-secret",
-               "WEB_CONCURRENCY": str(args.workers), "LIVECHART_LOG_LEVEL": "warning"}  # fmt: skip
         servers: dict[str, Server] = {}
+        redis_of: dict[str, tuple[Any, str]] = {}
+
+        def env(name: str) -> dict[str, str]:
+            redis_of[name] = start_redis(workdir)
+            return {**os.environ, "PYTHONPATH": str(ROOT), "LIVECHART_CONFIG": "production",
+                    "LIVECHART_REDIS_URL": redis_of[name][1], "LIVECHART_API_USER": "bench",
+                    "LIVECHART_API_PASSWORD": "bench-secret", "WEB_CONCURRENCY": str(args.workers),
+                    "LIVECHART_LOG_LEVEL": "warning"}  # fmt: skip
+
         try:
-            servers["after"] = gunicorn("after", "livechart.wsgi:app", env, workdir / "after.log")
-            servers["before"] = gunicorn("before", "livechart.wsgi:app", env, workdir / "before.log", ("-k", "gthread"))
+            servers["after"] = gunicorn("after", "livechart.wsgi:app", env("after"), workdir / "after.log")
+            servers["before"] = gunicorn("before", "livechart.wsgi:app", env("before"), workdir / "before.log", ("-k", "gthread"))
             if importlib.util.find_spec("gevent"):
-                servers["gevent"] = gunicorn("gevent", "livechart.wsgi:app", env, workdir / "gevent.log", ("-k", "gevent"))
+                servers["gevent"] = gunicorn("gevent", "livechart.wsgi:app", env("gevent"), workdir / "gevent.log",
+                                             ("-k", "gevent"))  # fmt: skip
             if importlib.util.find_spec("granian"):
                 port = free_port()
                 command = [sys.executable, "-m", "granian", "--interface", "wsgi", "--workers", str(args.workers),
                            "--blocking-threads", "4", "--port", str(port), "--log-level", "warning", "livechart.wsgi:app"]  # fmt: skip
-                servers["granian"] = Server("granian", command, env, f"http://127.0.0.1:{port}", workdir / "granian.log")
+                servers["granian"] = Server("granian", command, env("granian"), f"http://127.0.0.1:{port}",
+                                            workdir / "granian.log")  # fmt: skip
             for server in servers.values():
                 server.wait("/readyz")
             nginx = program("nginx")
             if nginx is not None:
                 servers["nginx_front"] = _nginx_front(nginx, workdir, servers["before"].url)
                 servers["nginx_front"].wait("/readyz")
-            results: dict[str, Any] = {"attack": {}, "workers": args.workers}
-            print(f"attack: 200 slow-header + 200 slow-body sockets, {args.attack_seconds:g} s of probes "
-                  "(GET /plot.png, /api/charts, new connection each, answered = 200 within 3 s)")  # fmt: skip
-            for name, server in servers.items():
-                port = int(server.url.rsplit(":", 1)[1])
-                version = _version(server.url)
-                outcome = run_attack("127.0.0.1", port, seconds=args.attack_seconds)
-                summary = outcome.summary()
-                summary["renders_during_attack"] = _version(server.url) - version
-                results["attack"][name] = summary
-                print(f"  {name:12} answered {outcome.answered}/{outcome.probes} = {outcome.fraction:.3f}  "
-                      f"p50 {summary['p50_ms']} ms  p99 {summary['p99_ms']} ms  renders during attack "
-                      f"{summary['renders_during_attack']}  slow sockets open at end {outcome.slow_open_at_end}")  # fmt: skip
-            # 吞吐：before 放在第二个，比值都是“目标 / before”
-            names = ["after", "before", *[name for name in servers if name not in ("after", "before")]]
-            targets = {("livechart" if name == "after" else name): f"{servers[name].url}/charts/demo.png" for name in names}
+                redis_of["nginx_front"] = redis_of["before"]
+            results: dict[str, Any] = {"workers": args.workers}
+            # 吞吐：after 是“livechart”，比值都是 after / 其他
+            targets = {
+                ("livechart" if name == "after" else name): f"{server.url}/charts/demo.png" for name, server in servers.items()
+            }
             print(f"serve: GET /charts/demo.png, x{args.workers} workers, wrk -t2 -c16, {args.rounds} rounds x "
                   f"{args.seconds:g} s, interleaved")  # fmt: skip
             serve = bench_serve(targets, args.rounds, args.seconds, 16)
             results["serve"] = serve
             for name in targets:
-                print(f"  {name:12} median {serve[name]['median']:>8.0f} req/s  (min {serve[name]['min']:.0f}, "
-                      f"max {serve[name]['max']:.0f})")  # fmt: skip
+                print(f"  {name:12} median {serve[name]['median']:>8.0f} req/s  rounds {serve[name]['values']}")
             for name in list(targets)[1:]:
                 r = serve[f"livechart_vs_{name}"]
-                print(f"  after / {name}: {r['median']:.3f}x (per-round {r['min']:.3f}–{r['max']:.3f})")
+                print(f"  after / {name}: median {r['median']:.3f}x, per round {r['values']}")
+            print(f"attack: 200 slow-header + 200 slow-body sockets, {args.attack_seconds:g} s of probes "
+                  "(GET /plot.png, /api/charts, new connection each, answered = 200 within 3 s), then SIGTERM")  # fmt: skip
+            results["attack"] = {}
+            # nginx_front 在 before 之前：before 受攻击时会被 SIGTERM
+            for name in sorted(servers, key=lambda n: n == "before"):
+                server, (_, redis_url) = servers[name], redis_of[name]
+                version = _version(redis_url)
+                then = _renders_then_sigterm(server, redis_url, version, stop=name != "nginx_front")
+                outcome = run_attack("127.0.0.1", int(server.url.rsplit(":", 1)[1]), seconds=args.attack_seconds, then=then)
+                summary = {**outcome.summary(), **outcome.then}
+                results["attack"][name] = summary
+                print(f"  {name:12} answered {outcome.answered}/{outcome.probes} = {outcome.fraction:.3f}  "
+                      f"p50 {summary['p50_ms']} ms  p99 {summary['p99_ms']} ms  own renders during attack "
+                      f"{summary['renders']}  SIGTERM exit {summary.get('exit')} in {summary.get('sigterm_s')} s")  # fmt: skip
             save_results("slowclients", results)
             print(f"machine: {machine()}")
         finally:
             for server in servers.values():
                 server.stop()
-            redis_process.terminate()
-            redis_process.wait(10)
+            for process, _ in redis_of.values():
+                if process.poll() is None:
+                    process.terminate()
+                    process.wait(10)
 
 
-def _version(url: str) -> int:
-    """demo 图表当前的版本号。"""
-    return requests.get(f"{url}/api/charts/demo", timeout=10).json()["version"]
+def _version(redis_url: str) -> int:
+    """demo 图表当前的版本号，直接从这个服务自己的 Redis 读（受攻击的服务可能不回答）。"""
+    client = redis.Redis.from_url(redis_url)
+    try:
+        return int(client.get("livechart:chart:demo:version") or 0)
+    finally:
+        client.close()
+
+
+def _renders_then_sigterm(server: Server, redis_url: str, version: int, stop: bool) -> Callable[[], dict[str, Any]]:
+    """攻击结束前（慢连接仍开着）：数一数攻击期间的渲染，然后 SIGTERM 并计时。"""
+
+    def then() -> dict[str, Any]:
+        found: dict[str, Any] = {"renders": _version(redis_url) - version}
+        if stop:
+            started = time.monotonic()
+            server.process.send_signal(signal.SIGTERM)
+            try:
+                found["exit"] = server.process.wait(10)
+            except subprocess.TimeoutExpired:
+                found["exit"] = None
+            found["sigterm_s"] = round(time.monotonic() - started, 2)
+        return found
+
+    return then
 
 
 def _nginx_front(nginx: str, workdir: Path, upstream: str) -> Server:
