@@ -208,9 +208,10 @@ def test_gunicorn_run_directly_with_a_redis_url_uses_redis_and_never_shows_its_p
         # 两个工作进程共用 Redis：图片在 Redis 里，而不是各进程自己的 SimpleCache
         assert client.keys("livechart:chart:cpu:image"), "the image is not in Redis"
         client.close()
+        # 每个工作进程一行（/readyz 由先起来的那个回答，另一个可能还在启动）
+        wait_for(lambda: log.read_text().count("livechart 配置") == 2, 30, "both workers' start-up lines")
         text = log.read_text()
         lines = [line for line in text.splitlines() if "livechart 配置" in line]
-        assert len(lines) == 2, text  # 每个工作进程一行
         assert all("config.ProductionConfig" in line and f"RedisCache 127.0.0.1:{server.port} db 0" in line for line in lines)
         assert password not in text
     finally:

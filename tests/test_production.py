@@ -316,9 +316,17 @@ def test_sigterm_stops_gunicorn_within_five_seconds_with_status_0(
     env = {"LIVECHART_REDIS_URL": redis_server.url, "WEB_CONCURRENCY": "2", "LIVECHART_RENDER_PROCESSES": render_processes}
     server = start_gunicorn(tmp_path, "term", env)
     try:
-        family = psutil.Process(server.process.pid).children(recursive=True)
-        # 2 个工作进程，各自带 render_processes 个绘制进程（spawn 另有一个 multiprocessing 的资源跟踪进程）
-        assert len(family) >= 2 * (1 + int(render_processes))
+        # 2 个工作进程，各自带 render_processes 个绘制进程（spawn 另有一个 multiprocessing 的资源跟踪进程）；
+        # /readyz 由先起来的工作进程回答，另一个可能还在启动：等全家都到齐
+        family = wait_for(
+            lambda: (
+                (kids := psutil.Process(server.process.pid).children(recursive=True))
+                and len(kids) >= 2 * (1 + int(render_processes))
+                and kids
+            ),
+            30,
+            "every worker and render process started",
+        )
         started = time.monotonic()
         server.process.send_signal(signal.SIGTERM)
         assert server.process.wait(10) == 0
