@@ -43,6 +43,7 @@ $(VENV)/.bench-deps: $(VENV)/.run-deps bench/requirements.txt
 
 # 全部基准（约 20 分钟；需要 redis-server、wrk，有 nginx 时也与它比较），打印总表并写入 bench/results.json
 bench: $(VENV)/.bench-deps
+	$(BIN)/python -m bench.cpu
 	$(BIN)/python -m bench.render
 	$(BIN)/python -m bench.serve
 	$(BIN)/python -m bench.slowclients
