@@ -325,6 +325,52 @@ def test_csv_file_that_does_not_exist_yet(tmp_path: Path) -> None:
     assert source.fetch()["temp"].tolist() == [20.6]
 
 
+def test_csv_file_that_is_deleted_is_reported_and_read_again_when_it_comes_back(csv_file: Path) -> None:
+    """删掉的文件不是轮转的间隙：短暂的宽限之后报告“已删除，等待它”（而不是一直悄悄地读旧文件），新文件出现后从头读。"""
+    source = csv_source(csv_file)
+    assert source.fetch()["temp"].tolist() == [20.5, 20.6]
+    write(csv_file, "2026-01-01T00:00:02,20.7,42\n")
+    os.remove(csv_file)
+    # 删除之前追加的行照样读到（宽限之内按轮转的间隙处理）
+    assert source.fetch()["temp"].tolist() == [20.7]
+
+    def reported() -> str | None:
+        try:
+            source.fetch()
+        except InputUnavailable as exc:
+            return str(exc)
+        return None
+
+    message = wait_for(reported, 10, "a deleted CSV file was never reported")
+    assert message == f"CSV file {str(csv_file)!r} was deleted; waiting for it"
+    # 旧文件已经关掉；仍然不在时消息不变
+    assert source.handle is None
+    with pytest.raises(InputUnavailable, match="was deleted; waiting for it"):
+        source.fetch()
+    write(csv_file, "time,temp,humidity\n2026-01-01T00:00:10,30.0,50\n", "w")
+    assert source.fetch()["temp"].tolist() == [30.0]
+    write(csv_file, "2026-01-01T00:00:11,31.0,51\n")
+    assert source.fetch()["temp"].tolist() == [31.0]
+
+
+def test_csv_file_moved_away_without_a_new_one_is_reported(csv_file: Path) -> None:
+    """改名移走、却一直没有新文件：宽限之后同样报告在等文件（消息说是被移走了）。"""
+    source = csv_source(csv_file)
+    source.fetch()
+    os.rename(csv_file, csv_file.with_suffix(".csv.1"))
+    assert source.fetch().empty
+
+    def reported() -> str | None:
+        try:
+            source.fetch()
+        except InputUnavailable as exc:
+            return str(exc)
+        return None
+
+    message = wait_for(reported, 10, "a CSV file moved away was never reported")
+    assert message == f"CSV file {str(csv_file)!r} was moved away and no new file took its place; waiting for it"
+
+
 def test_csv_missing_column_is_an_error(csv_file: Path) -> None:
     params = CsvSource.validate({"path": str(csv_file), "time": "time", "columns": ["pressure"]})
     with pytest.raises(ValueError, match="no column 'pressure'"):

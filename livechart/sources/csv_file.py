@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +19,9 @@ from livechart.sources.base import require
 from livechart.sources.frames import empty_frame
 from livechart.sources.frames import to_local_naive
 
+# 路径不见了这么多秒之后才算文件被删掉（或移走后没有新文件）：轮转的间隙（改名后新建）比这短得多
+MISSING_GRACE = 2.0
+
 
 class CsvSource(Source):
     """跟踪另一个程序不断追加的 CSV 文件（tail -F）：每次只读新增的字节。
@@ -27,6 +31,8 @@ class CsvSource(Source):
     - 格式错误的行跳过并计数（malformed）。
     第一次打开较大的文件时只读最后 initial_bytes 字节，启动不会因历史文件太大而变慢。
     文件还不存在（写入方尚未启动）不是配置错误：fetch 抛出 InputUnavailable，文件出现后的下一次 fetch 开始读。
+    文件被删掉（路径超过 MISSING_GRACE 秒仍不在，不是轮转的间隙）时关掉旧文件、抛出 InputUnavailable，
+    而不是悄悄地一直画旧数据；同一路径上出现新文件后从头读它。
     """
 
     @classmethod
@@ -65,6 +71,9 @@ class CsvSource(Source):
         self.partial = b""
         self.header: list[str] | None = None
         self.malformed = 0
+        # 路径开始不见的时刻（monotonic）；文件被删掉后报告的消息（新文件出现前一直用它）
+        self.missing_since: float | None = None
+        self.lost: str | None = None
 
     def _open(self, first: bool) -> None:
         """打开（或重新打开）文件；首次打开大文件时跳到末尾附近。"""
@@ -74,7 +83,8 @@ class CsvSource(Source):
         try:
             self.handle = open(self.path, "rb")  # noqa: SIM115  句柄要跨多次 fetch 保持打开
         except FileNotFoundError:
-            raise InputUnavailable(f"CSV file {self.path!r} does not exist (yet)") from None
+            raise InputUnavailable(self.lost or f"CSV file {self.path!r} does not exist (yet)") from None
+        self.lost = self.missing_since = None
         status = os.fstat(self.handle.fileno())
         self.inode = (status.st_dev, status.st_ino)
         self.header = None
@@ -115,15 +125,32 @@ class CsvSource(Source):
         self.partial = rest
         return complete + newline
 
+    def _missing(self) -> None:
+        """路径不在了：轮转的间隙里照常读旧文件；超过 MISSING_GRACE 秒还不在，就关掉旧文件并报告在等它。"""
+        assert self.handle is not None
+        started = self.missing_since = self.missing_since or time.monotonic()
+        if time.monotonic() - started < MISSING_GRACE:
+            return
+        # 旧文件的链接数为 0：被删掉了；否则是被改名移走、而没有新文件
+        deleted = os.fstat(self.handle.fileno()).st_nlink == 0
+        how = "was deleted" if deleted else "was moved away and no new file took its place"
+        self.lost = f"CSV file {self.path!r} {how}; waiting for it"
+        self.close()
+        raise InputUnavailable(self.lost)
+
     def fetch(self) -> pd.DataFrame:
         chunks = []
         if self.handle is None:
-            self._open(first=True)
+            # 文件被删掉过：新文件从头读（与轮转一样），不跳到末尾
+            self._open(first=self.lost is None)
         try:
             status = os.stat(self.path)
         except FileNotFoundError:
-            # 轮转的间隙：旧文件已改名、新文件还没建好
+            # 轮转的间隙（旧文件已改名、新文件还没建好），或者文件被删掉了
             status = None
+            self._missing()
+        else:
+            self.missing_since = None
         if status is not None and (status.st_dev, status.st_ino) != self.inode:
             chunks.append(self._read_new())  # 轮转：先读完旧文件
             self._open(first=False)
