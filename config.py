@@ -107,6 +107,9 @@ class Config:
     # 一次取数的总期限（秒），用于没有自己 timeout 选项的数据源（python、csv、system……）；
     # 超时报告在状态里，卡住的调用不占用任务线程（livechart/deadline.py）
     LIVECHART_FETCH_TIMEOUT = 10
+    # 时间比服务器时钟晚这么多秒以上的行（写入方的时钟或时区错了）丢弃并计数，不进滚动窗口；
+    # None 表示保留（画预测值的图表）。见 livechart/quality.py
+    LIVECHART_FUTURE_MARGIN = 300
     # 等待同一图表上一次重绘结束的最长时间（秒）
     LIVECHART_RENDER_TIMEOUT = 30
     # PNG 压缩级别（0–9）；1 比 9 快约一倍，文件只大约 3 %

@@ -29,6 +29,7 @@ from livechart import security
 from livechart.extensions import cache
 from livechart.extensions import scheduler
 from livechart.fonts import configure_fonts
+from livechart.quality import future_margin
 from livechart.spec import ConfigError
 from livechart.spec import job_interval
 from livechart.spec import parse_settings
@@ -186,6 +187,7 @@ def create_app(config: Any = None, overrides: dict[str, Any] | None = None) -> F
     fetch_timeout = app.config["LIVECHART_FETCH_TIMEOUT"]
     if isinstance(fetch_timeout, bool) or not isinstance(fetch_timeout, int | float) or not 0 < fetch_timeout <= 3600:
         raise ConfigError(f"LIVECHART_FETCH_TIMEOUT={fetch_timeout!r}: must be a number of seconds in (0, 3600]")
+    app.config["LIVECHART_FUTURE_MARGIN"] = future_margin(app.config["LIVECHART_FUTURE_MARGIN"])
     if not 0 <= app.config["LIVECHART_PNG_COMPRESS_LEVEL"] <= 9:
         raise ConfigError("LIVECHART_PNG_COMPRESS_LEVEL: must be 0–9")
     if app.config.get("CACHE_TYPE") in (None, "null", "NullCache", "flask_caching.backends.NullCache"):

@@ -34,6 +34,7 @@ from matplotlib.ticker import MaxNLocator
 from PIL import Image
 
 from livechart import fonts
+from livechart.quality import drawable
 from livechart.spec import ChartSpec
 from livechart.spec import SeriesSpec
 
@@ -208,7 +209,8 @@ class ChartRenderer:
             column = drawn.series.column
             if column not in frame.columns:
                 raise ValueError(f"the data has no column {column!r} (columns: {', '.join(map(str, frame.columns))})")
-            values = frame[column].to_numpy(dtype=float)
+            # ±inf、±1e308 之类超出范围的值不画（换成缺口）：一个这样的值不能把真实数据压扁或让范围溢出（livechart/quality.py）
+            values = drawable(frame[column].to_numpy(dtype=float))
             if self.spec.stacked:
                 bottom = base.get(id(drawn.axes), np.zeros(len(values)))
                 top = bottom + np.nan_to_num(values)
@@ -275,7 +277,7 @@ class ChartRenderer:
     def _auto_ylim(self, ax: Axes, stacks: dict[str, tuple[np.ndarray, np.ndarray]]) -> tuple[float, float]:
         """自动 y 范围：数据范围留 5 % 余量后向外取整到刻度值，数据小幅变化时范围不变。
 
-        面积图和柱状图从 0 开始（数据全为正时）。
+        面积图和柱状图从 0 开始（数据全为正时）。超出范围的值在 _stacks 里已换成 NaN，这里只看有限值。
         """
         filled = self.spec.kind in ("area", "bar")
         mine = [stacks[d.series.column] for d in self.drawn if d.axes is ax]

@@ -30,6 +30,7 @@ from livechart.deadline import Stopping
 from livechart.extensions import scheduler
 from livechart.failure_log import FailureLog
 from livechart.pool import RenderPool
+from livechart.quality import DataQuality
 from livechart.redact import public_message
 from livechart.sources import Source
 from livechart.sources import make_source
@@ -64,9 +65,12 @@ class ChartWorker:
     loaded: bool = False
     failures: FailureLog = field(init=False)
     fetcher: Deadline[pd.DataFrame] = field(init=False)
+    # 丢弃的未来行、窗口里超出范围的值（状态里的 data_warnings）
+    quality: DataQuality = field(init=False)
 
     def __post_init__(self) -> None:
         self.failures = FailureLog(self.spec.name)
+        self.quality = DataQuality(self.spec.name, tuple(series.column for series in self.spec.series))
         self.fetcher = Deadline(self.spec.name)
 
     def _history(self) -> pd.DataFrame | None:
@@ -74,6 +78,9 @@ class ChartWorker:
         if not self.loaded:
             self.loaded = True
             self.window = store.load_history(self.spec.name)
+            if self.window is not None:
+                # 以前存下的未来行（修复之前，或 LIVECHART_FUTURE_MARGIN 曾为 None）也不能再卡住窗口
+                self.window = self.quality.admit(self.window, current_app.config["LIVECHART_FUTURE_MARGIN"], current_app.logger)
             backfill = getattr(self.source, "backfill", None)
             if (self.window is None or self.window.empty) and backfill is not None:
                 spec = self.spec
@@ -140,7 +147,10 @@ class ChartWorker:
             # 计划运行最多等到下一个节拍之前；请求里（/run、缓存未命中）等到期限，好回答发生了什么
             rows = self.fetcher.call(self.source.fetch, self.fetch_seconds, patience)
             where = "drawing"
+            # 时间比现在晚太多的行不进窗口（只计数），否则一行 2099 年的数据就卡住图表（livechart/quality.py）
+            rows = self.quality.admit(rows, current_app.config["LIVECHART_FUTURE_MARGIN"], current_app.logger)
             window = append_window(self._history(), rows, self.spec.points, self.spec.span)
+            self.quality.check(window, current_app.logger)
             if len(rows):
                 store.save_history(name, window)
             self.window = window

@@ -49,10 +49,13 @@ def _errors(*codes: int) -> dict[str, Any]:
 GUARDED = (401, 403)
 # /api/charts/<name> 的每个字段（views.chart_status 产生的）
 STATUS_FIELDS = ("name", "title", "image_url", "job_id", "interval", "paused", "next_run", "redrawing", "reason", "version",
-                 "rendered_at", "render_ms", "width", "height", "bytes", "stale", "rendered_by", "last_error")  # fmt: skip
+                 "rendered_at", "render_ms", "width", "height", "bytes", "stale", "rendered_by", "last_error",
+                 "data_warnings")  # fmt: skip
 # 修改类请求都可能得到的错误；503：多进程模式下 Redis 不可用（修改先写进 Redis）
 MUTATING = (400, *GUARDED, 413, 415, 503)
 REASON_CODES = ("no_job", "job_paused", "scheduler_paused", "scheduler_stopped")
+# data_warnings 的 code（livechart/quality.py）
+DATA_WARNING_CODES = ("future_rows", "values_out_of_range")
 
 
 def _operation(summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -391,6 +394,24 @@ def _schemas() -> dict[str, Any]:
                         "message": {"type": "string"},
                         "at": {"type": "string"},
                         "consecutive_failures": {"type": "integer", "minimum": 0},
+                    },
+                },
+                "data_warnings": {
+                    "type": "array",
+                    "description": "problems in the data this process found while redrawing (empty when there are none): "
+                    "rows dated too far ahead of the server clock that were dropped (counted once per time stamp since "
+                    "start-up), values in the window that are infinite or too large to draw",
+                    "items": {
+                        "type": "object",
+                        "required": ["code", "message", "count", "at", "row_time"],
+                        "properties": {
+                            "code": {"type": "string", "enum": list(DATA_WARNING_CODES)},
+                            "message": {"type": "string"},
+                            "count": {"type": "integer", "minimum": 1},
+                            "at": {"type": "string", "description": "when it was last seen (UTC)"},
+                            "row_time": {"type": "string", "description": "time of the latest offending row (server local time)"},
+                        },
+                        "additionalProperties": False,
                     },
                 },
             },

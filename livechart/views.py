@@ -117,7 +117,8 @@ def job_state(name: str) -> dict[str, Any]:
 
 def chart_status(name: str) -> dict[str, Any]:
     """一个图表的状态 JSON。"""
-    spec = jobs.workers()[name].spec
+    worker = jobs.workers()[name]
+    spec = worker.spec
     image = store.load_image(name)
     failure = store.load_failure(name)
     state = job_state(name)
@@ -142,6 +143,8 @@ def chart_status(name: str) -> dict[str, Any]:
         "last_error": None
         if failure is None
         else {"message": failure.message, "at": _iso(failure.at), "consecutive_failures": failure.consecutive},
+        # 本进程重绘时发现的数据问题：丢弃的未来行、窗口里超出范围的值（livechart/quality.py）
+        "data_warnings": worker.quality.report(),
     }
 
 

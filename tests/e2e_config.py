@@ -60,3 +60,33 @@ class HungE2EConfig(E2EConfig):
         *E2EConfig.JOBS,
         {"id": "redraw-hung", "func": "livechart.jobs:redraw", "kwargs": {"chart": "hung"}, "trigger": "interval", "seconds": 1},
     ]
+
+
+CSV = os.environ.get("LIVECHART_TEST_CSV", "/nonexistent/quality.csv")
+DB = os.environ.get("LIVECHART_TEST_DB", "/nonexistent/quality.db")
+
+
+def _job(chart: str) -> dict:
+    return {"id": f"redraw-{chart}", "func": "livechart.jobs:redraw", "kwargs": {"chart": chart}, "trigger": "interval",
+            "seconds": 1}  # fmt: skip
+
+
+class DataQualityE2EConfig(DevelopmentConfig):
+    """demo 之外：一个 CSV 文件（log）与一个 SQLite 库（orders），路径来自环境变量；窗口 120 秒，每秒重绘一次。"""
+
+    CHARTS = {
+        "demo": {"title": "模拟", "source": {"type": "demo", "seed": 1}},
+        "log": {"title": "CSV", "source": {"type": "csv", "path": CSV, "time": "time", "columns": ["v"]}, "window": "120s"},
+        "orders": {
+            "title": "SQLite",
+            "source": {
+                "type": "sql",
+                "url": f"sqlite:///{DB}",
+                "query": "SELECT at, v FROM readings WHERE at > :since ORDER BY at",
+                "time": "at",
+                "columns": ["v"],
+            },
+            "window": "120s",
+        },
+    }
+    JOBS = [_job(chart) for chart in CHARTS]

@@ -150,6 +150,25 @@ def test_auto_ylim_is_round_covers_the_data_and_rebuilds_the_background() -> Non
     assert renderer.axes.get_ylim()[1] > data.max().max() * 100
 
 
+@pytest.mark.parametrize("kind", ["line", "area", "bar", "step", "scatter"])
+@pytest.mark.parametrize("bad", [[1e308], [-1e308, 1e308], [np.inf, -np.inf], [9.96921e36, -1e20]])
+def test_values_out_of_range_do_not_hide_the_data(kind: str, bad: list[float]) -> None:
+    """±1e308、inf 或“缺失”标记值不参与自动 y 范围、也不画：图上照样是真实数据，与把它们换成缺口的图逐像素相同。"""
+    data = frame(60)
+    broken = data.copy()
+    broken.iloc[10 : 10 + len(bad), 0] = bad
+    broken.iloc[40, 1] = bad[0]
+    renderer = ChartRenderer(spec(kind=kind, annotate_last=True))
+    png = renderer.render(broken)
+    low, high = renderer.axes.get_ylim()
+    real = broken.where(np.isfinite(broken) & (broken.abs() < 1e18)).stack()
+    assert low <= real.min() and high >= real.max()
+    # 范围跟着真实数据走，而不是被一个巨大的值撑开
+    assert high - low < 10 * (real.max() - real.min()) + 10
+    gaps = broken.where(np.isfinite(broken) & (broken.abs() < 1e18))
+    assert png == ChartRenderer(spec(kind=kind, annotate_last=True)).render(gaps)
+
+
 def test_png_is_opaque_rgb() -> None:
     with Image.open(io.BytesIO(ChartRenderer(spec()).render(frame(10)))) as image:
         assert image.mode == "RGB"

@@ -21,6 +21,7 @@ from livechart.sources.base import names
 from livechart.sources.base import positive
 from livechart.sources.base import require
 from livechart.sources.frames import empty_frame
+from livechart.sources.frames import now
 from livechart.sources.frames import to_local_naive
 
 if TYPE_CHECKING:
@@ -60,7 +61,9 @@ def server_address(url: URL) -> str:
 class SqlSource(Source):
     """SQL 查询（SQLAlchemy）：SQLite 开箱即用，也支持 PostgreSQL 等。
 
-    查询里可以用 :since 参数只取新行（上一次见到的最新时间）；没有 :since 时每次取全部结果。
+    查询里可以用 :since 参数只取新行（上一次见到的、不晚于现在的最新时间）；没有 :since 时每次取全部结果。
+    :since 从不越过现在：时间在未来的行（写入方的时钟错了）会在之后的每次查询里再出现（由重绘任务丢弃并计数，
+    见 livechart/quality.py），但不会让它之后写入的真实数据全被跳过。
     引擎只建一次（连接池），语句有超时：PostgreSQL 用 statement_timeout，
     SQLite 用进度回调在超时后中断查询。
     SQLite 库文件以只读方式打开；库文件还不存在、数据库服务器拒绝连接或连不上时，
@@ -166,8 +169,10 @@ class SqlSource(Source):
         values = table[self.value_columns].apply(pd.to_numeric, errors="coerce").astype(float)
         values.index = to_local_naive(table[self.time_column])
         values = values[~values.index.isna()].sort_index()
-        if len(values):
-            self.since = values.index[-1]
+        # 只前进到不晚于现在的最新一行：一行 2099 年的数据不能把 :since 推过之后所有的行
+        arrived = values.index[values.index <= now()]
+        if len(arrived) and (self.since is None or arrived[-1] > self.since):
+            self.since = arrived[-1]
         return values
 
     def close(self) -> None:
