@@ -24,6 +24,8 @@
       job: el.dataset.job,
       stale: false,
       error: null,
+      reason: null,
+      warnings: [],
       intervalMs: Number.isFinite(interval) ? interval * 1000 : null,
       paused: el.dataset.paused === "true",
       version: null,
@@ -103,6 +105,11 @@
       state = "paused";
       text = chart.reason ? REASONS[chart.reason.code] || "已暂停" : "已暂停";
       title = chart.reason ? chart.reason.message : "";
+    } else if (chart.warnings.length) {
+      // 数据有问题（来自未来的行被丢弃、超出范围的值没有画）：图照常更新，悬停看说明
+      state = "warning";
+      text = "数据异常";
+      title = chart.warnings.map((w) => w.message).join("\n");
     } else if (chart.stale) {
       state = "stale";
       text = "陈旧";
@@ -209,6 +216,7 @@
       chart.intervalMs = intervalMs;
       chart.paused = status.paused;
       chart.reason = status.reason;
+      chart.warnings = status.data_warnings || [];
       chart.version = status.version;
       chart.renderedAt = status.rendered_at ? Date.parse(status.rendered_at) : null;
       chart.stale = status.stale;

@@ -90,3 +90,22 @@ class DataQualityE2EConfig(DevelopmentConfig):
         },
     }
     JOBS = [_job(chart) for chart in CHARTS]
+
+
+class FutureRowE2EConfig(E2EConfig):
+    """多一个图表 future：它的数据源每次都带一行 2099 年的数据（会被丢弃并计数）。"""
+
+    CHARTS = {
+        **E2EConfig.CHARTS,
+        "future": {"title": "future", "source": {"type": "python", "callable": "tests.future_source:rows"}, "series": ["v"]},
+    }
+    JOBS = [
+        *E2EConfig.JOBS,
+        {
+            "id": "redraw-future",
+            "func": "livechart.jobs:redraw",
+            "kwargs": {"chart": "future"},
+            "trigger": "interval",
+            "seconds": 1,
+        },
+    ]

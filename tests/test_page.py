@@ -304,3 +304,16 @@ def test_a_very_long_interval_does_not_turn_into_a_tight_loop(browser: Any, tmp_
     finally:
         tab.context.close()
         server.stop()
+
+
+def test_data_warnings_show_on_the_badge(browser: Any, tmp_path: Any) -> None:
+    """一行来自未来的数据被丢弃：图照常更新，徽章显示“数据异常”，悬停看说明。"""
+    server = start_server(tmp_path, env={"LIVECHART_CONFIG": "tests.e2e_config:FutureRowE2EConfig"})
+    tab = open_page(browser, server)
+    try:
+        until(tab, "document.querySelector('#chart-future .badge').textContent === '数据异常'", 15)
+        assert "ahead of the server clock was dropped" in tab.get_attribute("#chart-future .badge", "title")
+        assert tab.console_errors == []
+    finally:
+        tab.context.close()
+        server.stop()
