@@ -23,7 +23,7 @@ run: $(VENV)/.run-deps
 # 生产：gunicorn + ProductionConfig（需要 LIVECHART_API_USER / LIVECHART_API_PASSWORD；
 # 多个工作进程时需要 LIVECHART_REDIS_URL）。WEB_CONCURRENCY 工作进程数，LIVECHART_THREADS 每进程线程数
 run-prod: $(VENV)/.run-deps
-	LIVECHART_CONFIG=$${LIVECHART_CONFIG:-production} $(BIN)/python -m gunicorn -c python:livechart.gunicorn_config livechart.wsgi:app
+	$(BIN)/python -m gunicorn -c python:livechart.gunicorn_config livechart.wsgi:app
 
 test: $(VENV)/.test-deps
 	$(BIN)/python -m pytest

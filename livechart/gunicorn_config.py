@@ -25,6 +25,7 @@ from livechart import is_redis_cache
 from livechart import port_number
 from livechart import render_processes
 from livechart import resolve_config
+from livechart import security
 from livechart.spec import parse_settings
 
 
@@ -54,13 +55,7 @@ def check_deployment(config: Any, workers: int) -> FlaskConfig:
             "process, so every worker would run its own jobs, draw its own images and answer /scheduler for itself "
             "only; set LIVECHART_REDIS_URL (a Redis shared by all workers) or WEB_CONCURRENCY=1"
         )
-    if settings.get("LIVECHART_REQUIRE_API_AUTH") and not (
-        settings.get("LIVECHART_API_USER") and settings.get("LIVECHART_API_PASSWORD")
-    ):
-        raise ConfigError(
-            "LIVECHART_API_USER / LIVECHART_API_PASSWORD: not set; this configuration refuses to start with the "
-            "/scheduler API open (it can run code); set both"
-        )
+    security.check_settings(settings)
     return settings
 
 

@@ -159,17 +159,23 @@ def scrub(response: Response) -> Response:
     return json_error(response.status_code, code, str(body["error_message"]))
 
 
-def init_app(app: Flask) -> None:
-    """校验 API 安全设置并注册守卫；须在 scheduler.init_app 之前调用。"""
-    config = app.config
+def check_settings(config: Any) -> None:
+    """校验 API 凭据的设置（create_app 与 gunicorn 主进程共用这一处）；不合法时抛出指明设置的 ConfigError。"""
     user, password = config.get("LIVECHART_API_USER"), config.get("LIVECHART_API_PASSWORD")
     if bool(user) != bool(password):
         raise ConfigError("LIVECHART_API_USER and LIVECHART_API_PASSWORD: set both or neither")
-    if config.get("SCHEDULER_API_ENABLED") and config["LIVECHART_REQUIRE_API_AUTH"] and not user:
+    if config.get("SCHEDULER_API_ENABLED") and config.get("LIVECHART_REQUIRE_API_AUTH") and not user:
         raise ConfigError(
-            "LIVECHART_API_USER / LIVECHART_API_PASSWORD: this configuration exposes the /scheduler API and requires "
-            "credentials; set both (or set SCHEDULER_API_ENABLED = False)"
+            "LIVECHART_API_USER / LIVECHART_API_PASSWORD: not set; this configuration exposes the /scheduler API "
+            "(it can run code) and refuses to start without credentials; set both (or set SCHEDULER_API_ENABLED = False)"
         )
+
+
+def init_app(app: Flask) -> None:
+    """校验 API 安全设置并注册守卫；须在 scheduler.init_app 之前调用。"""
+    config = app.config
+    check_settings(config)
+    user = config.get("LIVECHART_API_USER")
     # 总是显式设置：模块级的 scheduler 会沿用上一个 app 的 auth 和允许的主机（init_app 用 config.get(…, self.auth)）
     config["SCHEDULER_AUTH"] = HTTPBasicAuth() if user else None
     config.setdefault("SCHEDULER_ALLOWED_HOSTS", ["*"])

@@ -44,7 +44,7 @@ def _iso(timestamp: float | None) -> str | None:
     return None if timestamp is None else datetime.fromtimestamp(timestamp, UTC).isoformat()
 
 
-def _known(name: str) -> None:
+def known(name: str) -> None:
     """未知图表 → 404。"""
     if name not in jobs.workers():
         abort(404, f"unknown chart {name!r}; charts: {', '.join(jobs.workers())}")
@@ -160,7 +160,7 @@ def unmodified_since(header: str | None, rendered_at: float) -> bool:
 
 def _png(name: str) -> Response:
     """从缓存返回 PNG；支持 ETag / If-None-Match → 304（If-Modified-Since 只在能证明没变时 304）。"""
-    _known(name)
+    known(name)
     stale = False
     # 订阅连着时本进程的副本与 Redis 一致：直接用它（多进程模式；见 coordination 模块说明）
     image = store.last_known(name) if coordination.get().live.is_set() else None
@@ -240,5 +240,5 @@ def charts_status() -> Response:
 @bp.get("/api/charts/<name>")
 def chart_status_view(name: str) -> Response:
     """一个图表的状态。"""
-    _known(name)
+    known(name)
     return jsonify(chart_status(name))
