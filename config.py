@@ -95,6 +95,8 @@ class Config:
     LIVECHART_WARM_TIMEOUT = 5
     # 任务间隔的下限（秒）；/scheduler API 只能显示整秒，所以间隔必须是整秒
     LIVECHART_MIN_INTERVAL = 1
+    # 任务间隔的上限（秒，最多 366 天）；配置的 JOBS 与 /scheduler API 都不能超过它
+    LIVECHART_MAX_INTERVAL = 86400
     # 进程的角色：all（调度并渲染，也提供图片与 API），web（只从 Redis 提供图片与状态，不运行任务；
     # 需要 Redis 缓存，且没有 /scheduler API——在任一 all 进程上控制任务）
     LIVECHART_ROLE = _env("LIVECHART_ROLE", "all")

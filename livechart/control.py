@@ -31,6 +31,7 @@ from livechart.errors import json_error
 from livechart.extensions import scheduler
 from livechart.jobs import workers
 from livechart.spec import JOB_ID_PREFIX
+from livechart.spec import IntervalLimits
 from livechart.spec import JobSpecError
 from livechart.spec import check_job
 from livechart.spec import check_patch
@@ -47,8 +48,8 @@ def _charts() -> dict[str, Any]:
     return {name: worker.spec for name, worker in workers().items()}
 
 
-def _minimum() -> float:
-    return current_app.config["LIVECHART_MIN_INTERVAL"]
+def _limits() -> IntervalLimits:
+    return IntervalLimits.of(current_app.config)
 
 
 def _job(job_id: str) -> Response:
@@ -62,7 +63,7 @@ def _change(chart: str, want: dict[str, Any], *, replace: bool = False) -> None:
 
 def add_job(body: dict[str, Any]) -> Response:
     """POST /scheduler/jobs：新增一个图表的重绘任务（这个图表还没有任务时）。"""
-    desired = check_job(body, _charts(), _minimum())
+    desired = check_job(body, _charts(), _limits(), cap=True)
     job_id = body["id"]
     if scheduler.get_job(job_id) is not None:
         return json_error(409, "conflict", f"job {job_id!r} already exists; PATCH it or DELETE it first")
@@ -72,7 +73,7 @@ def add_job(body: dict[str, Any]) -> Response:
 
 def update_job(body: dict[str, Any], job_id: str) -> Response:
     """PATCH /scheduler/jobs/<id>：先校验全部字段，再一次应用；GET 的结果改几个字段后原样发回也可以。"""
-    changes = check_patch(body, job_to_dict(scheduler.get_job(job_id)), _charts(), _minimum())
+    changes = check_patch(body, job_to_dict(scheduler.get_job(job_id)), _charts(), _limits())
     if changes:
         _change(job_id.removeprefix(JOB_ID_PREFIX), changes)
     return _job(job_id)

@@ -15,8 +15,8 @@ from livechart.export import FORMATS
 from livechart.export import MAX_LIMIT
 from livechart.spec import INTERVAL_ARGS
 from livechart.spec import JOB_FUNC
-from livechart.spec import UNIT_MAX
 from livechart.spec import UNIT_SECONDS
+from livechart.spec import IntervalLimits
 from livechart.spec import job_id_for
 
 JSON = "application/json"
@@ -73,23 +73,33 @@ ANY_OBJECT = _json_body(
 )
 
 
-def _interval(min_interval: float) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _interval(limits: IntervalLimits) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """间隔单位的属性，以及“至少一个单位本身就不小于 LIVECHART_MIN_INTERVAL”的 anyOf。
 
     最小间隔不超过 60 秒（默认 1 秒）时这与服务器的规则（合计不小于最小间隔）完全一致；更大时文档更严：
     几个单位合起来才够的间隔（如最小 90 秒时的 1 分 30 秒）服务器接受，文档不算合法。
     """
-    units = {unit: {"type": "integer", "minimum": 0, "maximum": UNIT_MAX[unit]} for unit in INTERVAL_ARGS}
+    # 合计不超过 LIVECHART_MAX_INTERVAL 这一条 JSON Schema 写不出来：每个单位单独不超过它（说明里写明合计的规则）
+    most = limits.unit_max()
+    units = {
+        unit: {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": most[unit],
+            "description": f"the units together: {limits.low:g}–{limits.high:g} s",
+        }
+        for unit in INTERVAL_ARGS
+    }
     enough = [
-        {"required": [unit], "properties": {unit: {"minimum": max(1, math.ceil(min_interval / UNIT_SECONDS[unit]))}}}
+        {"required": [unit], "properties": {unit: {"minimum": max(1, math.ceil(limits.low / UNIT_SECONDS[unit]))}}}
         for unit in INTERVAL_ARGS
     ]
     return units, enough
 
 
-def _job_bodies(charts: list[str], min_interval: float) -> tuple[dict[str, Any], dict[str, Any]]:
+def _job_bodies(charts: list[str], limits: IntervalLimits) -> tuple[dict[str, Any], dict[str, Any]]:
     """POST /scheduler/jobs 与 PATCH /scheduler/jobs/{job_id} 的请求体：与 spec.check_job / check_patch 一致。"""
-    units, enough = _interval(min_interval)
+    units, enough = _interval(limits)
     options = {
         "name": {"type": "string", "minLength": 1},
         "misfire_grace_time": {"type": "integer", "minimum": 1, "nullable": True},
@@ -147,7 +157,7 @@ def _job_bodies(charts: list[str], min_interval: float) -> tuple[dict[str, Any],
     return add, patch
 
 
-def document(charts: list[str], *, min_interval: float = 1, scheduler_api: bool = True, auth: bool = False) -> dict[str, Any]:
+def document(charts: list[str], *, limits: IntervalLimits, scheduler_api: bool = True, auth: bool = False) -> dict[str, Any]:
     """生成 OpenAPI 3.0 文档。scheduler_api：有没有 /scheduler 接口；auth：它是否要求 HTTP Basic 凭据。"""
     chart = {"name": "name", "in": "path", "required": True, "schema": {"type": "string", "enum": charts}}
     job = {
@@ -196,7 +206,7 @@ def document(charts: list[str], *, min_interval: float = 1, scheduler_api: bool 
             "description": "at most this many rows: the last ones after `since`",
         },
     ]
-    add_body, patch_body = _job_bodies(charts, min_interval)
+    add_body, patch_body = _job_bodies(charts, limits)
     health = {"oneOf": [_ref("Health"), _ref("Error")]}
     paths: dict[str, Any] = {
         "/": {

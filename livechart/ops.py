@@ -15,6 +15,7 @@ from livechart import metrics
 from livechart import store
 from livechart.extensions import scheduler
 from livechart.openapi import document
+from livechart.spec import IntervalLimits
 from livechart.views import STALE_INTERVALS
 from livechart.views import chart_status
 from livechart.views import scheduler_problem
@@ -82,7 +83,7 @@ def openapi() -> Response:
     return jsonify(
         document(
             list(jobs.workers()),
-            min_interval=config["LIVECHART_MIN_INTERVAL"],
+            limits=IntervalLimits.of(config),
             scheduler_api=bool(config.get("SCHEDULER_API_ENABLED")),
             auth=bool(config.get("LIVECHART_API_USER")),
         )

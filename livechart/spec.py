@@ -22,8 +22,8 @@ JOB_ID_PREFIX = "redraw-"
 # 间隔的单位及其秒数；livechart 只支持间隔触发（页面按任务的实时间隔刷新）
 UNIT_SECONDS = {"weeks": 604800, "days": 86400, "hours": 3600, "minutes": 60, "seconds": 1}
 INTERVAL_ARGS = tuple(UNIT_SECONDS)
-# 每个单位的上限：一年（366 天）。各单位都是整数，于是间隔总是整秒，也不会溢出
-UNIT_MAX = {unit: 366 * 86400 // seconds for unit, seconds in UNIT_SECONDS.items()}
+# LIVECHART_MAX_INTERVAL 最多能设到一年（366 天）
+LONGEST_INTERVAL = 366 * 86400
 # 任务可修改的选项（新增和 PATCH 都可以给）
 JOB_OPTIONS = ("name", "misfire_grace_time", "coalesce")
 # 新增任务（API 与配置的 JOBS）允许的键（另加间隔单位）
@@ -273,8 +273,38 @@ def job_interval(job: Any) -> float | None:
     return job.trigger.interval.total_seconds()
 
 
-def interval_seconds(trigger_args: Mapping[str, Any], min_interval: float) -> float:
-    """校验间隔参数（各单位为 0 到一年的整数，合计至少 min_interval 秒），返回间隔秒数；不合法时抛 JobSpecError。
+@dataclass(frozen=True)
+class IntervalLimits:
+    """任务间隔的上下限（秒）：LIVECHART_MIN_INTERVAL 与 LIVECHART_MAX_INTERVAL。唯一读取并校验它们的地方。
+
+    上限让间隔不会长到没有意义：浏览器的定时器超过 2^31−1 毫秒（约 24.8 天）就会立即触发（docs/pitfalls.md 第 23 条）。
+    """
+
+    low: float = 1
+    high: float = 86400
+
+    @classmethod
+    def of(cls, config: Mapping[str, Any]) -> IntervalLimits:
+        """从配置读取并校验；不合法时抛出指明设置的 ConfigError。"""
+        low, high = config.get("LIVECHART_MIN_INTERVAL", 1), config.get("LIVECHART_MAX_INTERVAL", 86400)
+        for name, value in (("LIVECHART_MIN_INTERVAL", low), ("LIVECHART_MAX_INTERVAL", high)):
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= LONGEST_INTERVAL:
+                raise ConfigError(f"{name}={value!r}: must be a whole number of seconds from 1 to {LONGEST_INTERVAL} (366 days)")
+        if low > high:
+            raise ConfigError(f"LIVECHART_MIN_INTERVAL={low!r} is above LIVECHART_MAX_INTERVAL={high!r}")
+        return cls(low, high)
+
+    def unit_max(self) -> dict[str, int]:
+        """每个单位单独能取的最大值（不超过上限）。"""
+        return {unit: int(self.high // seconds) for unit, seconds in UNIT_SECONDS.items()}
+
+
+def interval_seconds(trigger_args: Mapping[str, Any], limits: IntervalLimits, *, cap: bool = False) -> float:
+    """校验间隔参数（各单位为不超过上限的整数，合计不小于下限），返回间隔秒数；不合法时抛 JobSpecError。
+
+    几个单位合起来超过上限时：cap=True（/scheduler API）把间隔封顶到上限，响应与状态里是生效的间隔；
+    cap=False（config.py 的 JOBS）报错，启动失败。API 不报错是因为“合计”这条规则 /openapi.json 写不出来
+    （JSON Schema 只能限制每个单位），而文档允许的请求必须被接受。
 
     只收整数（2，而不是 2.0）：/openapi.json 写的就是 integer，文档与服务器接受的完全一致。
     """
@@ -282,13 +312,19 @@ def interval_seconds(trigger_args: Mapping[str, Any], min_interval: float) -> fl
     for unit, value in units.items():
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
             raise JobSpecError(f"'{unit}' must be a number, got {value!r}")
-        if value > UNIT_MAX[unit]:
-            raise JobSpecError(f"'{unit}' must be at most {UNIT_MAX[unit]} (one year), got {value!r}")
+        if value > limits.unit_max()[unit]:
+            raise JobSpecError(
+                f"'{unit}' must be at most {limits.unit_max()[unit]} (LIVECHART_MAX_INTERVAL is {limits.high:g} s), got {value!r}"
+            )
     if not any(units.values()):
         raise JobSpecError("an interval job needs one of weeks, days, hours, minutes or seconds")
     seconds = sum(value * UNIT_SECONDS[unit] for unit, value in units.items())
-    if seconds < min_interval:
-        raise JobSpecError(f"interval {seconds:g} s is below the minimum of {min_interval:g} s")
+    if seconds < limits.low:
+        raise JobSpecError(f"interval {seconds:g} s is below the minimum of {limits.low:g} s")
+    if seconds > limits.high:
+        if not cap:
+            raise JobSpecError(f"interval {seconds:g} s is above the maximum of {limits.high:g} s (LIVECHART_MAX_INTERVAL)")
+        seconds = limits.high
     if seconds != int(seconds):
         raise JobSpecError(f"interval {seconds:g} s must be a whole number of seconds")
     for unit, value in units.items():
@@ -339,7 +375,7 @@ def _options(job: Mapping[str, Any]) -> dict[str, Any]:
     return {key: job[key] for key in JOB_OPTIONS if key in job}
 
 
-def check_job(job: Any, charts: Mapping[str, ChartSpec], min_interval: float) -> dict[str, Any]:
+def check_job(job: Any, charts: Mapping[str, ChartSpec], limits: IntervalLimits, *, cap: bool = False) -> dict[str, Any]:
     """校验一个新任务的定义（POST /scheduler/jobs 与配置的 JOBS）；返回期望状态 {seconds, 选项…}。
 
     只允许 livechart 自己的重绘函数，且 redraw-<name> 必须重绘 <name>：
@@ -353,7 +389,7 @@ def check_job(job: Any, charts: Mapping[str, ChartSpec], min_interval: float) ->
     options = _options(job)
     if "trigger" not in job:
         raise JobSpecError(f'{ONLY_INTERVAL}; send {{"trigger": "interval", "seconds": N}}')
-    return {"seconds": interval_seconds(job, min_interval), **options}
+    return {"seconds": interval_seconds(job, limits, cap=cap), **options}
 
 
 def _same_date(value: Any, current: Any) -> bool:
@@ -385,7 +421,7 @@ def _check_read_only(body: Mapping[str, Any], current: Mapping[str, Any]) -> Non
             raise JobSpecError(f"{key!r} is read-only (now {shown!r}); leave it out or send the current value")
 
 
-def check_patch(body: Any, current: Mapping[str, Any], charts: Mapping[str, ChartSpec], min_interval: float) -> dict[str, Any]:
+def check_patch(body: Any, current: Mapping[str, Any], charts: Mapping[str, ChartSpec], limits: IntervalLimits) -> dict[str, Any]:
     """校验 PATCH /scheduler/jobs/<id> 的请求体；current 是任务的当前字段（id、args、max_instances、start_date…）。
 
     返回要改的期望状态 {seconds?, 选项…}：给了任一间隔单位时，间隔即为所给单位之和（没给的单位为 0），
@@ -399,7 +435,7 @@ def check_patch(body: Any, current: Mapping[str, Any], charts: Mapping[str, Char
     _check_read_only(body, current)
     changes = _options(body)
     if any(unit in body for unit in INTERVAL_ARGS):
-        changes["seconds"] = interval_seconds(body, min_interval)
+        changes["seconds"] = interval_seconds(body, limits, cap=True)
     return changes
 
 
@@ -409,7 +445,7 @@ def parse_settings(config: Mapping[str, Any]) -> tuple[dict[str, ChartSpec], dic
     if not isinstance(raw_charts, Mapping) or not raw_charts:
         raise ConfigError("CHARTS: at least one chart must be configured (a dict of name → spec)")
     charts = {name: parse_chart(name, raw) for name, raw in raw_charts.items()}
-    min_interval = config.get("LIVECHART_MIN_INTERVAL", 1)
+    limits = IntervalLimits.of(config)
     raw_jobs = config.get("JOBS")
     if not isinstance(raw_jobs, list | tuple):
         raise ConfigError("JOBS: must be a list of Flask-APScheduler job dicts")
@@ -417,7 +453,7 @@ def parse_settings(config: Mapping[str, Any]) -> tuple[dict[str, ChartSpec], dic
     for index, job in enumerate(raw_jobs):
         label = job.get("id", f"#{index}") if isinstance(job, Mapping) else f"#{index}"
         try:
-            desired = check_job(job, charts, min_interval)
+            desired = check_job(job, charts, limits)
         except JobSpecError as exc:
             raise ConfigError(f"JOBS[{label!r}]: {exc}") from None
         chart = job["kwargs"]["chart"]

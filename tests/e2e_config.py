@@ -109,3 +109,9 @@ class FutureRowE2EConfig(E2EConfig):
             "seconds": 1,
         },
     ]
+
+
+class LongIntervalE2EConfig(E2EConfig):
+    """间隔上限放宽到一年（测试页面对很长间隔的处理）。"""
+
+    LIVECHART_MAX_INTERVAL = 366 * 86400

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -152,3 +153,51 @@ def test_the_run_lock_is_released_for_the_next_run(make_app: Any) -> None:
     finally:
         worker.lock.release()
     assert client.post("/scheduler/jobs/redraw-demo/run", json={}).status_code == 200
+
+
+def test_intervals_are_capped_by_livechart_max_interval(make_app: Any) -> None:
+    app = make_app("testing")
+    client = app.test_client()
+    for body, message in (
+        ({"trigger": "interval", "days": 30}, "'days' must be at most 1 (LIVECHART_MAX_INTERVAL is 86400 s)"),
+        ({"trigger": "interval", "weeks": 52000}, "'weeks' must be at most 0"),
+    ):
+        answer = client.patch("/scheduler/jobs/redraw-demo", json=body)
+        assert answer.status_code == 400 and message in answer.get_json()["message"], answer.get_json()
+    # 每个单位都在上限内、合起来超过：封顶到上限，响应与状态里是生效的间隔
+    capped = client.patch("/scheduler/jobs/redraw-demo", json={"trigger": "interval", "hours": 23, "minutes": 120})
+    assert capped.status_code == 200 and capped.get_json()["days"] == 1 and "hours" not in capped.get_json()
+    assert client.get("/api/charts/demo").get_json()["interval"] == 86400
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            {
+                "JOBS": [
+                    {
+                        "id": "redraw-cpu",
+                        "func": "livechart.jobs:redraw",
+                        "kwargs": {"chart": "cpu"},
+                        "trigger": "interval",
+                        "seconds": 100_000,
+                    }
+                ]
+            },
+            "JOBS['redraw-cpu']: 'seconds' must be at most 86400 (LIVECHART_MAX_INTERVAL is 86400 s), got 100000",
+        ),
+        ({"LIVECHART_MAX_INTERVAL": 0}, "LIVECHART_MAX_INTERVAL=0: must be a whole number of seconds from 1 to 31622400"),
+        ({"LIVECHART_MAX_INTERVAL": 10**12}, "LIVECHART_MAX_INTERVAL=1000000000000: must be a whole number"),
+        (
+            {"LIVECHART_MIN_INTERVAL": 60, "LIVECHART_MAX_INTERVAL": 30},
+            "LIVECHART_MIN_INTERVAL=60 is above LIVECHART_MAX_INTERVAL=30",
+        ),
+    ],
+)
+def test_the_interval_cap_is_checked_at_start_up(overrides: dict[str, Any], message: str) -> None:
+    from livechart import ConfigError
+    from livechart import create_app
+
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        create_app("testing", overrides)

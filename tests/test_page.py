@@ -291,7 +291,7 @@ def test_a_chart_without_a_job_says_why_on_its_badge(browser: Any, tmp_path: Any
 
 def test_a_very_long_interval_does_not_turn_into_a_tight_loop(browser: Any, tmp_path: Any) -> None:
     """30 天超过浏览器 setInterval 的上限（2^31−1 毫秒）：不夹住的话它立即触发，页面不停地请求图片。"""
-    server = start_server(tmp_path)
+    server = start_server(tmp_path, env={"LIVECHART_CONFIG": "tests.e2e_config:LongIntervalE2EConfig"})
     tab = open_page(browser, server)
     try:
         answer = requests.patch(server.url + "/scheduler/jobs/redraw-demo", json={"trigger": "interval", "days": 30}, timeout=10)
