@@ -27,20 +27,20 @@ def main() -> None:
     while spinner.cpu_times().user < 0.2:  # 等忙循环真正跑起来
         time.sleep(0.05)
     from livechart import create_app
-    from livechart import store
+    from livechart import history
     from livechart.extensions import scheduler
 
     before, started = psutil.cpu_times(), time.monotonic()
     app = create_app("development")
     try:
         with app.app_context():
-            while (history := store.load_history("cpu")) is None or len(history) < 10:
+            while (window := history.load("cpu")) is None or len(window) < 10:
                 time.sleep(0.2)
             after, elapsed = psutil.cpu_times(), time.monotonic() - started
     finally:
         scheduler.shutdown(wait=True)
         busy.kill()
-    readings = [round(v, 1) for v in history["cpu"].tolist()[:10]]
+    readings = [round(v, 1) for v in window["cpu"].tolist()[:10]]
     print(f"cpu chart with one of {psutil.cpu_count()} cores held busy: tick 1 = {readings[0]} %, tick 10 = {readings[9]} %")
     print(f"  all ten: {readings}")
     print(f"  reference, the whole machine over the same {elapsed:.0f} s: {machine_percent(before, after):.1f} %")

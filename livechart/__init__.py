@@ -13,6 +13,8 @@ from typing import Any
 
 from flask import Flask
 from flask.helpers import get_debug_flag
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 from werkzeug.serving import is_running_from_reloader
 from werkzeug.utils import ImportStringError
 from werkzeug.utils import import_string
@@ -22,6 +24,7 @@ from livechart import data_api
 from livechart import errors
 from livechart import fastpath
 from livechart import headers
+from livechart import history
 from livechart import jobs
 from livechart import metrics
 from livechart import ops
@@ -152,6 +155,12 @@ def describe_cache(app: Flask) -> str:
     return f"{cache_type} {where} db {kwargs.get('db', 0)}"
 
 
+def _origin(app: Flask, job: Any) -> str:
+    """任务的间隔来自配置文件还是运行时的修改（多进程模式下记在 Redis 里）。"""
+    chart = job.kwargs.get("chart")
+    return coordination.origin(app, chart) if coordination.get(app).enabled and chart else "配置文件"
+
+
 def describe(app: Flask, config_class: Any) -> str:
     """启动时的一行：配置类、缓存后端、角色、调度器状态与每个任务的间隔。"""
     name = getattr(config_class, "__qualname__", str(config_class))
@@ -160,8 +169,11 @@ def describe(app: Flask, config_class: Any) -> str:
     if state == "running" and not scheduler.running:
         state = "未启动"
     # 调度器没启动时任务仍在（待定），照样列出
-    job_list = [(job.id, job_interval(job)) for job in scheduler.get_jobs()] if app.config["LIVECHART_ROLE"] != "web" else []
-    jobs_text = "、".join(f"{job_id} 每 {seconds:g} 秒" if seconds else f"{job_id}（非间隔触发）" for job_id, seconds in job_list)
+    job_list = [(job, job_interval(job)) for job in scheduler.get_jobs()] if app.config["LIVECHART_ROLE"] != "web" else []
+    jobs_text = "、".join(
+        f"{job.id} 每 {seconds:g} 秒（{_origin(app, job)}）" if seconds else f"{job.id}（非间隔触发）"
+        for job, seconds in job_list
+    )
     return (
         f"livechart 配置 {module}.{name}；缓存 {describe_cache(app)}；角色 {app.config['LIVECHART_ROLE']}；"
         f"调度器 {state}；任务 {jobs_text or '无'}"
@@ -198,6 +210,9 @@ def create_app(config: Any = None, overrides: dict[str, Any] | None = None) -> F
         options = app.config["CACHE_OPTIONS"] = dict(app.config.get("CACHE_OPTIONS") or {})
         options.setdefault("socket_timeout", 1)
         options.setdefault("socket_connect_timeout", 1)
+        # redis-py 默认连不上时重试 10 次（指数退避，最多约 3 秒；卡住时每次还要等满超时）：只重试一次，
+        # 够在 Redis 重启后换掉失效的连接，又不让任务和请求在 Redis 停掉时一等几秒（docs/pitfalls.md 第 31 条）
+        options.setdefault("retry", Retry(ExponentialBackoff(cap=0.1, base=0.01), 1))
     if role == "web":
         # 只提供图片与状态：不运行任务、不预热，也没有 /scheduler API（任务由 all 进程运行和控制）
         app.config.update(LIVECHART_SCHEDULER="off", LIVECHART_WARM_CACHE=False, SCHEDULER_API_ENABLED=False)
@@ -207,7 +222,8 @@ def create_app(config: Any = None, overrides: dict[str, Any] | None = None) -> F
     configure_fonts(app.config["LIVECHART_CJK_FONTS"])
     cache.init_app(app)
     security.init_app(app)
-    coordination.init_app(app)
+    coordination.init_app(app, intervals)
+    history.init_app(app, coordination.redis_client(app))
     # 模块级的 scheduler 只服务最后绑定的 app：先清掉上一个 app 留下的待定任务
     scheduler.remove_all_jobs()
     scheduler.init_app(app)
@@ -220,6 +236,8 @@ def create_app(config: Any = None, overrides: dict[str, Any] | None = None) -> F
     app.register_blueprint(data_api.bp)
     fastpath.init_app(app)
 
+    if role != "web" and app.config["LIVECHART_SCHEDULER"] != "off":
+        coordination.join(app)  # 预热之前加入：所有权的份额按活着的进程数计算
     if app.config["LIVECHART_WARM_CACHE"]:
         jobs.warm(app)
     _start_scheduler(app)

@@ -5,6 +5,7 @@ import sys
 from types import FrameType
 
 from livechart import ConfigError
+from livechart import coordination
 from livechart import create_app
 from livechart import deadline
 from livechart import jobs
@@ -43,6 +44,8 @@ def main() -> int:
         # 不等正在进行的绘制：它要么在退出前画完，要么被丢弃（缓存里仍是上一张）
         if scheduler.running:
             scheduler.shutdown(wait=False)
+        # 共用 Redis 时交出拥有的图表：别的进程下一个节拍就接手，而不是等租约过期
+        coordination.get(app).leave()
         jobs.shutdown(app)
     return 0
 

@@ -6,6 +6,10 @@ Flask-APScheduler 的 modify_job 不能修改 jitter、重设间隔时丢掉其�
 （半途而废的修改），所以 PATCH 由这里先完整校验、再一次应用。Flask-APScheduler 自己的视图只用于查看（GET）、
 整体暂停 / 恢复调度器和立即运行（run）；响应仍用它的 JSON 格式。
 
+多进程模式（共用 Redis）下整个调度器的暂停与恢复作用于整个服务（记进 Redis，所有进程应用）；start 只对本进程有意义，
+所以回答 409 并说明怎么做。立即运行（run）由图表的所有者执行：本进程不是所有者时请它重绘并等结果（窗口不会分叉）。
+每个请求（包括查看）之前先与 Redis 中的期望状态对齐：PATCH 回答的就是之后任何进程上 GET 看到的。
+
 POST /scheduler/shutdown 一律 409：APScheduler 关闭调度器时也关闭了线程池并清空任务存储，之后再 start
 只会报告“运行中”却没有任务（docs/pitfalls.md 第 19 条）。停止重绘用 POST /scheduler/pause，停止服务就停止进程。
 """
@@ -16,7 +20,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import redis
 from apscheduler.schedulers.base import STATE_PAUSED
 from apscheduler.schedulers.base import STATE_STOPPED
 from flask import Response
@@ -58,7 +61,7 @@ def _job(job_id: str) -> Response:
 
 
 def _change(chart: str, want: dict[str, Any], *, replace: bool = False) -> None:
-    coordination.change(current_app._get_current_object(), chart, want, replace=replace)  # type: ignore[attr-defined]
+    coordination.change(_app(), chart, want, replace=replace)
 
 
 def add_job(body: dict[str, Any]) -> Response:
@@ -97,12 +100,41 @@ def resume_job(body: dict[str, Any], job_id: str) -> Response:
     return _job(job_id)
 
 
+SHARED_START_REFUSED = (
+    "with a shared Redis every process runs its own scheduler, so /scheduler/start would start only the process that "
+    "answered: to run jobs in a process start it with LIVECHART_SCHEDULER=running; to pause or resume the whole service "
+    "use POST /scheduler/pause and /scheduler/resume"
+)
+
+
+def _app() -> Any:
+    return current_app._get_current_object()  # type: ignore[attr-defined]
+
+
+def pause_scheduler(body: dict[str, Any]) -> Response | None:
+    """POST /scheduler/pause：多进程模式下暂停整个服务；单进程时交给 Flask-APScheduler 的视图。"""
+    if not coordination.get().enabled:
+        return None
+    coordination.change_service(_app(), paused=True)
+    return Response(status=204)
+
+
+def resume_scheduler(body: dict[str, Any]) -> Response | None:
+    """POST /scheduler/resume：多进程模式下恢复整个服务；单进程时交给 Flask-APScheduler 的视图。"""
+    if not coordination.get().enabled:
+        return None
+    coordination.change_service(_app(), paused=False)
+    return Response(status=204)
+
+
 def start_scheduler(body: dict[str, Any]) -> Response:
     """POST /scheduler/start：启动还没有启动的调度器（LIVECHART_SCHEDULER = "off" 时）。
 
     不用 Flask-APScheduler 的 start()：它在 FLASK_DEBUG 下或主机不在 SCHEDULER_ALLOWED_HOSTS 中时什么也不做，
     API 却回答 204（docs/pitfalls.md 第 3 条）。
     """
+    if coordination.get().enabled:
+        return json_error(409, "conflict", SHARED_START_REFUSED)
     if scheduler.state == STATE_PAUSED:
         return json_error(409, "conflict", "the scheduler is already started and paused; POST /scheduler/resume")
     if scheduler.state != STATE_STOPPED:
@@ -111,21 +143,41 @@ def start_scheduler(body: dict[str, Any]) -> Response:
     if "*" not in allowed and scheduler.host_name not in allowed:
         return json_error(409, "conflict", f"this host ({scheduler.host_name}) is not in SCHEDULER_ALLOWED_HOSTS {allowed}")
     scheduler.scheduler.start()
-    coordination.start_reconciling(current_app._get_current_object())  # type: ignore[attr-defined]
     return Response(status=204)
 
 
+def _redraw_by_owner(chart: str) -> None:
+    """立即重绘：本进程是所有者（或图表没有所有者、由本进程接手）时在这个请求里重绘；否则请所有者重绘并等它的结果。"""
+    worker = workers()[chart]
+    coordinator = coordination.get()
+    if coordinator.owns(chart) or coordinator.take(chart, worker.live_interval()):
+        worker.redraw()
+        return
+    before = store.load_image(chart)
+    started = time.time()
+    coordinator.ask_to_run(chart)
+    # 所有者在取数期限与绘制期限之内回答：新的一版，或新的一次失败
+    give_up = time.monotonic() + worker.fetch_seconds + current_app.config["LIVECHART_RENDER_TIMEOUT"] + 1
+    while time.monotonic() < give_up:
+        after, failure = store.load_image(chart), store.load_failure(chart)
+        if (after is not None and (before is None or after.version != before.version)) or (
+            failure is not None and failure.consecutive and failure.at >= started
+        ):
+            return
+        time.sleep(0.05)
+
+
 def run_job(body: dict[str, Any], job_id: str) -> Response:
-    """POST /scheduler/jobs/<id>/run：在这个请求里立即重绘，回答发生了什么。
+    """POST /scheduler/jobs/<id>/run：立即重绘，回答发生了什么。
 
     Flask-APScheduler 的 run 不管结果都回答 200 和任务本身：数据源失败、另一次重绘正占着、缓存写不进去时，
     客户端都以为画好了。这里：画出新的一版 200（任务 JSON 加上 "run"），数据源或绘制失败 424（公开的错误消息），
-    另一次重绘正在进行 409；缓存不可用或满了由错误处理器回答 503。
+    另一次重绘正在进行（或所有者没有及时回答）409；缓存不可用或满了由错误处理器回答 503。
     """
     chart = job_id.removeprefix(JOB_ID_PREFIX)
     before = store.load_image(chart)
     started = time.time()
-    workers()[chart].redraw()
+    _redraw_by_owner(chart)
     after = store.load_image(chart)
     failure = store.load_failure(chart)
     if store.state() != "ok":
@@ -144,20 +196,27 @@ def shutdown_scheduler(body: dict[str, Any]) -> Response:
     return json_error(409, "conflict", SHUTDOWN_REFUSED)
 
 
-HANDLERS: dict[str, Callable[..., Response]] = {
+HANDLERS: dict[str, Callable[..., Response | None]] = {
     "add_job": add_job,
     "update_job": update_job,
     "delete_job": delete_job,
     "pause_job": pause_job,
     "resume_job": resume_job,
+    "pause_scheduler": pause_scheduler,
+    "resume_scheduler": resume_scheduler,
     "start_scheduler": start_scheduler,
     "run_job": run_job,
     "shutdown_scheduler": shutdown_scheduler,
 }
 
 
+def sync() -> None:
+    """每个 /scheduler 请求之前：与 Redis 中的期望状态对齐（Redis 不可用时照本进程现有的状态）。"""
+    coordination.sync_quietly(_app())
+
+
 def perform(endpoint: str, body: dict[str, Any]) -> Response | None:
-    """执行 livechart 自己处理的操作；其余（查看、整体暂停 / 恢复）返回 None，交给 Flask-APScheduler 的视图。"""
+    """执行 livechart 自己处理的操作；其余（查看，单进程时整体暂停 / 恢复）返回 None，交给 Flask-APScheduler 的视图。"""
     handler = HANDLERS.get(endpoint)
     if handler is None:
         return None
@@ -165,10 +224,9 @@ def perform(endpoint: str, body: dict[str, Any]) -> Response | None:
         return handler(body, **(request.view_args or {}))
     except JobSpecError as exc:
         return json_error(400, "bad_request", str(exc))
-    except redis.RedisError as exc:
-        # 多进程模式下修改先写进 Redis（coordination.change）：写不进去就什么都没改
-        store.report_error(exc)
-        problem = "is full (maxmemory)" if store.is_full_error(exc) else "is unavailable"
+    except store.Unavailable as exc:
+        # 多进程模式下修改先写进 Redis（coordination.change）：写不进去就什么都没改（store 已记录 Redis 的状态）
+        problem = "is full (maxmemory)" if isinstance(exc, store.Full) else "is unavailable"
         return json_error(
             503, "unavailable", f"the shared cache (Redis) {problem}, so the change was not made; retry shortly",
             {"Retry-After": "1"},

@@ -1,40 +1,52 @@
-"""多进程、多主机共用一个 Redis 时的协调（docs/pitfalls.md 第 4、5 条）。
+"""多进程、多主机共用一个 Redis 时的协调（docs/pitfalls.md 第 4、5、25 条；README 的“多个进程”一节）。
 
 APScheduler 3 不能在进程间共享任务存储，所以每个进程都有自己的调度器和同样的任务，另外：
 
-1. 每个节拍只有一个进程渲染：所有进程的间隔任务都从同一个起点（EPOCH）开始，于是在同一时刻触发；
-   触发时用 SET NX PX 抢这个图表这个节拍的键，抢到的渲染，其余跳过。渲染的进程被 kill -9 后，
-   下一个节拍由别的进程抢到——一个间隔内就交接了。
-2. 期望的任务状态（删除、暂停、间隔、名称等选项）存在 Redis 的哈希里：任何进程的 /scheduler API
-   只把修改写进去（change），再和别的进程一样由 reconcile 应用到本地调度器——每个修改只有这一条路径；
-   每个进程的对齐线程每 LIVECHART_RECONCILE_SECONDS 秒读一次并应用，重启后也从这里恢复。
+1. 每个图表有一个所有者：只有它取数、渲染（Redis 里的租约，每个节拍续约，约两个间隔过期）。所有进程的间隔任务
+   都从同一个起点（EPOCH）开始、在同一时刻触发；触发时一个 Lua 脚本原子地续约或接手租约、再认领这个节拍
+   （每个节拍只渲染一次）。所有者被 kill -9 或卡住（上一次取数还没返回时不续约）后租约过期，
+   别的进程在两个间隔内接手。所有权分散在活着的进程之间：每个进程最多拥有 ⌈图表数 / 活着的进程数⌉ 个，
+   多出来的在渲染后交出去；没人接手的空闲租约过一个节拍后谁都可以接手。`system` 这类数据源因此一次只测一台主机，
+   rendered_by 说明是哪一台。
+2. 期望的任务状态（删除、暂停、间隔、名称等选项）与整个服务的状态（调度器暂停）存在 Redis 的哈希里：
+   任何进程的 /scheduler API 只把修改写进去（change），再和别的进程一样由 reconcile 应用到本地调度器——
+   每个修改只有这一条路径。每次修改序号加一并在命令频道上通知；每个进程收到通知、在读取状态的请求之前
+   （sync）、以及每 LIVECHART_RECONCILE_SECONDS 秒比较一次序号，变了就重新对齐，重启后也从这里恢复。
    单进程时没有 Redis，change 直接把修改应用到本进程的调度器（apply，同一个函数）。
-3. 每张新图写入 Redis 后在频道 coord:images 上发布图表名；每个进程的跟随线程订阅它，立即把新记录读进
-   本进程的副本（store.last_known）。订阅连着时（live）副本与 Redis 一致，图片请求直接用它，
-   不必每次从 Redis 取几十 KB 再反序列化（bench/README.md 有测量）；订阅断开时 live 清除，
-   请求回到每次读 Redis 的路径（Redis 不可用时提供副本并标明可能过时）。
+3. 配置文件改了就以它为准：运行时对文件所声明内容（间隔、任务是否存在、选项）的修改记下当时文件的样子（base）；
+   启动时文件与 base 不同，说明文件后来改过这个任务，运行时的修改作废。暂停是运行时状态，一直保留。
+4. 每张新图写入 Redis 后在频道上发布图表名；每个进程的跟随线程订阅它，立即把新记录读进
+   本进程的副本（store.last_known）。订阅连着时（live）副本与 Redis 一致，图片请求直接用它；
+   订阅断开时 live 清除，请求回到每次读 Redis 的路径（Redis 不可用时提供副本并标明可能过时）。
 
-没有使用 Redis 缓存时（嵌入式 SimpleCache，单进程）这些都不需要，Coordinator 什么也不做。
+没有使用 Redis 缓存时（嵌入式 SimpleCache，单进程）这些都不需要，Coordinator 只把修改应用到本进程。
+键名都在 livechart/keys.py。
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import os
+import secrets
 import socket
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC
 from datetime import datetime
 from typing import Any
 
 import redis
+from apscheduler.schedulers.base import STATE_PAUSED
+from apscheduler.schedulers.base import STATE_RUNNING
 from flask import Flask
 from flask import current_app
 from flask_caching.backends.rediscache import RedisCache
 
+from livechart import keys
 from livechart import store
 from livechart.extensions import cache
 from livechart.extensions import scheduler
@@ -48,6 +60,42 @@ log = logging.getLogger("livechart")
 EXTENSION = "livechart.coordination"
 # 所有进程的间隔任务共同的起点：触发时刻对齐到它的整数倍间隔
 EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
+# 期望状态中由配置文件声明的字段：运行时改过它们时记下当时文件的样子（base），文件再改时以文件为准
+FILE_FIELDS = ("seconds", "removed", *JOB_OPTIONS)
+# 心跳这么久没更新的进程算作不在了（心跳每 LIVECHART_RECONCILE_SECONDS 秒一次）
+MEMBER_SECONDS = 3.0
+
+# 续约或接手租约、再认领这个节拍。KEYS：租约、这个节拍、上一个节拍。
+# ARGV：本进程、租约毫秒、节拍键毫秒、可以接手空闲租约（'1'：本进程拥有的图表少于份额）。
+# 结果：renewed / taken（可以渲染）、held（别的进程拥有）、wait（空闲但本进程已到份额，上一个节拍有人渲染过）、
+# done（本进程拥有，但这个节拍已经渲染过）
+# #!lua：满了的 Redis 整个拒绝（docs/pitfalls.md 第 30 条）
+CLAIM = """#!lua
+local holder = redis.call('GET', KEYS[1])
+local how
+if holder == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  how = 'renewed'
+elseif holder then
+  return {'held', holder}
+elseif ARGV[4] == '1' or redis.call('EXISTS', KEYS[3]) == 0 then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  how = 'taken'
+else
+  return {'wait', ''}
+end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[3]) then
+  return {how, ''}
+end
+return {'done', ''}
+"""
+# 只释放自己的租约（只删除，满了的 Redis 也允许）
+RELEASE = """#!lua flags=allow-oom
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
 
 
 def owner() -> str:
@@ -65,51 +113,229 @@ def tick_of(now: float, interval: float) -> int:
     return math.floor((now - EPOCH.timestamp()) / interval + 0.5)
 
 
+def lease_ms(interval: float) -> int:
+    """租约的有效期：比两个间隔少四分之一个间隔（最多少 0.5 秒）。
+
+    所有者在节拍 T 续约；它死了之后，节拍 T+1 时租约还在（这个节拍跳过），节拍 T+2 时一定已经过期，
+    别的进程接手——kill -9 之后两个间隔内交接，最多跳过两个节拍。
+    """
+    return max(100, int(1000 * (2 * interval - min(0.25 * interval, 0.5))))
+
+
+def _json(value: Any) -> Any:
+    """经过一次 JSON 往返的值（与 Redis 里读回的比较）。"""
+    return json.loads(json.dumps(value))
+
+
 class Coordinator:
     """一个 app 的协调器；client 为 None 时（单进程）所有操作都是空操作或总是成功。"""
 
-    def __init__(self, client: redis.Redis | None, prefix: str) -> None:
+    def __init__(self, client: redis.Redis | None, prefix: str, declared: dict[str, dict[str, Any]], charts: int) -> None:
         self.client = client
         self.prefix = prefix
+        # 配置文件声明的任务：图表名 → {seconds, 选项}
+        self.declared = declared
+        self.charts = charts
         self.stop = threading.Event()
         self.threads: list[threading.Thread] = []
         # 订阅连着、本进程的图片副本与 Redis 一致时置位
         self.live = threading.Event()
-        self.channel = f"{prefix}images"
         # 把期望状态应用到本地调度器的操作（API 请求与对齐线程）互斥：每次都基于最新的任务
         self.lock = threading.RLock()
         self.reconciling = False
+        # 租约上的标识：主机名:pid 加一个随机数（pid 被重用时也不会认错）
+        self.me = f"{owner()}:{secrets.token_hex(3)}"
+        # 本进程拥有的图表 → 租约到期的时刻（monotonic）
+        self.owned: dict[str, float] = {}
+        self.alive = 1
+        self.joined = False
+        # 已经应用过的期望状态序号
+        self.applied: int | None = None
+        self.claim_script = client.register_script(CLAIM) if client is not None else None
+        self.release_script = client.register_script(RELEASE) if client is not None else None
+        # 命令频道上“请所有者立即重绘”的处理（jobs 模块注册）
+        self.on_run: Callable[[str], None] | None = None
+        # 对齐线程每一轮补写等待中的窗口行（jobs 模块注册）
+        self.on_flush: Callable[[], None] | None = None
+        self.app: Flask | None = None
 
     @property
     def enabled(self) -> bool:
         """是否在多进程模式下（有 Redis）。"""
         return self.client is not None
 
-    def claim(self, chart: str, interval: float) -> bool:
-        """抢这个图表当前节拍的渲染权；只有一个进程会得到 True。Redis 不可用时抛出 redis 的异常。"""
+    def key(self, name: str) -> str:
+        """直接用 Redis 客户端时的完整键名。"""
+        return keys.raw(self.prefix, name)
+
+    # ------------------------------------------------------------ 所有权
+
+    def owns(self, chart: str) -> bool:
+        """本进程是否拥有这个图表（租约还没到期）；单进程时总是。"""
+        return self.client is None or self.owned.get(chart, 0.0) > time.monotonic()
+
+    def _count(self, without: str) -> int:
+        now = time.monotonic()
+        return sum(1 for chart, until in self.owned.items() if until > now and chart != without)
+
+    def share(self) -> int:
+        """本进程最多拥有几个图表：⌈图表数 / 活着的进程数⌉。"""
+        return max(1, math.ceil(self.charts / max(1, self.alive)))
+
+    def claim(self, chart: str, interval: float) -> str:
+        """节拍触发时：续约或接手这个图表、再认领这个节拍。返回 CLAIM 的结果（renewed、taken 可以渲染）。
+        单进程时总是 renewed。Redis 不可用时抛 store.Unavailable。"""
+        if self.claim_script is None:
+            return "renewed"
+        tick = tick_of(time.time(), interval)
+        lease = lease_ms(interval)
+        may_take = "1" if self._count(chart) < self.share() else "0"
+        keys_ = [
+            self.key(keys.lease(chart)),
+            self.key(keys.tick(chart, interval, tick)),
+            self.key(keys.tick(chart, interval, tick - 1)),
+        ]
+        args = [self.me, lease, max(1000, int(interval * 2000)), may_take]
+        # write=False：脚本可能只续约（满了的 Redis 也允许），不能据此认为 Redis 又能写入了
+        how, holder = store.guarded(self.claim_script, keys=keys_, args=args)
+        how = how.decode()
+        if how in ("renewed", "taken", "done"):
+            if chart not in self.owned or self.owned[chart] <= time.monotonic():
+                log.info("本进程（%s）接手图表 %s", owner(), chart)
+            self.owned[chart] = time.monotonic() + lease / 1000
+        elif self.owned.pop(chart, 0.0) > time.monotonic():
+            log.info("图表 %s 交给了 %s", chart, holder.decode() if holder else "别的进程")
+        return how
+
+    def take(self, chart: str, interval: float) -> bool:
+        """请求里（POST …/run）：图表没有所有者时由本进程接手。"""
         if self.client is None:
             return True
-        key = f"{self.prefix}tick:{chart}:{interval:g}:{tick_of(time.time(), interval)}"
-        # 键保留两个间隔：晚到的进程仍能看见这个节拍已被认领
-        return bool(self.client.set(key, owner(), nx=True, px=max(1000, int(interval * 2000))))
+        lease = lease_ms(interval)
+        if store.guarded(self.client.set, self.key(keys.lease(chart)), self.me, nx=True, px=lease, write=True):
+            log.info("本进程（%s）接手没有所有者的图表 %s", owner(), chart)
+            self.owned[chart] = time.monotonic() + lease / 1000
+            return True
+        return False
+
+    def holder(self, chart: str) -> str | None:
+        """图表现在的所有者（租约上的标识）；没有时为 None。"""
+        if self.client is None:
+            return self.me
+        value = store.guarded(self.client.get, self.key(keys.lease(chart)))
+        return value.decode() if value else None
+
+    def release(self, chart: str) -> None:
+        """交出这个图表（只删自己的租约）。"""
+        self.owned.pop(chart, None)
+        if self.release_script is not None:
+            store.guarded(self.release_script, keys=[self.key(keys.lease(chart))], args=[self.me])
+
+    def rebalance(self, chart: str) -> None:
+        """渲染之后：本进程拥有的图表多于份额时交出这一个，下一个节拍由份额没满的进程接手。"""
+        if self.client is None or self._count("") <= self.share():
+            return
+        try:
+            self.release(chart)
+        except store.Unavailable:
+            return
+        log.info("本进程拥有的图表多于份额（%d 个进程，每个最多 %d 个）：交出图表 %s", self.alive, self.share(), chart)
+
+    def ask_to_run(self, chart: str) -> None:
+        """请所有者立即重绘这个图表（命令频道）。"""
+        if self.client is not None:
+            store.guarded(self.client.publish, self.key(keys.commands_channel()), f"run {chart}")
+
+    # ------------------------------------------------------------ 成员与心跳
+
+    def heartbeat(self) -> None:
+        """记下本进程还活着，清掉过期的成员，数一数活着的进程。"""
+        assert self.client is not None
+        now = time.time()
+        members, declared = self.key(keys.members()), self.key(keys.declared())
+        gone = [m.decode() for m in store.guarded(self.client.zrangebyscore, members, "-inf", now - 2 * MEMBER_SECONDS)]
+        pipe = self.client.pipeline(transaction=False)
+        pipe.zadd(members, {self.me: now})
+        if gone:
+            pipe.zrem(members, *gone)
+            pipe.hdel(declared, *gone)
+        pipe.zcount(members, now - MEMBER_SECONDS, "+inf")
+        self.alive = max(1, int(store.guarded(pipe.execute)[-1]))
+
+    def join(self) -> None:
+        """加入：心跳一次，记下本进程配置文件声明的任务，与别的进程的比较，不一致时警告一次。"""
+        if self.client is None:
+            return
+        try:
+            self.heartbeat()
+            declared = self.key(keys.declared())
+            store.guarded(self.client.hset, declared, self.me, json.dumps(self.declared, sort_keys=True), write=True)
+            found = store.guarded(self.client.hgetall, declared)
+            others = {m.decode(): json.loads(v) for m, v in found.items() if m.decode() != self.me}
+        except store.Unavailable:
+            log.warning("启动时 Redis 不可用：等它恢复后再加入（所有权、期望状态）")
+            return
+        self.joined = True
+        mine = _json(self.declared)
+        for member, theirs in others.items():
+            difference = describe_difference(mine, theirs)
+            if difference:
+                log.warning("进程 %s 的配置文件与本进程的不同：%s。所有进程应当使用同一份 config.py", member, difference)
+
+    def leave(self) -> None:
+        """进程正常退出：交出拥有的图表（别的进程下一个节拍接手），退出成员。"""
+        if self.client is None or self.app is None:
+            return
+        try:
+            with self.app.app_context():
+                for chart in list(self.owned):
+                    self.release(chart)
+            pipe = self.client.pipeline(transaction=False)
+            pipe.zrem(self.key(keys.members()), self.me)
+            pipe.hdel(self.key(keys.declared()), self.me)
+            pipe.execute()
+        except (redis.RedisError, store.Unavailable):
+            pass  # 租约与心跳会自己过期
+
+    # ------------------------------------------------------------ 期望状态
 
     def announce(self, chart: str) -> None:
         """通知所有进程：这个图表有了新图（写入缓存之后调用）。"""
         if self.client is not None:
-            self.client.publish(self.channel, chart)
-
-    def _job_key(self, chart: str) -> str:
-        return f"{self.prefix}job:{chart}"
+            store.guarded(self.client.publish, self.key(keys.images_channel()), chart)
 
     def record(self, chart: str, want: dict[str, Any], *, replace: bool = False) -> None:
-        """记录期望的任务状态（来自 /scheduler API 的修改；值以 JSON 保存）。replace：先清掉旧记录（新增任务）。"""
+        """记录期望的任务状态（来自 /scheduler API 的修改；值以 JSON 保存），序号加一并通知所有进程。
+
+        改了配置文件声明的字段时同时记下当时文件的样子（base）与时间（changed_at）：文件之后再改这个任务时以文件为准。
+        replace：先清掉旧记录（新增任务）。"""
         if self.client is None:
             return
+        if any(field in want for field in FILE_FIELDS):
+            want = {**want, "base": self.declared.get(chart), "changed_at": time.time()}
         pipe = self.client.pipeline(transaction=True)
         if replace:
-            pipe.delete(self._job_key(chart))
-        pipe.hset(self._job_key(chart), mapping={key: json.dumps(value) for key, value in want.items()})
-        pipe.execute()
+            pipe.delete(self.key(keys.job(chart)))
+        pipe.hset(self.key(keys.job(chart)), mapping={key: json.dumps(value) for key, value in want.items()})
+        self._bump(pipe)
+        store.guarded(pipe.execute, write=True)
+
+    def record_service(self, paused: bool) -> None:
+        """记录整个服务的调度器是否暂停。"""
+        assert self.client is not None
+        pipe = self.client.pipeline(transaction=True)
+        pipe.hset(self.key(keys.service()), "paused", json.dumps(paused))
+        self._bump(pipe)
+        store.guarded(pipe.execute, write=True)
+
+    def _bump(self, pipe: Any) -> None:
+        pipe.incr(self.key(keys.desired_seq()))
+        pipe.publish(self.key(keys.commands_channel()), "sync")
+
+    def desired_seq(self) -> int:
+        """期望状态现在的序号。"""
+        assert self.client is not None
+        return int(store.guarded(self.client.get, self.key(keys.desired_seq())) or 0)
 
     def desired_one(self, chart: str) -> dict[str, Any]:
         """一个图表在 Redis 中的期望状态（没有记录时为空字典）。"""
@@ -121,16 +347,48 @@ class Coordinator:
             return {}
         pipe = self.client.pipeline(transaction=False)
         for chart in charts:
-            pipe.hgetall(self._job_key(chart))
+            pipe.hgetall(self.key(keys.job(chart)))
         result = {}
-        for chart, values in zip(charts, pipe.execute(), strict=True):
+        for chart, values in zip(charts, store.guarded(pipe.execute), strict=True):
             if values:
                 result[chart] = {k.decode(): _decode(v) for k, v in values.items()}
         return result
 
+    def service_paused(self) -> bool | None:
+        """整个服务的调度器是否暂停（没有记录时为 None：按配置）。"""
+        assert self.client is not None
+        value = store.guarded(self.client.hget, self.key(keys.service()), "paused")
+        return None if value is None else bool(_decode(value))
+
+    def forget_runtime(self, chart: str) -> None:
+        """删掉运行时对配置文件所声明字段的修改（保留暂停）。"""
+        assert self.client is not None
+        pipe = self.client.pipeline(transaction=True)
+        pipe.hdel(self.key(keys.job(chart)), *FILE_FIELDS, "base", "changed_at")
+        self._bump(pipe)
+        store.guarded(pipe.execute, write=True)
+
+
+def describe_difference(mine: dict[str, Any], theirs: dict[str, Any]) -> str:
+    """两份配置文件声明的任务有什么不同（给日志用）；相同时为空字符串。"""
+    parts = []
+    for chart in sorted(set(mine) | set(theirs)):
+        here, there = mine.get(chart), theirs.get(chart)
+        if here == there:
+            continue
+        if there is None:
+            parts.append(f"图表 {chart} 的任务只在本进程")
+        elif here is None:
+            parts.append(f"图表 {chart} 的任务只在对方")
+        else:
+            changed = [f"{k} {here.get(k)!r}（本进程）/ {there.get(k)!r}（对方）" for k in sorted(set(here) | set(there))
+                       if here.get(k) != there.get(k)]  # fmt: skip
+            parts.append(f"图表 {chart}：{'，'.join(changed)}")
+    return "；".join(parts)
+
 
 def _decode(value: bytes) -> Any:
-    """期望状态的一个值：JSON（旧版本写的 "1"、"0"、"2.0" 也是合法的 JSON）。"""
+    """期望状态的一个值（JSON）。"""
     try:
         return json.loads(value)
     except ValueError:
@@ -153,13 +411,15 @@ def _paused(job: Any) -> bool:
 
 
 def apply(app: Flask, chart: str, want: dict[str, Any]) -> None:
-    """把一个图表的期望状态应用到本进程的调度器；want 里没有的键保持现状。
+    """把一个图表的期望状态应用到本进程的调度器。
 
     键：removed（删除任务）、paused、seconds（间隔）、name / misfire_grace_time / coalesce。
-    任务不存在且未删除时按 seconds（没有时按配置的间隔）补回。多进程模式下间隔任务对齐到 EPOCH。
+    任务不存在且未删除时补回。多进程模式下间隔任务对齐到 EPOCH。
     """
     coordinator = get(app)
     job_id = job_id_for(chart)
+    # 多进程模式下 want 是 Redis 里的整条记录：没有的字段取配置文件的值；单进程时 want 是一次修改：没有的字段保持现状
+    declared = (coordinator.declared.get(chart) or {}) if coordinator.enabled else {}
     with coordinator.lock:
         job = scheduler.get_job(job_id)
         if want.get("removed"):
@@ -167,9 +427,10 @@ def apply(app: Flask, chart: str, want: dict[str, Any]) -> None:
                 scheduler.remove_job(job_id)
             return
         start = {"start_date": EPOCH} if coordinator.enabled else {}
-        seconds = float(want.get("seconds") or job_interval(job) or app.extensions["livechart"][chart].interval)
-        options = {key: want[key] for key in JOB_OPTIONS if key in want}
-        # 旧版本写的是 "1" / "0"（解码为 1 / 0）
+        seconds = float(
+            want.get("seconds") or declared.get("seconds") or job_interval(job) or app.extensions["livechart"][chart].interval
+        )
+        options = {key: want[key] if key in want else declared[key] for key in JOB_OPTIONS if key in want or key in declared}
         paused = bool(want["paused"]) if "paused" in want else None
         if job is None:
             # Flask-APScheduler 的 add_job：名称默认为任务 id，与配置的任务一致
@@ -192,11 +453,23 @@ def apply(app: Flask, chart: str, want: dict[str, Any]) -> None:
             scheduler.resume_job(job_id)
 
 
+def apply_service(paused: bool | None) -> None:
+    """把整个服务的调度器状态应用到本进程（没有启动的调度器不动）。"""
+    if paused is None:
+        return
+    if paused and scheduler.state == STATE_RUNNING:
+        scheduler.pause()
+        log.info("调度器已暂停（整个服务）")
+    elif not paused and scheduler.state == STATE_PAUSED:
+        scheduler.resume()
+        log.info("调度器已恢复（整个服务）")
+
+
 def change(app: Flask, chart: str, want: dict[str, Any], *, replace: bool = False) -> None:
     """/scheduler API 对一个图表任务的修改：唯一的路径。
 
-    多进程模式：先写进 Redis（写不进去时抛 redis 的异常，什么都没改），再和对齐线程一样从 Redis 应用到本进程；
-    别的进程在 LIVECHART_RECONCILE_SECONDS 内跟上。单进程：直接应用到本进程的调度器。
+    多进程模式：先写进 Redis（写不进去时抛 store.Unavailable，什么都没改），再和别的进程一样从 Redis 应用到本进程；
+    别的进程收到通知立即跟上，读取状态的请求之前也会先对齐（sync）。单进程：直接应用到本进程的调度器。
     """
     coordinator = get(app)
     if not coordinator.enabled:
@@ -204,26 +477,99 @@ def change(app: Flask, chart: str, want: dict[str, Any], *, replace: bool = Fals
         return
     coordinator.record(chart, want, replace=replace)
     try:
-        reconcile(app, [chart])
-    except redis.RedisError:
-        apply(app, chart, want)  # 已经记下了，只是读不回来：照所记的应用（Redis 恢复后对齐线程读到的也是它）
+        sync(app)
+    except store.Unavailable:
+        apply(app, chart, want)  # 已经记下了，只是读不回来：照所记的应用（Redis 恢复后对齐读到的也是它）
+
+
+def change_service(app: Flask, paused: bool) -> None:
+    """/scheduler/pause 与 /scheduler/resume：多进程模式下作用于整个服务（记进 Redis，所有进程应用）。"""
+    coordinator = get(app)
+    if not coordinator.enabled:
+        apply_service(paused)
+        return
+    coordinator.record_service(paused)
+    try:
+        sync(app)
+    except store.Unavailable:
+        apply_service(paused)
 
 
 def reconcile(app: Flask, charts: list[str] | None = None) -> None:
-    """把 Redis 中的期望状态应用到本地调度器（默认全部图表）：删除、补回、改间隔与选项（并对齐起点）、暂停或恢复。"""
+    """把 Redis 中的期望状态应用到本地调度器（默认全部图表与整个服务）。"""
+    coordinator = get(app)
     names = list(app.extensions["livechart"]) if charts is None else charts
-    for chart, want in get(app).desired(names).items():
-        apply(app, chart, want)
+    with coordinator.lock:
+        for chart, want in coordinator.desired(names).items():
+            apply(app, chart, want)
+        if charts is None and coordinator.enabled:
+            apply_service(coordinator.service_paused())
+
+
+def sync(app: Flask) -> None:
+    """期望状态的序号变了（别的进程改过）就重新对齐。Redis 不可用时抛 store.Unavailable。"""
+    coordinator = get(app)
+    if not coordinator.enabled:
+        return
+    seq = coordinator.desired_seq()
+    if seq != coordinator.applied:
+        with coordinator.lock:
+            reconcile(app)
+            coordinator.applied = seq
+
+
+def sync_quietly(app: Flask) -> None:
+    """读取状态的请求之前对齐；Redis 不可用时照本进程现有的状态回答（store 记录可用性）。"""
+    with contextlib.suppress(store.Unavailable):  # store 已记录 Redis 的状态
+        sync(app)
+
+
+def settle_precedence(app: Flask) -> None:
+    """启动时：配置文件在运行时的修改之后改过的任务，以文件为准（删掉运行时的修改，保留暂停），每个写一行日志。"""
+    coordinator = get(app)
+    for chart, want in coordinator.desired(list(app.extensions["livechart"])).items():
+        runtime = {key: want[key] for key in FILE_FIELDS if key in want}
+        if not runtime or want.get("base") == _json(coordinator.declared.get(chart)):
+            continue
+        coordinator.forget_runtime(chart)
+        log.warning(
+            "配置文件改过图表 %s 的任务（运行时修改时是 %s，现在是 %s）：以配置文件为准，作废 %s 的运行时修改 %s",
+            chart, want.get("base"), coordinator.declared.get(chart), _when(want.get("changed_at")), runtime,
+        )  # fmt: skip
+
+
+def _when(stamp: Any) -> str:
+    """epoch 秒 → 本地时间的文字（给日志用）。"""
+    if not isinstance(stamp, int | float):
+        return "未知时间"
+    return datetime.fromtimestamp(stamp).astimezone().isoformat(timespec="seconds")
+
+
+def origin(app: Flask, chart: str) -> str:
+    """任务的间隔从哪里来（启动日志用）：配置文件，或某时的运行时修改。"""
+    coordinator = get(app)
+    try:
+        want = coordinator.desired_one(chart)
+    except store.Unavailable:
+        return "来源未知：Redis 不可用"
+    if "seconds" in want:
+        return f"运行时修改于 {_when(want.get('changed_at'))}"
+    return "配置文件"
 
 
 def _loop(app: Flask, coordinator: Coordinator, period: float) -> None:
-    """对齐线程：定期应用期望状态；Redis 不可用时跳过这一轮（恢复后自动继续）。"""
+    """对齐线程：心跳、补写等待中的窗口行、期望状态变了就对齐；Redis 不可用时跳过这一轮（恢复后自动继续）。"""
     while not coordinator.stop.wait(period):
-        if not scheduler.running:
-            continue
         try:
-            reconcile(app)
-        except redis.RedisError:
+            with app.app_context():
+                coordinator.heartbeat()
+                if not coordinator.joined:
+                    coordinator.join()
+                if coordinator.on_flush is not None:
+                    coordinator.on_flush()
+                if scheduler.running:
+                    sync(app)
+        except (redis.RedisError, store.Unavailable):
             pass  # 由 store 记录 Redis 的可用性变化（只在状态改变时写日志）
         except Exception:
             log.exception("对齐任务状态失败")
@@ -234,17 +580,20 @@ PONG_TIMEOUT = 3.0
 
 
 def _follow(app: Flask, coordinator: Coordinator) -> None:
-    """跟随线程：订阅新图通知，把新记录读进本进程的副本；断开后重连并追上错过的图。"""
+    """跟随线程：订阅新图通知与命令，把新记录读进本进程的副本；断开后重连并追上错过的图与修改。"""
     assert coordinator.client is not None
     charts = list(app.extensions["livechart"])
+    images, commands = coordinator.key(keys.images_channel()), coordinator.key(keys.commands_channel())
     while not coordinator.stop.is_set():
         pubsub = coordinator.client.pubsub()
         retry = 0.2
         try:
-            pubsub.subscribe(coordinator.channel)
+            pubsub.subscribe(images, commands)
             with app.app_context():
                 for chart in charts:  # 订阅之后再读：之后发布的新图一个也不会漏
                     store.load_image(chart)
+                if scheduler.running:
+                    sync(app)  # 断开期间错过的修改
             coordinator.live.set()
             last_pong = next_ping = time.monotonic()
             while not coordinator.stop.is_set():
@@ -259,9 +608,12 @@ def _follow(app: Flask, coordinator: Coordinator) -> None:
                     continue
                 if message["type"] == "pong":
                     last_pong = time.monotonic()
-                elif message["type"] == "message":
+                elif message["type"] == "message" and message["channel"].decode() == images:
                     with app.app_context():
                         store.load_image(message["data"].decode())
+                elif message["type"] == "message":
+                    with app.app_context():
+                        _command(app, coordinator, message["data"].decode())
         except (redis.RedisError, store.Unavailable):
             store.report(False)
         except Exception:
@@ -274,6 +626,15 @@ def _follow(app: Flask, coordinator: Coordinator) -> None:
         coordinator.stop.wait(retry)
 
 
+def _command(app: Flask, coordinator: Coordinator, command: str) -> None:
+    """命令频道上的一条命令：sync（期望状态变了）、run <图表>（请所有者立即重绘）。"""
+    verb, _, chart = command.partition(" ")
+    if verb == "sync" and scheduler.running:
+        sync(app)
+    elif verb == "run" and coordinator.owns(chart) and coordinator.on_run is not None:
+        coordinator.on_run(chart)
+
+
 def redis_client(app: Flask) -> redis.Redis | None:
     """缓存后端自己的 Redis 客户端（RedisCache、RedisSentinelCache 的主节点、RedisClusterCache）；
     其他后端为 None。复用它而不是另建连接：地址、密码、哨兵、集群、超时都只在 CACHE_* 里配置一次。"""
@@ -281,12 +642,30 @@ def redis_client(app: Flask) -> redis.Redis | None:
     return backend._write_client if isinstance(backend, RedisCache) else None
 
 
-def init_app(app: Flask) -> None:
-    """多进程模式（使用 Redis 缓存）下：对齐任务起点，记录 API 修改；对齐线程由 start() 启动。须在 cache.init_app 之后调用。"""
+def declared_jobs(app: Flask, intervals: dict[str, float]) -> dict[str, dict[str, Any]]:
+    """配置文件声明的任务：图表名 → {seconds, 声明了的选项}（与期望状态比较用）。"""
+    declared = {}
+    for job in app.config["JOBS"]:
+        chart = job["kwargs"]["chart"]
+        declared[chart] = {"seconds": intervals[chart], **{key: job[key] for key in JOB_OPTIONS if key in job}}
+    return _json(declared)
+
+
+def init_app(app: Flask, intervals: dict[str, float]) -> None:
+    """建立协调器；多进程模式（使用 Redis 缓存）下任务对齐起点。须在 cache.init_app 之后调用。"""
     prefix = app.config.get("CACHE_KEY_PREFIX") or ""
-    coordinator = app.extensions[EXTENSION] = Coordinator(redis_client(app), f"{prefix}coord:")
+    coordinator = app.extensions[EXTENSION] = Coordinator(
+        redis_client(app), prefix, declared_jobs(app, intervals), len(intervals)
+    )
+    coordinator.app = app  # 退出时（没有 app 上下文）交出图表要用
     if coordinator.enabled:
         app.config["JOBS"] = [aligned(job) for job in app.config["JOBS"]]
+
+
+def join(app: Flask) -> None:
+    """渲染的进程在预热之前加入（份额按活着的进程数计算）。"""
+    with app.app_context():
+        get(app).join()
 
 
 def start(app: Flask) -> None:
@@ -302,15 +681,18 @@ def start(app: Flask) -> None:
 
 
 def start_reconciling(app: Flask) -> None:
-    """多进程模式下调度器开始运行时（启动时，或之后 POST /scheduler/start）：立即对齐一次
-    （重启后恢复暂停、间隔与删除），并启动对齐线程（只启动一个）。"""
+    """多进程模式下调度器开始运行时（启动时，或之后 POST /scheduler/start）：先按配置文件的优先规则清理，
+    立即对齐一次（重启后恢复暂停、间隔与删除），并启动对齐线程（只启动一个）。"""
     coordinator = get(app)
     if not coordinator.enabled or coordinator.reconciling:
         return
     coordinator.reconciling = True
     try:
-        reconcile(app)
-    except redis.RedisError:
+        with app.app_context():
+            settle_precedence(app)
+            coordinator.applied = None
+            sync(app)
+    except store.Unavailable:
         log.warning("启动时 Redis 不可用：先按配置运行，Redis 恢复后再对齐任务状态")
     period = app.config["LIVECHART_RECONCILE_SECONDS"]
     reconciler = threading.Thread(target=_loop, args=(app, coordinator, period), name="livechart-reconcile", daemon=True)
@@ -319,9 +701,10 @@ def start_reconciling(app: Flask) -> None:
 
 
 def stop(app: Flask) -> None:
-    """停止对齐线程（测试拆除、进程退出）。"""
+    """停止对齐与跟随线程，交出拥有的图表（测试拆除、进程退出）。"""
     coordinator = app.extensions.get(EXTENSION)
     if coordinator is not None:
         coordinator.stop.set()
         for thread in coordinator.threads:
             thread.join(timeout=5)
+        coordinator.leave()

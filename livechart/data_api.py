@@ -1,6 +1,6 @@
 """蓝图：图表背后的数据，GET /api/charts/<name>/data（JSON 或 CSV），如同 Grafana 的 Inspect → Data。
 
-数据是图表据以绘制的滚动窗口，取自缓存（store.load_history），而不是本进程重绘器里的副本：
+数据是图表据以绘制的滚动窗口，取自共享的窗口（livechart/history.py），而不是本进程重绘器里的副本：
 使用 Redis 时每个进程（包括不运行任务的 web 角色）回答同样的数据。version 是图片的版本号，
 客户端可以把数据与 PNG（X-Livechart-Version）对应起来。换算在 livechart/export.py（纯数据代码）。
 访问规则与 /api/charts 相同：公开、只读。
@@ -21,6 +21,7 @@ from flask import send_file
 from tzlocal import get_localzone
 
 from livechart import export
+from livechart import history
 from livechart import jobs
 from livechart import store
 from livechart.views import known
@@ -45,7 +46,7 @@ def _snapshot(chart: str) -> tuple[pd.DataFrame | None, int]:
     """
     for _ in range(SNAPSHOT_TRIES):
         before = _version(store.load_image(chart))
-        window = store.load_history(chart)
+        window = history.load(chart)
         after = _version(store.load_image(chart))
         if before == after:
             break

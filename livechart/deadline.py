@@ -77,6 +77,13 @@ class Deadline(Generic[T]):
         self.abandoned = False
         self.lock = threading.Lock()
 
+    def running_for(self) -> float | None:
+        """在进行中的调用已经进行了多久（秒）；没有时为 None。"""
+        with self.lock:
+            if self.pending is None or self.pending.done():
+                return None
+            return time.monotonic() - self.started
+
     def _start(self, call: Callable[[], T]) -> Future[T]:
         future: Future[T] = Future()
 

@@ -108,6 +108,7 @@ def worker_exit(server: Any, worker: Any) -> None:
     """工作进程退出时关闭它的调度器与渲染进程池：不再开始新的重绘；正在进行的重绘被放弃（图片仍是上一张）。"""
     from flask import Flask
 
+    from livechart import coordination
     from livechart import deadline
     from livechart import jobs
     from livechart.extensions import scheduler
@@ -121,4 +122,6 @@ def worker_exit(server: Any, worker: Any) -> None:
         scheduler.shutdown(wait=False)
     app = getattr(worker, "wsgi", None)
     if isinstance(app, Flask):
+        # 交出拥有的图表：别的工作进程下一个节拍就接手，而不是等租约过期
+        coordination.get(app).leave()
         jobs.shutdown(app)

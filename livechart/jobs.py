@@ -1,12 +1,14 @@
 """重绘任务：数据源 → 滚动窗口 → 绘制 → 缓存。调度器按间隔调用 redraw(chart)。
 
 每个图表的状态（数据源、复用的 Figure、重绘锁）放在 app.extensions["livechart"] 中，
-和 Flask-Caching 一样，一个扩展对象可服务多个 app。滚动窗口存在缓存里（store.py），
-首次重绘时读回：使用 Redis 时，重启调度进程不会丢失历史。
+和 Flask-Caching 一样，一个扩展对象可服务多个 app。滚动窗口所有进程共用一份（history.py）：
+取数的只有图表的所有者（coordination.py），它把新行写进共享的窗口，再用本进程的副本绘制；
+别的进程在缓存未命中时用共享的窗口绘制、不取数，窗口不会分叉。写不进去的新行留在本进程、之后补写，一行也不丢。
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Mapping
@@ -18,9 +20,9 @@ import pandas as pd
 from flask import Flask
 from flask import current_app
 from flask import has_request_context
-from redis.exceptions import RedisError
 
 from livechart import coordination
+from livechart import history
 from livechart import metrics
 from livechart import store
 from livechart.charts import ChartRenderer
@@ -34,6 +36,7 @@ from livechart.quality import DataQuality
 from livechart.redact import public_message
 from livechart.sources import Source
 from livechart.sources import make_source
+from livechart.sources.frames import empty_frame
 from livechart.spec import ChartSpec
 from livechart.spec import job_interval
 from livechart.window import append_window
@@ -61,8 +64,12 @@ class ChartWorker:
     # 可能与计划运行重叠（docs/pitfalls.md 第 5 条），所以这里自己加锁
     lock: threading.Lock = field(default_factory=threading.Lock)
     renders: int = 0
+    # 本进程的窗口副本（所有者用它绘制）与它对应的共享窗口的写入序号；loaded 为 False 时下次从共享的窗口重读
     window: pd.DataFrame | None = None
+    seq: int = 0
     loaded: bool = False
+    # 还没写进共享窗口的行（Redis 不可用时）：下次写入时、或对齐线程里补写
+    pending: pd.DataFrame | None = None
     failures: FailureLog = field(init=False)
     fetcher: Deadline[pd.DataFrame] = field(init=False)
     # 丢弃的未来行、窗口里超出范围的值（状态里的 data_warnings）
@@ -73,31 +80,78 @@ class ChartWorker:
         self.quality = DataQuality(self.spec.name, tuple(series.column for series in self.spec.series))
         self.fetcher = Deadline(self.spec.name)
 
-    def _history(self) -> pd.DataFrame | None:
-        """第一次用到时从缓存读回滚动窗口；没有历史且数据源能回填时回填。"""
-        if not self.loaded:
-            self.loaded = True
-            self.window = store.load_history(self.spec.name)
-            if self.window is not None:
-                # 以前存下的未来行（修复之前，或 LIVECHART_FUTURE_MARGIN 曾为 None）也不能再卡住窗口
-                self.window = self.quality.admit(self.window, current_app.config["LIVECHART_FUTURE_MARGIN"], current_app.logger)
-            backfill = getattr(self.source, "backfill", None)
-            if (self.window is None or self.window.empty) and backfill is not None:
-                spec = self.spec
-                points = spec.points if spec.span is None else int(spec.span // self.interval)
-                self.window = backfill(min(points, MAX_BACKFILL) - 1, self.interval)
-        return self.window
+    def _load(self) -> None:
+        """从共享的窗口读回本进程的副本（第一次、接手时、写入序号对不上时）。
 
-    def redraw(self, *, only_if_missing: bool = False) -> store.ChartImage | None:
+        共享的窗口是空的：升级后先导入上一个布局的窗口（一次）；仍然没有且数据源能回填时回填。
+        """
+        shared, spec = history.get(), self.spec
+        margin = current_app.config["LIVECHART_FUTURE_MARGIN"]
+        window, seq = shared.snapshot(spec.name)
+        if window is not None and len(window):
+            # 以前存下的未来行（LIVECHART_FUTURE_MARGIN 曾为 None）也不能卡住窗口：去掉后重写共享的窗口
+            admitted = self.quality.admit(window, margin, current_app.logger)
+            if len(admitted) < len(window):
+                shared.forget(spec.name)
+                window, seq = admitted, shared.append(spec.name, admitted, spec.points, spec.span)
+        else:
+            rows = shared.legacy(spec.name)
+            backfill = getattr(self.source, "backfill", None)
+            if rows is not None and len(rows):
+                rows = self.quality.admit(rows, margin, current_app.logger)
+                current_app.logger.info("图表 %s：导入上一个 Redis 布局的 %d 行历史", spec.name, len(rows))
+            elif backfill is not None:
+                points = spec.points if spec.span is None else int(spec.span // self.interval)
+                rows = backfill(min(points, MAX_BACKFILL) - 1, self.interval)
+            if rows is not None and len(rows):
+                seq = shared.append(spec.name, rows, spec.points, spec.span)
+                window = append_window(None, rows, spec.points, spec.span)
+        self.window, self.seq, self.loaded = window, seq, True
+
+    def _store_rows(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """所有者：把新行（连同等待补写的）写进共享的窗口，返回本进程更新后的副本。
+
+        写入序号正好是上次的下一个：只有本进程写过，副本照样并入新行；否则（交接、补写）从共享的窗口重读。
+        写不进去（缓存不可用）时新行留下等待补写，抛 store.Unavailable。
+        """
+        spec, shared = self.spec, history.get()
+        if not self.loaded:
+            self._load()
+        batch = rows if self.pending is None else pd.concat([self.pending, rows])
+        if len(batch):
+            try:
+                seq = shared.append(spec.name, batch, spec.points, spec.span)
+            except store.Unavailable:
+                self.pending = history.bounded(batch, spec.points, spec.span)
+                raise
+            self.pending = None
+            if seq == self.seq + 1:
+                self.window, self.seq = append_window(self.window, batch, spec.points, spec.span), seq
+            else:
+                self.window, self.seq = shared.snapshot(spec.name)
+        return self.window if self.window is not None else rows
+
+    def flush(self) -> None:
+        """补写等待中的行（对齐线程里；已持有锁）。之后副本从共享的窗口重读。"""
+        if self.pending is not None and len(self.pending):
+            history.get().append(self.spec.name, self.pending, self.spec.points, self.spec.span)
+            self.pending, self.loaded = None, False
+
+    def _shared_window(self) -> pd.DataFrame:
+        """不是所有者时绘制用的窗口：共享的窗口（还没有时为空表）。"""
+        window = history.load(self.spec.name)
+        return window if window is not None else empty_frame([series.column for series in self.spec.series])
+
+    def redraw(self, *, only_if_missing: bool = False, urgent: bool = False) -> store.ChartImage | None:
         """重绘一次并写入缓存；失败时记录错误并保留上一张好图。
 
         only_if_missing=True 用于请求中的缓存未命中：拿到锁后若已有图片则直接返回，
-        这样并发的未命中请求只触发一次绘制（single flight）。
+        这样并发的未命中请求只触发一次绘制（single flight）。urgent：别的进程的 /run 请本进程立即重绘，等到期限。
         """
         name = self.spec.name
         # 计划运行最多等到下一个节拍之前（锁与取数都是），任务线程不跨过下一个节拍，APScheduler 也就不会
         # 每个节拍警告 "maximum number of running instances"；请求里（/run、缓存未命中）等到期限，好回答发生了什么
-        patience = None if has_request_context() else self.patience()
+        patience = None if urgent or has_request_context() else self.patience()
         timeout = current_app.config["LIVECHART_RENDER_TIMEOUT"] if patience is None else patience
         waited_from = time.monotonic()
         if not self.lock.acquire(timeout=timeout):
@@ -143,17 +197,19 @@ class ChartWorker:
         # 出错的地方写进公开的错误消息（数据源还是绘制）
         where = f"{self.spec.source_type} source"
         try:
-            # 卡住的数据源最多占用期限这么久，之后报告超时（deadline.py）
-            # 计划运行最多等到下一个节拍之前；请求里（/run、缓存未命中）等到期限，好回答发生了什么
-            rows = self.fetcher.call(self.source.fetch, self.fetch_seconds, patience)
-            where = "drawing"
-            # 时间比现在晚太多的行不进窗口（只计数），否则一行 2099 年的数据就卡住图表（livechart/quality.py）
-            rows = self.quality.admit(rows, current_app.config["LIVECHART_FUTURE_MARGIN"], current_app.logger)
-            window = append_window(self._history(), rows, self.spec.points, self.spec.span)
+            if only_if_missing and not coordination.get().owns(name):
+                # 缓存未命中而本进程不是所有者：用共享的窗口画，不取数（取数只由所有者做，窗口不会分叉）
+                where = "drawing"
+                window = self._shared_window()
+            else:
+                # 卡住的数据源最多占用期限这么久，之后报告超时（deadline.py）
+                # 计划运行最多等到下一个节拍之前；请求里（/run、缓存未命中）等到期限，好回答发生了什么
+                rows = self.fetcher.call(self.source.fetch, self.fetch_seconds, patience)
+                where = "drawing"
+                # 时间比现在晚太多的行不进窗口（只计数），否则一行 2099 年的数据就卡住图表（livechart/quality.py）
+                rows = self.quality.admit(rows, current_app.config["LIVECHART_FUTURE_MARGIN"], current_app.logger)
+                window = self._store_rows(rows)
             self.quality.check(window, current_app.logger)
-            if len(rows):
-                store.save_history(name, window)
-            self.window = window
             png = self._draw(window)
         except (store.Unavailable, Stopping):
             raise
@@ -168,10 +224,8 @@ class ChartWorker:
             return store.load_image(name)
         elapsed_ms = (time.perf_counter() - started) * 1000
         record = store.save_image(name, png, elapsed_ms, self.spec.width, self.spec.height, coordination.owner())
-        try:
+        with contextlib.suppress(store.Unavailable):  # 图已写入；别的进程的跟随线程重连时会读到它
             coordination.get().announce(name)
-        except RedisError:
-            store.report(False)  # 图已写入；别的进程的跟随线程重连时会读到它
         store.mark_recovered(name)
         self.failures.recovered(current_app.logger)
         self.renders += 1
@@ -192,7 +246,7 @@ def fetch_deadline(params: Mapping[str, Any], default: float) -> float:
 
 
 def init_app(app: Flask, charts: dict[str, ChartSpec], intervals: dict[str, float]) -> None:
-    """为每个图表创建数据源与绘制器，放入 app.extensions。"""
+    """为每个图表创建数据源与绘制器，放入 app.extensions；把“立即重绘”与补写交给协调器调用。须在 coordination.init_app 之后。"""
     level = app.config["LIVECHART_PNG_COMPRESS_LEVEL"]
     processes = app.config["LIVECHART_RENDER_PROCESSES"]
     render_pool = None
@@ -210,6 +264,32 @@ def init_app(app: Flask, charts: dict[str, ChartSpec], intervals: dict[str, floa
         )
         for name, spec in charts.items()
     }
+    coordinator = coordination.get(app)
+    coordinator.on_run = lambda chart: _run_for_another_process(app, chart)
+    coordinator.on_flush = lambda: _flush(app)
+
+
+def _run_for_another_process(app: Flask, chart: str) -> None:
+    """别的进程的 POST …/run 请本进程（所有者）立即重绘：在新线程里，不占用跟随线程。"""
+
+    def run() -> None:
+        with app.app_context():
+            worker = workers(app).get(chart)
+            if worker is not None:
+                worker.redraw(urgent=True)
+
+    threading.Thread(target=run, name=f"livechart-run-{chart}", daemon=True).start()
+
+
+def _flush(app: Flask) -> None:
+    """对齐线程：补写各图表等待中的行（正在重绘的图表由重绘自己补写）。"""
+    with app.app_context():
+        for worker in workers(app).values():
+            if worker.pending is not None and worker.lock.acquire(blocking=False):
+                try:
+                    worker.flush()
+                finally:
+                    worker.lock.release()
 
 
 def shutdown(app: Flask) -> None:
@@ -234,20 +314,30 @@ def redraw(chart: str) -> None:
         if worker is None:
             current_app.logger.error("任务要求重绘未知图表 %r", chart)
             return
-        # POST /scheduler/jobs/<id>/run 在请求中调用：那是明确的“立即重绘”，不抢节拍
-        if not has_request_context() and not claim_tick(chart, worker):
+        coordinator = coordination.get()
+        running = worker.fetcher.running_for()
+        if coordinator.enabled and running is not None:
+            # 上一次取数还没返回：本进程卡住了，不续约（两个间隔内别的进程接手）。过了期限就报告超时（不取数、不渲染）
+            if running > worker.fetch_seconds:
+                worker.redraw()
+            return
+        if not claim_tick(chart, worker):
             return  # 这个节拍由别的进程渲染（或 Redis 不可用）
-        worker.redraw()
+        if worker.redraw() is not None:
+            coordinator.rebalance(chart)
 
 
 def claim_tick(chart: str, worker: ChartWorker) -> bool:
-    """多进程共用 Redis 时抢这个图表当前节拍的渲染权（单进程时总是 True）；Redis 不可用时为 False。"""
+    """续约或接手这个图表、再认领当前节拍（单进程时总是 True）；Redis 不可用时为 False。
+    刚接手时本进程的窗口副本从共享的窗口重读。"""
     interval = worker.live_interval()
     try:
-        return coordination.get().claim(chart, interval)
-    except RedisError as exc:
-        store.report_error(exc)  # 满了（不能写）与连不上分开报告
-        return False
+        how = coordination.get().claim(chart, interval)
+    except store.Unavailable:
+        return False  # store 已记录：满了（不能写）与连不上分开报告
+    if how == "taken":
+        worker.loaded = False
+    return how in ("renewed", "taken")
 
 
 def ensure_image(chart: str) -> store.ChartImage | None:

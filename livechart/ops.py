@@ -19,6 +19,7 @@ from livechart.spec import IntervalLimits
 from livechart.views import STALE_INTERVALS
 from livechart.views import chart_status
 from livechart.views import scheduler_problem
+from livechart.views import synced
 
 bp = Blueprint("ops", __name__)
 
@@ -34,6 +35,7 @@ def healthz() -> tuple[Response, int]:
     不健康：调度器暂停或没有启动（本进程什么都不重绘）、图表没有任务（被删除）、陈旧、连续失败。
     用户暂停的单个任务是有意的，不算不健康，列在 paused 里。web 角色本来就不运行任务：只看图表本身。
     """
+    synced()
     statuses = [chart_status(name) for name in jobs.workers()]
     stale = [s["name"] for s in statuses if s["stale"]]
     failing = [s["name"] for s in statuses if s["last_error"] and s["last_error"]["consecutive_failures"] > 0]

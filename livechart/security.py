@@ -131,6 +131,8 @@ def guard() -> Response | None:
     denied = _authorize()
     if denied is not None:
         return denied
+    # 别的进程刚做的修改先在这里生效：之后的检查与回答都基于整个服务的期望状态
+    control.sync()
     job_id = (request.view_args or {}).get("job_id")
     if job_id is not None and scheduler.get_job(job_id) is None:
         return json_error(404, "not_found", f"job {job_id!r} not found")

@@ -1,7 +1,7 @@
 """图表记录的存取：唯一知道缓存键与记录格式的模块。
 
 每个图表一个键，保存一条记录：PNG 字节与其元数据一起写入，二者永不矛盾。
-滚动窗口（历史数据）存在旁边的键里，受窗口大小限制。
+滚动窗口（历史数据）由 livechart/history.py 保存；键名都在 livechart/keys.py。
 记录永不过期（timeout=0）：暂停的任务继续提供最后一张图，陈旧程度只报告、不靠淘汰。
 图表最近一次的错误另存一个键。
 """
@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from typing import Any
 from typing import TypeVar
 
-import pandas as pd
 from flask import Flask
 from flask import current_app
 from redis.exceptions import OutOfMemoryError
 from redis.exceptions import RedisError
 
+from livechart import keys
 from livechart.extensions import cache
 
 log = logging.getLogger("livechart")
@@ -139,7 +139,7 @@ PROBE_SECONDS = 1.0
 _probe_at: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
 
 
-def _call(operation: Callable[..., T], *args: Any, write: bool = False, **kwargs: Any) -> T:
+def guarded(operation: Callable[..., T], *args: Any, write: bool = False, **kwargs: Any) -> T:
     """执行一次缓存操作，把 Redis 的错误换成 Unavailable（满了时是 Full）并记录状态变化；刚失败过时不等 Redis。"""
     backend = cache.cache
     if backend in _probe_at:
@@ -180,27 +180,22 @@ def _remember(chart: str, record: ChartImage | None) -> ChartImage | None:
 
 def version_key(chart: str) -> str:
     """图表版本计数器的缓存键（原子递增：多个进程写同一个图表时版本号也不重复）。"""
-    return f"chart:{chart}:version"
-
-
-def history_key(chart: str) -> str:
-    """图表滚动窗口（历史数据）的缓存键。"""
-    return f"chart:{chart}:history"
+    return keys.version(chart)
 
 
 def image_key(chart: str) -> str:
     """图表图片记录的缓存键。"""
-    return f"chart:{chart}:image"
+    return keys.image(chart)
 
 
 def failure_key(chart: str) -> str:
     """图表最近错误的缓存键。"""
-    return f"chart:{chart}:error"
+    return keys.failure(chart)
 
 
 def load_image(chart: str) -> ChartImage | None:
     """读取图表的当前记录；没有时返回 None。"""
-    record = _call(cache.get, image_key(chart))
+    record = guarded(cache.get, image_key(chart))
     return _remember(chart, record if isinstance(record, ChartImage) else None)
 
 
@@ -209,7 +204,7 @@ def save_image(chart: str, png: bytes, render_ms: float, width: int, height: int
     record = ChartImage(
         png=png,
         # Flask-Caching 的 Cache 没有 inc；后端（cachelib / Redis 的 INCR）有，且是原子的
-        version=int(_call(cache.cache.inc, version_key(chart), write=True)),
+        version=int(guarded(cache.cache.inc, version_key(chart), write=True)),
         # 按内容计算 ETag：进程重启后版本号会归零，内容哈希不会认错图
         etag=hashlib.blake2b(png, digest_size=16).hexdigest(),
         rendered_at=time.time(),
@@ -218,25 +213,14 @@ def save_image(chart: str, png: bytes, render_ms: float, width: int, height: int
         height=height,
         rendered_by=rendered_by,
     )
-    _call(cache.set, image_key(chart), record, timeout=NEVER, write=True)
+    guarded(cache.set, image_key(chart), record, timeout=NEVER, write=True)
     _remember(chart, record)
     return record
 
 
-def load_history(chart: str) -> pd.DataFrame | None:
-    """读取图表的滚动窗口；没有时返回 None。"""
-    frame = _call(cache.get, history_key(chart))
-    return frame if isinstance(frame, pd.DataFrame) else None
-
-
-def save_history(chart: str, frame: pd.DataFrame) -> None:
-    """保存滚动窗口（已按窗口大小裁剪，所以有界）；使用 Redis 时进程重启后历史仍在。"""
-    _call(cache.set, history_key(chart), frame, timeout=NEVER, write=True)
-
-
 def load_failure(chart: str) -> ChartFailure | None:
     """读取图表最近一次失败；没有时返回 None。"""
-    record = _call(cache.get, failure_key(chart))
+    record = guarded(cache.get, failure_key(chart))
     return record if isinstance(record, ChartFailure) else None
 
 
@@ -244,7 +228,7 @@ def record_failure(chart: str, message: str) -> ChartFailure:
     """记录一次失败，连续失败次数加一；最后一张好图保持不变。"""
     previous = load_failure(chart)
     failure = ChartFailure(message=message[:500], at=time.time(), consecutive=(previous.consecutive + 1) if previous else 1)
-    _call(cache.set, failure_key(chart), failure, timeout=NEVER, write=True)
+    guarded(cache.set, failure_key(chart), failure, timeout=NEVER, write=True)
     return failure
 
 
@@ -252,4 +236,4 @@ def mark_recovered(chart: str) -> None:
     """成功渲染后把连续失败次数归零；保留最后一次错误的消息和时间供排查。"""
     previous = load_failure(chart)
     if previous is not None and previous.consecutive:
-        _call(cache.set, failure_key(chart), ChartFailure(previous.message, previous.at, 0), timeout=NEVER, write=True)
+        guarded(cache.set, failure_key(chart), ChartFailure(previous.message, previous.at, 0), timeout=NEVER, write=True)

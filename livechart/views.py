@@ -44,6 +44,11 @@ def _iso(timestamp: float | None) -> str | None:
     return None if timestamp is None else datetime.fromtimestamp(timestamp, UTC).isoformat()
 
 
+def synced() -> None:
+    """回答任务状态之前：与 Redis 中的期望状态对齐（别的进程刚做的修改在这里也已生效）。"""
+    coordination.sync_quietly(current_app._get_current_object())  # type: ignore[attr-defined]
+
+
 def known(name: str) -> None:
     """未知图表 → 404。"""
     if name not in jobs.workers():
@@ -198,6 +203,7 @@ def _png(name: str) -> Response:
 @bp.get("/")
 def index() -> str:
     """页面：每个图表按其任务的实时间隔刷新。"""
+    synced()
     charts = [
         {
             "name": name,
@@ -228,6 +234,7 @@ def chart_png(name: str) -> Response:
 @bp.get("/api/charts")
 def charts_status() -> Response:
     """全部图表的状态。"""
+    synced()
     return jsonify(
         charts=[chart_status(name) for name in jobs.workers()],
         scheduler={"running": scheduler.state == STATE_RUNNING, "state": SCHEDULER_STATES[scheduler.state]},
@@ -241,4 +248,5 @@ def charts_status() -> Response:
 def chart_status_view(name: str) -> Response:
     """一个图表的状态。"""
     known(name)
+    synced()
     return jsonify(chart_status(name))

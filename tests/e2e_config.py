@@ -115,3 +115,30 @@ class LongIntervalE2EConfig(E2EConfig):
     """间隔上限放宽到一年（测试页面对很长间隔的处理）。"""
 
     LIVECHART_MAX_INTERVAL = 366 * 86400
+
+
+def _stall_chart() -> dict:
+    folder = os.environ.get("LIVECHART_TEST_STALL_DIR", "/nonexistent")
+    return {"title": "stall", "source": {"type": "python", "callable": "tests.stall_source:reading", "kwargs": {"folder": folder},
+            "columns": ["v"]}}  # fmt: skip
+
+
+class ServiceE2EConfig(ProductionE2EConfig):
+    """多进程的测试：cpu、demo 之外多一个图表 stall（目录里有 stall-<pid> 文件时那个进程的取数卡住）；取数期限 3 秒。"""
+
+    LIVECHART_FETCH_TIMEOUT = 3
+    CHARTS = {**ProductionConfig.CHARTS, "stall": _stall_chart()}
+    JOBS = [*ProductionE2EConfig.JOBS, _job("stall")]
+
+
+class ManyChartsE2EConfig(ProductionConfig):
+    """20 个每 2 秒重绘一次的小图表：看所有权是否分散在各个进程之间。"""
+
+    CHARTS = {f"c{n:02d}": {"title": f"c{n:02d}", "size": [320, 160], "source": {"type": "demo"}} for n in range(20)}
+    JOBS = [{**_job(chart), "seconds": 2} for chart in CHARTS]
+
+
+class DisagreeingE2EConfig(ServiceE2EConfig):
+    """与 ServiceE2EConfig 只差 demo 的间隔（2 秒）：几个进程的 config.py 不一致时要有警告。"""
+
+    JOBS = [{**job, "seconds": 2} if job["id"] == "redraw-demo" else job for job in ServiceE2EConfig.JOBS]

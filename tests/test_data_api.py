@@ -23,8 +23,8 @@ from tzlocal import get_localzone
 
 import config
 from livechart import export
+from livechart import history
 from livechart import jobs
-from livechart import store
 from livechart.sources import make_source
 from livechart.spec import MAX_POINTS
 from livechart.spec import ChartSpec
@@ -83,7 +83,7 @@ def test_json_is_the_window_the_chart_is_drawn_from(app: Any, client: Any) -> No
     with app.app_context():
         jobs.redraw("demo")
         jobs.redraw("demo")
-        window = store.load_history("demo")
+        window = history.load("demo")
     body = client.get(DATA).get_json()
     assert values(body) == expected(app, renders=3)
     # version 与图片和状态里的版本号一致：客户端可以把数据与 PNG 对应起来

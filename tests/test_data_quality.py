@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 
 from livechart import ConfigError
+from livechart import history
 from livechart import jobs
-from livechart import store
 from tests.conftest import Server
 from tests.conftest import start_server
 from tests.conftest import wait_for
@@ -81,11 +81,13 @@ def test_a_future_row_already_in_the_saved_window_is_dropped_too(make_app: Any) 
     app = chart_app(make_app, "ahead", "ahead", LIVECHART_WARM_CACHE=False)
     saved = pd.DataFrame({"v": [5.0, 999.0]}, index=pd.DatetimeIndex([pd.Timestamp.now() - pd.Timedelta(seconds=5), FAR_AHEAD]))
     with app.app_context():
-        store.save_history("ahead", saved)
+        history.get().append("ahead", saved, 100, None)
     client = app.test_client()
     assert client.post("/scheduler/jobs/redraw-ahead/run", json={}).status_code == 200
     window = jobs.workers(app)["ahead"].window
     assert window["v"].tolist() == [5.0, 1.0], window
+    with app.app_context():  # 共享的窗口里也没有了
+        assert history.load("ahead")["v"].tolist() == [5.0, 1.0]
     assert warnings_of(client, "ahead")["future_rows"]["count"] == 1
 
 

@@ -14,8 +14,8 @@ import pytest
 
 from examples import writer
 from livechart import ConfigError
+from livechart import history
 from livechart import jobs
-from livechart import store
 from tests.conftest import ROOT
 
 
@@ -54,21 +54,21 @@ def test_example_draws_every_chart(name: str, make_app: Any, example_data: dict[
 def test_csv_example_follows_the_writer(make_app: Any, example_data: dict[str, Path]) -> None:
     app = make_app("examples.csv_log")
     with app.app_context():
-        assert len(store.load_history("climate")) == 5
+        assert len(history.load("climate")) == 5
         for step in range(5, 8):
             writer.write_csv(example_data["csv"], step, at(step))
         jobs.redraw("climate")
-        assert len(store.load_history("climate")) == 8
+        assert len(history.load("climate")) == 8
 
 
 def test_sql_example_reads_only_new_rows(make_app: Any, example_data: dict[str, Path]) -> None:
     app = make_app("examples.sql_table")
     with app.app_context():
         jobs.redraw("orders")
-        assert len(store.load_history("orders")) == 5
+        assert len(history.load("orders")) == 5
         writer.write_sqlite(example_data["db"], 5, at(5))
         jobs.redraw("orders")
-        assert len(store.load_history("orders")) == 6
+        assert len(history.load("orders")) == 6
 
 
 @pytest.mark.parametrize(("name", "chart"), [("csv_log", "climate"), ("sql_table", "orders")])
@@ -95,7 +95,7 @@ def test_example_starts_before_its_writer(
     status = client.get(f"/api/charts/{chart}").get_json()
     assert status["version"] == 1 and status["last_error"]["consecutive_failures"] == 0, status
     with app.app_context():
-        assert len(store.load_history(chart)) == 3
+        assert len(history.load(chart)) == 3
 
 
 def test_module_without_config_class_is_refused(make_app: Any) -> None:

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import logging
+import pickle
 from typing import Any
 
+import pandas as pd
+import pytest
+import redis
+
 import config
+from livechart import coordination
+from livechart import history
 from livechart import jobs
+from livechart import keys
 from livechart import store
 from livechart.extensions import scheduler
 from tests import slow_source
+from tests.conftest import RedisServer
 from tests.conftest import shutdown_scheduler
 from tests.conftest import wait_for
 
@@ -24,7 +34,7 @@ def test_history_survives_a_restart_on_redis_and_stays_bounded(make_app: Any, re
     with first.app_context():
         for _ in range(4):
             jobs.workers()["cpu"].redraw()
-        before = store.load_history("cpu")
+        before = history.load("cpu")
     assert len(before) == 5  # 预热 + 4 次
 
     # “重启”：另一个 app（同一个 Redis）读回历史并接着追加
@@ -32,12 +42,12 @@ def test_history_survives_a_restart_on_redis_and_stays_bounded(make_app: Any, re
     second = make_app("production", **settings, LIVECHART_SCHEDULER="paused", LIVECHART_WARM_CACHE=False)
     with second.app_context():
         jobs.workers()["cpu"].redraw()
-        after = store.load_history("cpu")
+        after = history.load("cpu")
         assert len(after) == 6
         assert after.index[:5].equals(before.index)
         for _ in range(40):
             jobs.workers()["cpu"].redraw()
-        assert len(store.load_history("cpu")) == 20  # 受窗口大小限制
+        assert len(history.load("cpu")) == 20  # 受窗口大小限制
         assert len(jobs.workers()["cpu"].window) == 20
 
 
@@ -62,3 +72,108 @@ def test_a_slow_source_blocks_neither_start_up_nor_other_charts(make_app: Any) -
         slow_source.RELEASE.set()
     wait_for(lambda: client.get("/api/charts/slow").get_json()["version"] >= 1, 15, "slow chart never drew")
     scheduler.pause()
+
+
+def _interval(app: Any, chart: str) -> float:
+    with app.app_context():
+        return scheduler.get_job(f"redraw-{chart}").trigger.interval.total_seconds()
+
+
+def _cpu_job(seconds: float) -> list[dict[str, Any]]:
+    return [{**CPU_JOB[0], "seconds": seconds}]
+
+
+def stop(app: Any) -> None:
+    """进程退出：停止协调线程（交出图表、退出成员）与调度器。"""
+    coordination.stop(app)
+    shutdown_scheduler()
+
+
+def test_the_config_file_wins_when_it_changes_a_job_a_runtime_pause_stays(
+    redis_server: RedisServer, make_app: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """以前：PATCH 成 4 秒、重启、把 config.py 改成 7 秒、再重启，还是 4 秒，日志里什么也没有。"""
+    caplog.set_level(logging.INFO, logger="livechart")
+    settings = {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": redis_server.url, "CHARTS": CPU_ONLY, **CREDENTIALS}
+    first = make_app("production", **settings, JOBS=_cpu_job(2), LIVECHART_WARM_CACHE=False)
+    client = first.test_client()
+    assert client.patch("/scheduler/jobs/redraw-cpu", json={"seconds": 4}, auth=("ops", "s3cret")).status_code == 200
+
+    # 重启、文件没改：运行时的修改仍然有效，启动日志说明间隔来自运行时的修改
+    stop(first)
+    caplog.clear()
+    second = make_app("production", **settings, JOBS=_cpu_job(2), LIVECHART_WARM_CACHE=False)
+    assert _interval(second, "cpu") == 4
+    assert "redraw-cpu 每 4 秒（运行时修改于 " in caplog.text, caplog.text
+    assert second.test_client().post("/scheduler/jobs/redraw-cpu/pause", json={}, auth=("ops", "s3cret")).status_code == 200
+
+    # 重启、文件改成 7 秒：以文件为准，日志说明作废了哪个修改；暂停是运行时状态，保留
+    stop(second)
+    caplog.clear()
+    third = make_app("production", **settings, JOBS=_cpu_job(7), LIVECHART_WARM_CACHE=False)
+    assert _interval(third, "cpu") == 7
+    assert "的配置文件与本进程的不同" not in caplog.text  # 退出了的进程不算
+    assert "以配置文件为准" in caplog.text and "'seconds': 4.0" in caplog.text, caplog.text
+    assert "redraw-cpu 每 7 秒（配置文件）" in caplog.text
+    with third.app_context():
+        assert scheduler.get_job("redraw-cpu").next_run_time is None
+
+    # 之后再在运行时修改：它有效，直到文件再改这个任务
+    third.test_client().patch("/scheduler/jobs/redraw-cpu", json={"seconds": 5}, auth=("ops", "s3cret"))
+    stop(third)
+    fourth = make_app("production", **settings, JOBS=_cpu_job(7), LIVECHART_WARM_CACHE=False)
+    assert _interval(fourth, "cpu") == 5
+
+
+def test_a_tick_writes_redis_work_in_proportion_to_the_new_rows(redis_server: RedisServer, make_app: Any) -> None:
+    """以前：每个节拍把整个窗口（最多 100 000 行）pickle 之后写进 Redis。"""
+    charts = {"cpu": {**config.Config.CHARTS["cpu"], "window": 20_000}}
+    settings = {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": redis_server.url, "CHARTS": charts, "JOBS": CPU_JOB, **CREDENTIALS}
+    app = make_app("production", **settings, LIVECHART_SCHEDULER="paused", LIVECHART_WARM_CACHE=False)
+    client = redis.Redis.from_url(redis_server.url)
+    now = pd.Timestamp.now()
+    window = pd.DataFrame(
+        {"cpu": range(10_000), "memory": range(10_000)},
+        index=pd.date_range(end=now - pd.Timedelta(seconds=5), periods=10_000, freq="s"),
+    )
+    with app.app_context():
+        history.get().append("cpu", window.astype(float), 20_000, None)
+        worker = jobs.workers()["cpu"]
+        worker.redraw()  # 读回窗口（一次）
+        before = client.info("stats")["total_net_input_bytes"]
+        for _ in range(5):
+            worker.redraw()
+        written = (client.info("stats")["total_net_input_bytes"] - before) / 5
+        assert len(history.load("cpu")) == 10_006
+    # 一个节拍：一行新数据、一张几十 KB 的 PNG（写两次：图片记录与新图通知之外没有别的大东西）；
+    # 整个窗口 pickle 之后有 160 KB 以上
+    with app.app_context():
+        png = store.load_image("cpu").nbytes
+    assert written < png + 4_000, (written, png)
+
+
+def test_an_upgrade_imports_the_previous_layouts_history_once(redis_server: RedisServer, make_app: Any) -> None:
+    """Redis 的布局带版本（livechart/keys.py）：新版本不读旧版本的图片记录，旧的滚动窗口导入一次。"""
+    settings = {
+        "CACHE_TYPE": "RedisCache",
+        "CACHE_REDIS_URL": redis_server.url,
+        "CHARTS": CPU_ONLY,
+        "JOBS": CPU_JOB,
+        **CREDENTIALS,
+    }
+    client = redis.Redis.from_url(redis_server.url)
+    now = pd.Timestamp.now()
+    old = pd.DataFrame(
+        {"cpu": [1.0, 2.0, 3.0]}, index=pd.DatetimeIndex([now - pd.Timedelta(seconds=s) for s in (30, 20, 10)], name="time")
+    )
+    client.set("livechart:" + keys.legacy_history("cpu"), b"!" + pickle.dumps(old))  # Flask-Caching 的 RedisCache 的格式
+    client.set("livechart:chart:cpu:image", b"!" + pickle.dumps("an old record this version must not read"))
+    app = make_app("production", **settings, LIVECHART_SCHEDULER="paused")
+    with app.app_context():
+        window = history.load("cpu")
+        assert window["cpu"].tolist()[:3] == [1.0, 2.0, 3.0] and len(window) == 4
+        jobs.workers()["cpu"].loaded = False  # 再读一次：不会再导入
+        jobs.workers()["cpu"].redraw()
+        assert len(history.load("cpu")) == 5
+    status = app.test_client().get("/api/charts/cpu").get_json()
+    assert status["version"] == 2 and status["last_error"] is None

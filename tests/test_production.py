@@ -262,7 +262,7 @@ def test_redis_outage_under_load_serves_last_images_then_recovers(tmp_path: Path
             wait_for(lambda s=server: fresh(s) and s.get("/api/charts").status_code == 200, 1.5, "recovered")
         version = servers[0].status("demo")["version"]
         wait_for(lambda: servers[0].status("demo")["version"] > version, 1.5, "scheduled renders resumed")
-        assert time.monotonic() - recovered_at < 2.5
+        assert time.monotonic() - recovered_at < 2.5, servers[0].log.read_text()[-6000:]
     finally:
         stop.set()
         for thread in threads:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 from typing import Any
 
@@ -13,6 +14,7 @@ import requests
 from livechart import ConfigError
 from livechart import coordination
 from livechart import jobs
+from livechart import keys
 from livechart import store
 from livechart.extensions import scheduler
 from tests.conftest import RedisServer
@@ -501,13 +503,16 @@ def test_with_redis_a_change_is_recorded_then_applied_once(redis_server: RedisSe
     # 响应就是应用之后的任务：起点已对齐到 EPOCH（以前先按 Flask-APScheduler 改一次，响应里是“现在”，再被对齐线程改一次）
     assert patched.status_code == 200 and patched.get_json()["start_date"] == coordination.EPOCH.isoformat()
     assert patched.get_json()["seconds"] == 3
-    recorded = redis.Redis.from_url(redis_server.url).hgetall("livechart:coord:job:cpu")
+    recorded = redis.Redis.from_url(redis_server.url).hgetall("livechart:" + keys.job("cpu"))
     assert json.loads(recorded[b"seconds"]) == 3
 
     client.post("/scheduler/jobs/redraw-cpu/pause", json={}, headers=AUTH)
     renamed = client.patch("/scheduler/jobs/redraw-cpu", json={"name": "cpu", "seconds": 4}, headers=AUTH).get_json()
     assert renamed["name"] == "cpu" and renamed["seconds"] == 4 and renamed["next_run_time"] is None
-    assert coordination.get(app).desired_one("cpu") == {"seconds": 4.0, "paused": True, "name": "cpu"}
+    desired = coordination.get(app).desired_one("cpu")
+    assert {key: desired[key] for key in ("seconds", "paused", "name")} == {"seconds": 4.0, "paused": True, "name": "cpu"}
+    # 记下了修改时配置文件的样子：文件之后再改这个任务时以文件为准
+    assert desired["base"] == {"seconds": 2.0} and desired["changed_at"] > 0
 
     redis_server.stop()
     for method, path, body in (("patch", "/scheduler/jobs/redraw-cpu", {"seconds": 9}), ("delete", "/scheduler/jobs/redraw-demo", {}),
@@ -516,7 +521,15 @@ def test_with_redis_a_change_is_recorded_then_applied_once(redis_server: RedisSe
         assert_json_error(response, 503, "Redis")
     # 什么都没改，Redis 恢复后对齐也不会改：本进程与 Redis 一致
     redis_server.start()
-    coordination.reconcile(app)
+
+    def reconciled() -> bool:
+        # 刚失败过的 Redis 在 store.PROBE_SECONDS 内不再试：等到对齐成功
+        with app.app_context(), contextlib.suppress(store.Unavailable):
+            coordination.reconcile(app)
+            return True
+        return False
+
+    wait_for(reconciled, 5, "reconciled after Redis came back")
     assert scheduler.get_job("redraw-cpu").trigger.interval.total_seconds() == 4
     assert scheduler.get_job("redraw-cpu").next_run_time is None
     assert scheduler.get_job("redraw-demo") is not None

@@ -24,8 +24,8 @@ import psutil
 import pytest
 from tzlocal import get_localzone
 
+from livechart import history
 from livechart import sources
-from livechart import store
 from livechart.sources import CsvSource
 from livechart.sources import DemoSource
 from livechart.sources import HttpJsonSource
@@ -133,15 +133,15 @@ def test_default_cpu_chart_records_real_first_points(busy_core: psutil.Process, 
     app = make_app()
     client = app.test_client()
     with app.app_context():
-        warmed = store.load_history("cpu")
+        warmed = history.load("cpu")
     assert len(warmed) == 1 and warmed["cpu"].iloc[0] >= 0.6 * ONE_CORE, warmed
     # 真实服务里每个请求在自己的线程里处理
     with ThreadPoolExecutor(1, thread_name_prefix="request") as request_thread:
         ran = request_thread.submit(client.post, "/scheduler/jobs/redraw-cpu/run", headers={"Content-Type": "application/json"})
         assert ran.result(30).status_code == 200
     with app.app_context():
-        history = store.load_history("cpu")
-    assert len(history) == 2 and history["cpu"].iloc[-1] >= 0.6 * ONE_CORE, history
+        window = history.load("cpu")
+    assert len(window) == 2 and window["cpu"].iloc[-1] >= 0.6 * ONE_CORE, window
 
 
 def test_first_cpu_reading_is_real(busy_core: psutil.Process) -> None:
