@@ -8,6 +8,10 @@ LIVECHART_THREADS（每个进程运行 Flask 的线程数）、LIVECHART_HOST / 
 
 没有 preload：--preload 会在主进程里建 app 并启动调度器线程，fork 之后线程就没了（docs/pitfalls.md 第 4 条）。
 每个工作进程自己 create_app，自己有一个调度器；用 Redis 时由 livechart.coordination 保证每个节拍只渲染一次。
+
+指标：主进程启动时准备 prometheus-client 多进程模式的目录（tmpfs，或用户的 PROMETHEUS_MULTIPROC_DIR），
+工作进程退出时标记它已死，服务器退出时删除自己建的目录：任何一个工作进程的 /metrics 都是整个服务器
+（livechart.metrics，docs/pitfalls.md 第 29 条）。
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from livechart import WSGI_CONFIG
 from livechart import ConfigError
 from livechart import check_role
 from livechart import is_redis_cache
+from livechart import metrics
 from livechart import port_number
 from livechart import render_processes
 from livechart import resolve_config
@@ -82,10 +87,32 @@ loglevel = os.environ.get("LIVECHART_LOG_LEVEL", "info")
 proc_name = "livechart"
 
 
+# 多进程指标的目录（on_starting 里准备，on_exit 里删除）
+_metrics_dir: metrics.MultiprocessDirectory | None = None
+
+
 def on_starting(server: Any) -> None:
-    """主进程启动时：部署有问题就拒绝启动，并说明原因。"""
+    """主进程启动时：部署有问题就拒绝启动，并说明原因；然后在 fork 工作进程之前切换到多进程指标。"""
+    global _metrics_dir
     if _problem is not None:
         raise RuntimeError(f"livechart refuses to start: {_problem}")
+    try:
+        _metrics_dir = metrics.enable_multiprocess()
+    except ConfigError as exc:
+        raise RuntimeError(f"livechart refuses to start: {exc}") from exc
+    server.log.info("metrics of all workers in %s", _metrics_dir.path)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """（主进程）工作进程退出后：删除它的 live* 仪表文件；它的计数仍留在合计里。"""
+    if _metrics_dir is not None:
+        _metrics_dir.mark_dead(worker.pid)
+
+
+def on_exit(server: Any) -> None:
+    """（主进程）服务器退出时：删除自己建的指标目录（用户指定的目录保留）。"""
+    if _metrics_dir is not None:
+        _metrics_dir.remove()
 
 
 def post_worker_init(worker: Any) -> None:

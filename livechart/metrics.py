@@ -1,12 +1,21 @@
 """Prometheus 指标（prometheus-client）：渲染与失败次数、渲染耗时、任务启动延迟、图片大小、图片请求与缓存未命中。
 
-每个 app 一个独立的 CollectorRegistry（放在 app.extensions 中），同一进程里的多个 app（测试）互不干扰。
+单进程（make run、测试）：每个 app 一个独立的 CollectorRegistry（放在 app.extensions 中），同一进程里的多个 app
+（测试）互不干扰。
+
+gunicorn（make run-prod）：prometheus-client 的多进程模式。主进程在 fork 工作进程之前准备一个 tmpfs 上的空目录
+（enable_multiprocess），每个工作进程把指标写进其中自己的 mmap 文件，/metrics 每次抓取都合并目录里的全部文件：
+任何一个工作进程回答的都是整个服务器；退出了的工作进程的计数仍在合计里，计数器不会倒退（docs/pitfalls.md 第 29 条）。
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from apscheduler.events import EVENT_JOB_SUBMITTED
 from apscheduler.events import JobSubmissionEvent
@@ -16,14 +25,22 @@ from prometheus_client import CollectorRegistry
 from prometheus_client import Counter
 from prometheus_client import Gauge
 from prometheus_client import Histogram
+from prometheus_client import generate_latest
+from prometheus_client import multiprocess
+from prometheus_client import values
 
 from livechart.extensions import scheduler
 from livechart.spec import JOB_ID_PREFIX
+from livechart.spec import ConfigError
 
 EXTENSION = "livechart.metrics"
 # 渲染耗时的桶（秒）：一次绘制通常 10–50 ms
 RENDER_BUCKETS = (0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.2, 0.5, 1.0, 2.5, 5.0)
 LATENESS_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+# prometheus-client 多进程模式的目录（它自己只认这个环境变量）
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# 没有 /dev/shm（tmpfs）时退回系统的临时目录
+SHM = Path("/dev/shm")
 
 
 @dataclass
@@ -56,7 +73,10 @@ def _create() -> Metrics:
             buckets=LATENESS_BUCKETS,
             registry=registry,
         ),
-        image_bytes=Gauge("livechart_image_bytes", "Size of the current PNG", ["chart"], registry=registry),
+        # 多进程时取最近一次 set 的值：画图的进程会变（交接、重启），当前的图就是最后画的那张
+        image_bytes=Gauge(
+            "livechart_image_bytes", "Size of the current PNG", ["chart"], registry=registry, multiprocess_mode="mostrecent"
+        ),
         image_requests=Counter("livechart_image_requests", "Image requests by status", ["chart", "status"], registry=registry),
         cache_misses=Counter(
             "livechart_cache_misses", "Image requests that found no image in the cache", ["chart"], registry=registry
@@ -67,6 +87,66 @@ def _create() -> Metrics:
 def get(app: Flask | None = None) -> Metrics:
     """当前 app 的指标。"""
     return (app or current_app).extensions[EXTENSION]
+
+
+def is_multiprocess() -> bool:
+    """本进程的指标是否写进多进程目录（prometheus-client 在导入时、或 enable_multiprocess 之后决定）。"""
+    return bool(getattr(values.ValueClass, "_multiprocess", False))
+
+
+def exposition(app: Flask | None = None) -> bytes:
+    """/metrics 的正文：多进程时每次新建 registry 合并目录里所有进程的文件，否则是本 app 的 registry。"""
+    if is_multiprocess():
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry)
+    return generate_latest(get(app).registry)
+
+
+@dataclass(frozen=True)
+class MultiprocessDirectory:
+    """多进程模式的目录；owned：是 livechart 建的（退出时删除），否则是用户用 PROMETHEUS_MULTIPROC_DIR 指定的。"""
+
+    path: Path
+    owned: bool
+
+    def mark_dead(self, pid: int) -> None:
+        """一个工作进程退出了：删除它的 live* 仪表文件；计数器与直方图的文件留着，合计不倒退。"""
+        multiprocess.mark_process_dead(pid, str(self.path))
+
+    def remove(self) -> None:
+        """服务器退出时：删除自己建的目录；用户的目录不删（里面的文件留给下次启动时清空）。"""
+        if self.owned:
+            shutil.rmtree(self.path, ignore_errors=True)
+
+
+def enable_multiprocess() -> MultiprocessDirectory:
+    """在 gunicorn 主进程里、fork 工作进程之前调用：准备空目录并切换到多进程模式（docs/pitfalls.md 第 29 条）。
+
+    用户设置了 PROMETHEUS_MULTIPROC_DIR 时用它（不存在就建），清空其中 prometheus-client 的 *.db 文件（上次运行
+    留下的文件会被合并进来：计数从旧值开始，旧进程的仪表值一直在），别的文件不动，退出时也不删目录。
+    没有设置时在 /dev/shm（tmpfs）里新建一个只属于这个服务器的目录，退出时删除。
+    """
+    given = os.environ.get(MULTIPROC_ENV, "").strip()
+    if given:
+        path = Path(given)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            for stale in path.glob("*.db"):
+                stale.unlink()
+            # 工作进程要能在里面建文件：现在就试，而不是在第一次计数时才失败
+            tempfile.TemporaryFile(dir=path).close()
+        except OSError as exc:
+            raise ConfigError(f"{MULTIPROC_ENV}={given!r}: cannot use it for the metrics of all workers ({exc})") from exc
+        directory = MultiprocessDirectory(path, owned=False)
+    else:
+        base = SHM if SHM.is_dir() and os.access(SHM, os.W_OK | os.X_OK) else Path(tempfile.gettempdir())
+        directory = MultiprocessDirectory(Path(tempfile.mkdtemp(prefix="livechart-metrics-", dir=base)), owned=True)
+    os.environ[MULTIPROC_ENV] = str(directory.path)
+    # prometheus-client 在导入时按环境变量选定值的实现；导入 gunicorn 配置时（import livechart）它已经导入了，
+    # 这里重新选一次。工作进程在 fork 之后才建指标，用的就是多进程的实现
+    values.ValueClass = values.get_value_class()
+    return directory
 
 
 def _on_submitted(event: JobSubmissionEvent) -> None:

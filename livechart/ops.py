@@ -8,7 +8,6 @@ from flask import Response
 from flask import current_app
 from flask import jsonify
 from prometheus_client import CONTENT_TYPE_LATEST
-from prometheus_client import generate_latest
 
 from livechart import jobs
 from livechart import metrics
@@ -73,8 +72,8 @@ def readyz() -> tuple[Response, int]:
 
 @bp.get("/metrics")
 def prometheus() -> Response:
-    """Prometheus 文本格式的指标。"""
-    return Response(generate_latest(metrics.get().registry), mimetype=CONTENT_TYPE_LATEST.split(";")[0],
+    """Prometheus 文本格式的指标；gunicorn 下是整个服务器（所有工作进程）的合计（docs/pitfalls.md 第 29 条）。"""
+    return Response(metrics.exposition(), mimetype=CONTENT_TYPE_LATEST.split(";")[0],
                     content_type=CONTENT_TYPE_LATEST)  # fmt: skip
 
 
