@@ -3,7 +3,8 @@
 1. serve：make run-prod 同样的 gunicorn 设置（ProductionConfig、Redis、WEB_CONCURRENCY 个工作进程）下
    /charts/<name>.png 的每秒请求数，对比同样 gunicorn 设置下返回同样字节的最简 Flask 路由，以及（装了 nginx 时）
    nginx 把同一张 PNG 当作静态文件提供；另有关闭快速路径（LIVECHART_FAST_PATH=False，每个请求都经过 Flask
-   视图）的 livechart 作对照。wrk 轮流压每个目标，多轮，报告每轮比值的中位数与范围。
+   视图）的 livechart，以及不开多进程指标（每个工作进程只有自己的指标，bench/per_worker_metrics.py）的
+   livechart 作对照。wrk 轮流压每个目标，多轮，报告每轮比值的中位数与范围。
 2. soak（--soak-minutes N）：以测得容量的一半持续请求 N 分钟：错误数（目标 0），每个进程的 RSS 增长。
 
 负载发生器 wrk 与服务在同一台 2 核机器上，互相争用 CPU：绝对数字只在同一次运行里有意义。
@@ -75,10 +76,12 @@ class Server:
                 self.process.kill()
 
 
-def gunicorn(name: str, app: str, env: dict[str, str], log: Path, options: tuple[str, ...] = ()) -> Server:
-    """用 make run-prod 的命令和设置启动 gunicorn；options 是追加的命令行选项（如 -k gthread，对照用）。"""
+def gunicorn(name: str, app: str, env: dict[str, str], log: Path, options: tuple[str, ...] = (),
+             config: str = "livechart.gunicorn_config") -> Server:  # fmt: skip
+    """用 make run-prod 的命令和设置启动 gunicorn；options 是追加的命令行选项（如 -k gthread，对照用），
+    config 是 gunicorn 设置所在的模块（对照组可以换一个）。"""
     port = free_port()
-    command = [sys.executable, "-m", "gunicorn", "-c", "python:livechart.gunicorn_config", *options, app]
+    command = [sys.executable, "-m", "gunicorn", "-c", f"python:{config}", *options, app]
     return Server(name, command, {**env, "LIVECHART_PORT": str(port)}, f"http://127.0.0.1:{port}", log)
 
 
@@ -149,6 +152,10 @@ def bench_serve(targets: dict[str, str], rounds: int, seconds: float, connection
     result: dict[str, Any] = {name: spread(values) for name, values in samples.items()}
     for other in names[1:]:
         result[f"livechart_vs_{other}"] = spread([a / b for a, b in zip(samples["livechart"], samples[other], strict=True)])
+    if {"livechart_per_worker_metrics", "bare_flask"} <= samples.keys():
+        # 多进程指标之前的 livechart 对最简 Flask 路由：与 livechart_vs_bare_flask 并排，就是“之前/之后”
+        before = zip(samples["livechart_per_worker_metrics"], samples["bare_flask"], strict=True)
+        result["per_worker_metrics_vs_bare_flask"] = spread([a / b for a, b in before])
     return result
 
 
@@ -260,10 +267,15 @@ def main() -> None:
                                   {**env, "LIVECHART_CONFIG": "bench.configs:FlaskPathConfig"}, workdir / "flask-path.log")  # fmt: skip
             servers.append(flask_path)
             flask_path.wait("/readyz")
+            per_worker = gunicorn("livechart_per_worker_metrics", "livechart.wsgi:app", env, workdir / "per-worker.log",
+                                  config="bench.per_worker_metrics")  # fmt: skip
+            servers.append(per_worker)
+            per_worker.wait("/readyz")
             targets = {
                 "livechart": source,
                 "bare_flask": f"{bare.url}/charts/{CHART}.png",
                 "livechart_flask_path": f"{flask_path.url}/charts/{CHART}.png",
+                "livechart_per_worker_metrics": f"{per_worker.url}/charts/{CHART}.png",
             }
             static = nginx(workdir, png, args.workers)
             if static is not None:
@@ -275,16 +287,18 @@ def main() -> None:
             serve = bench_serve(targets, args.rounds, args.seconds, args.connections)
             serve.update(png_bytes=len(png), workers=args.workers, connections=args.connections)
             save_results("serve", serve)
-            print(f"  {'target':22}{'median req/s':>14}{'min':>10}{'max':>10}")
+            print(f"  {'target':30}{'median req/s':>14}{'min':>10}{'max':>10}")
             for name in targets:
                 s = serve[name]
-                print(f"  {name:22}{s['median']:>14.0f}{s['min']:>10.0f}{s['max']:>10.0f}")
+                print(f"  {name:30}{s['median']:>14.0f}{s['min']:>10.0f}{s['max']:>10.0f}")
             for name in list(targets)[1:]:
                 r = serve[f"livechart_vs_{name}"]
                 print(f"  livechart / {name}: {r['median']:.3f}x (per-round {r['min']:.3f}–{r['max']:.3f})")
+            r = serve["per_worker_metrics_vs_bare_flask"]
+            print(f"  livechart_per_worker_metrics / bare_flask: {r['median']:.3f}x (per-round {r['min']:.3f}–{r['max']:.3f})")
             if args.soak_minutes > 0:
                 # 只留下 livechart 与 Redis：对照组不再运行，也不再分担节拍
-                for other in (bare, flask_path, static):
+                for other in (bare, flask_path, per_worker, static):
                     if other is not None:
                         other.stop()
                 rate = serve["livechart"]["median"] / 2

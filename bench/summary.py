@@ -15,6 +15,8 @@ ROWS: list[Row] = [
     ("render: default chart / naive pyplot", lambda r: r["render"]["ratio"], "<= 0.35x", lambda v: v <= 0.35),
     ("serve: /charts/<name>.png / bare Flask", lambda r: r["serve"]["livechart_vs_bare_flask"]["median"], ">= 0.95x",
      lambda v: v >= 0.95),
+    ("serve: multiprocess metrics / per-worker metrics", lambda r: r["serve"]["livechart_vs_livechart_per_worker_metrics"]["median"],
+     ">= 0.95x", lambda v: v >= 0.95),
     ("serve: /charts/<name>.png / nginx static", lambda r: r["serve"]["livechart_vs_nginx_static"]["median"], "report",
      lambda v: True),
     ("slow clients: answered within 3 s (make run-prod)", lambda r: r["slowclients"]["attack"]["after"]["fraction"],
