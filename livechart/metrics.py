@@ -10,6 +10,7 @@ gunicorn（make run-prod）：prometheus-client 的多进程模式。主进程�
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import tempfile
@@ -41,6 +42,10 @@ LATENESS_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # 没有 /dev/shm（tmpfs）时退回系统的临时目录
 SHM = Path("/dev/shm")
+# livechart 自己建的目录的前缀，以及其中的锁文件（不是 *.db：MultiProcessCollector 不读它）。
+# 主进程持有锁文件上的 flock，fork 出的工作进程共享它：服务器（任何一个进程）还在，锁就被持有
+DIRECTORY_PREFIX = "livechart-metrics-"
+LOCK = "livechart.lock"
 
 
 @dataclass
@@ -105,10 +110,12 @@ def exposition(app: Flask | None = None) -> bytes:
 
 @dataclass(frozen=True)
 class MultiprocessDirectory:
-    """多进程模式的目录；owned：是 livechart 建的（退出时删除），否则是用户用 PROMETHEUS_MULTIPROC_DIR 指定的。"""
+    """多进程模式的目录；owned：是 livechart 建的（退出时删除），否则是用户用 PROMETHEUS_MULTIPROC_DIR 指定的。
+    lock：自己建的目录里锁文件的描述符（整个服务器运行期间一直打开）。"""
 
     path: Path
     owned: bool
+    lock: int | None = None
 
     def mark_dead(self, pid: int) -> None:
         """一个工作进程退出了：删除它的 live* 仪表文件；计数器与直方图的文件留着，合计不倒退。"""
@@ -120,12 +127,37 @@ class MultiprocessDirectory:
             shutil.rmtree(self.path, ignore_errors=True)
 
 
+def _create_owned(base: Path) -> MultiprocessDirectory:
+    """在 base 里新建只属于这个服务器的目录，并锁住其中的锁文件（先锁住再改名：别人看到它时它已经被锁住）。"""
+    path = Path(tempfile.mkdtemp(prefix=DIRECTORY_PREFIX, dir=base))
+    lock = os.open(path / f"{LOCK}.new", os.O_CREAT | os.O_WRONLY, 0o600)
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    os.rename(path / f"{LOCK}.new", path / LOCK)
+    return MultiprocessDirectory(path, owned=True, lock=lock)
+
+
+def _remove_orphans(base: Path) -> None:
+    """删除被 kill -9 的服务器留下的目录（on_exit 没有运行）：它的锁文件已经没有任何进程持有。
+
+    看进程号不可靠（进程号会重用；共享 /dev/shm 的容器各有各的进程号），flock 由内核随最后一个持有它的进程释放。
+    没有锁文件的目录（不是 livechart 建的，或者正在创建）不动。
+    """
+    for directory in base.glob(f"{DIRECTORY_PREFIX}*"):
+        try:
+            with open(directory / LOCK, "rb") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # 锁被持有（服务器还在）、没有锁文件、没有权限
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 def enable_multiprocess() -> MultiprocessDirectory:
     """在 gunicorn 主进程里、fork 工作进程之前调用：准备空目录并切换到多进程模式（docs/pitfalls.md 第 29 条）。
 
     用户设置了 PROMETHEUS_MULTIPROC_DIR 时用它（不存在就建），清空其中 prometheus-client 的 *.db 文件（上次运行
     留下的文件会被合并进来：计数从旧值开始，旧进程的仪表值一直在），别的文件不动，退出时也不删目录。
-    没有设置时在 /dev/shm（tmpfs）里新建一个只属于这个服务器的目录，退出时删除。
+    没有设置时在 /dev/shm（tmpfs）里新建一个只属于这个服务器的目录，退出时删除；被 kill -9 的服务器留下的目录
+    在下一个服务器启动时删除。
     """
     given = os.environ.get(MULTIPROC_ENV, "").strip()
     if given:
@@ -141,7 +173,8 @@ def enable_multiprocess() -> MultiprocessDirectory:
         directory = MultiprocessDirectory(path, owned=False)
     else:
         base = SHM if SHM.is_dir() and os.access(SHM, os.W_OK | os.X_OK) else Path(tempfile.gettempdir())
-        directory = MultiprocessDirectory(Path(tempfile.mkdtemp(prefix="livechart-metrics-", dir=base)), owned=True)
+        _remove_orphans(base)
+        directory = _create_owned(base)
     os.environ[MULTIPROC_ENV] = str(directory.path)
     # prometheus-client 在导入时按环境变量选定值的实现；导入 gunicorn 配置时（import livechart）它已经导入了，
     # 这里重新选一次。工作进程在 fork 之后才建指标，用的就是多进程的实现

@@ -236,3 +236,25 @@ def test_an_unusable_directory_stops_start_up_with_a_clear_message(tmp_path: Pat
     log = server.log.read_text()
     assert "livechart refuses to start: PROMETHEUS_MULTIPROC_DIR=" in log, log
     assert "Traceback" not in log, log
+
+
+def test_a_directory_left_by_a_killed_server_is_removed_at_the_next_start(tmp_path: Path, redis_server: RedisServer) -> None:
+    env = {"LIVECHART_REDIS_URL": redis_server.url}
+    alive = start_gunicorn(tmp_path, "alive", env)
+    killed = start_gunicorn(tmp_path, "killed", env)
+    servers = [alive, killed]
+    try:
+        alive_dir, killed_dir = _metrics_dir(alive), _metrics_dir(killed)
+        # kill -9 主进程与工作进程：on_exit 不会运行，目录留了下来
+        for pid in [*killed.worker_pids(), killed.process.pid]:
+            os.kill(pid, signal.SIGKILL)
+        killed.process.wait(10)
+        assert killed_dir.exists()
+        servers.append(start_gunicorn(tmp_path, "next", env))
+        assert not killed_dir.exists(), f"{killed_dir} of a killed server survived the next start"
+        # 还在运行的服务器（它的工作进程持有锁）的目录不动，它的 /metrics 照常
+        assert alive_dir.exists() and list(alive_dir.glob("counter_*.db"))
+        assert ("livechart_renders_total", (("chart", "demo"),)) in scrape(alive)
+    finally:
+        for server in servers:
+            server.stop()
