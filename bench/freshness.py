@@ -1,7 +1,7 @@
 """提供图片会不会饿死绘制（python -m bench.freshness）。
 
 一个 gunicorn 工作进程（make run-prod 的设置，Redis），wrk 以饱和的负载请求 /charts/demo.png，
-同时 demo 图表每秒重绘一次。基准订阅 livechart 的新图通知（Redis 频道 coord:images），记下每张新图到达的
+同时 demo 图表每秒重绘一次。基准订阅 livechart 的新图通知（Redis 频道 v2:images，见 livechart/keys.py），记下每张新图到达的
 时刻，统计 --seconds 秒内跳过的节拍数和相邻两张新图的间隔（p50、p99）。任务按时开始并不说明什么：
 服务线程持有 GIL 时，同一进程里的绘制会慢好几倍，新图的间隔才是观看者看到的（docs/pitfalls.md 第 15 条）。
 对照：在本进程绘制（LIVECHART_RENDER_PROCESSES=0）与在一个绘制进程里绘制（=1）。
@@ -26,6 +26,7 @@ import redis
 from bench import common
 from bench.serve import AUTH
 from bench.serve import gunicorn
+from livechart import keys
 
 CHART = "demo"
 RENDER_LINE = re.compile(r"图表 demo 第 \d+ 版，用时 ([\d.]+) ms")
@@ -62,7 +63,7 @@ def run(processes: int, seconds: int, connections: int, workdir: Path, options: 
         server.wait("/readyz")
         client = redis.Redis.from_url(redis_url)
         pubsub = client.pubsub()
-        pubsub.subscribe("livechart:coord:images")
+        pubsub.subscribe("livechart:" + keys.images_channel())
 
         def listen() -> None:
             while not stop.is_set():

@@ -41,9 +41,8 @@ from livechart.spec import check_patch
 
 SHUTDOWN_REFUSED = (
     "shutting the scheduler down is final in APScheduler (its thread pool is closed and its jobs are dropped, so a "
-    "later start would report running with no jobs): to stop and restart the redraws of this process use "
-    "POST /scheduler/pause and /scheduler/resume (with several processes, pause each chart's job instead: job changes "
-    "reach every process), or stop the process"
+    "later start would report running with no jobs): to stop and restart the redraws use POST /scheduler/pause and "
+    "/scheduler/resume (with a shared Redis they act on the whole service), or stop the process"
 )
 
 

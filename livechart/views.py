@@ -69,10 +69,14 @@ def _job_paused(name: str) -> dict[str, str]:
     return _reason("job_paused", f"job {job_id!r} is paused; POST /scheduler/jobs/{job_id}/resume")
 
 
+def _scheduler_paused() -> dict[str, str]:
+    return _reason("scheduler_paused", "the scheduler is paused: no chart is redrawn; POST /scheduler/resume")
+
+
 def scheduler_problem() -> dict[str, str] | None:
     """本进程的调度器为什么不运行任务（暂停或没有启动）；在运行时为 None。"""
     if scheduler.state == STATE_PAUSED:
-        return _reason("scheduler_paused", "the scheduler is paused: no chart is redrawn; POST /scheduler/resume")
+        return _scheduler_paused()
     if scheduler.state == STATE_STOPPED:
         return _reason(
             "scheduler_stopped",
@@ -90,12 +94,15 @@ def _state(interval: float | None, next_run: str | None, reason: dict[str, str] 
 
 def _shared_state(name: str) -> dict[str, Any]:
     """web 角色（本进程不运行任务）：任务状态取自 Redis 中的期望状态，没有记录时取配置。"""
-    want = coordination.get().desired_one(name)
+    coordinator = coordination.get()
+    want = coordinator.desired_one(name)
     if want.get("removed"):
         return _state(None, None, _no_job(name))
-    interval = float(want.get("seconds") or jobs.workers()[name].interval)
+    interval = float(want.get("seconds") or coordinator.declared[name]["seconds"])
     if want.get("paused"):
         return _state(interval, None, _job_paused(name))
+    if coordinator.service_paused():
+        return _state(interval, None, _scheduler_paused())
     # 所有进程的任务都对齐到 EPOCH 的整数倍间隔，所以下次运行时间可以算出来
     epoch = coordination.EPOCH.timestamp()
     upcoming = epoch + (math.floor((time.time() - epoch) / interval) + 1) * interval

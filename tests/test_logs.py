@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from livechart import keys
 from livechart.failure_log import FailureLog
 from livechart.sources import InputUnavailable
 from tests.conftest import ROOT
@@ -128,7 +129,7 @@ def test_one_start_up_line_says_what_runs(tmp_path: Path) -> None:
         assert len(lines) == 1, lines
         assert lines[0].endswith(
             "livechart 配置 tests.e2e_config.E2EConfig；缓存 SimpleCache（仅本进程）；角色 all；调度器 running；"
-            "任务 redraw-cpu 每 1 秒、redraw-demo 每 1 秒"
+            "任务 redraw-cpu 每 1 秒（配置文件）、redraw-demo 每 1 秒（配置文件）"
         ), lines[0]
     finally:
         server.stop()
@@ -206,7 +207,7 @@ def test_gunicorn_run_directly_with_a_redis_url_uses_redis_and_never_shows_its_p
         wait_for(ready, 60, "gunicorn")
         client = redis.Redis(port=server.port, password=password)
         # 两个工作进程共用 Redis：图片在 Redis 里，而不是各进程自己的 SimpleCache
-        assert client.keys("livechart:chart:cpu:image"), "the image is not in Redis"
+        assert client.keys("livechart:" + keys.image("cpu")), "the image is not in Redis"
         client.close()
         # 每个工作进程一行（/readyz 由先起来的那个回答，另一个可能还在启动）
         wait_for(lambda: log.read_text().count("livechart 配置") == 2, 30, "both workers' start-up lines")

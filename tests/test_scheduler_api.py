@@ -546,3 +546,7 @@ def test_the_web_role_says_why_a_chart_is_not_redrawing(redis_server: RedisServe
     assert [c["reason"]["code"] for c in charts] == ["job_paused", "no_job"]
     health = web.get("/healthz")
     assert health.status_code == 503 and health.get_json()["no_job"] == ["demo"] and health.get_json()["paused"] == ["cpu"]
+    # 整个服务暂停（在任一 all 进程上）：web 进程也这么说
+    redis.Redis.from_url(redis_server.url).hset("livechart:" + keys.service(), "paused", "true")
+    redis.Redis.from_url(redis_server.url).hdel("livechart:" + keys.job("cpu"), "paused")
+    assert web.get("/api/charts/cpu").get_json()["reason"]["code"] == "scheduler_paused"
