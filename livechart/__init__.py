@@ -236,9 +236,12 @@ def create_app(config: Any = None, overrides: dict[str, Any] | None = None) -> F
     app.register_blueprint(data_api.bp)
     fastpath.init_app(app)
 
+    shared = coordination.get(app).enabled
     if role != "web" and app.config["LIVECHART_SCHEDULER"] != "off":
-        coordination.join(app)  # 预热之前加入：所有权的份额按活着的进程数计算
-    if app.config["LIVECHART_WARM_CACHE"]:
+        # 预热之前：加入（所有权的份额按活着的进程数计算）并应用 Redis 中的期望状态（暂停的图表不预热）
+        coordination.join(app)
+    # 共用 Redis 而调度器不运行的进程不预热：它接手的图表之后不会续约
+    if app.config["LIVECHART_WARM_CACHE"] and not (shared and app.config["LIVECHART_SCHEDULER"] == "off"):
         jobs.warm(app)
     _start_scheduler(app)
     coordination.start(app)

@@ -45,7 +45,7 @@ def main() -> int:
         if scheduler.running:
             scheduler.shutdown(wait=False)
         # 共用 Redis 时交出拥有的图表：别的进程下一个节拍就接手，而不是等租约过期
-        coordination.get(app).leave()
+        coordination.stop(app)
         jobs.shutdown(app)
     return 0
 

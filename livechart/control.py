@@ -145,25 +145,29 @@ def start_scheduler(body: dict[str, Any]) -> Response:
     return Response(status=204)
 
 
+class OwnerSilent(Exception):
+    """图表的所有者没有在期限内画出新的一版，也没有报告失败（它可能刚死掉，或正在重连 Redis）。"""
+
+
 def _redraw_by_owner(chart: str) -> None:
-    """立即重绘：本进程是所有者（或图表没有所有者、由本进程接手）时在这个请求里重绘；否则请所有者重绘并等它的结果。"""
+    """立即重绘：本进程是所有者（或图表没有所有者、由本进程接手）时在这个请求里重绘；否则请所有者重绘并等它的结果。
+
+    等所有者时只读版本号与错误记录（几十字节），不读整张图；所有者在取数期限加 2 秒内没有回答时抛 OwnerSilent。
+    """
     worker = workers()[chart]
     coordinator = coordination.get()
     if coordinator.owns(chart) or coordinator.take(chart, worker.live_interval()):
         worker.redraw()
         return
-    before = store.load_image(chart)
-    started = time.time()
+    version, failure = store.current_version(chart), store.load_failure(chart)
     coordinator.ask_to_run(chart)
-    # 所有者在取数期限与绘制期限之内回答：新的一版，或新的一次失败
-    give_up = time.monotonic() + worker.fetch_seconds + current_app.config["LIVECHART_RENDER_TIMEOUT"] + 1
+    give_up = time.monotonic() + worker.fetch_seconds + 2
     while time.monotonic() < give_up:
-        after, failure = store.load_image(chart), store.load_failure(chart)
-        if (after is not None and (before is None or after.version != before.version)) or (
-            failure is not None and failure.consecutive and failure.at >= started
-        ):
-            return
         time.sleep(0.05)
+        if store.current_version(chart) != version or store.load_failure(chart) != failure:
+            return
+    raise OwnerSilent(f"the process that owns chart {chart!r} ({coordinator.holder(chart) or 'none now'}) did not redraw it within "
+                      f"{worker.fetch_seconds + 2:g} s; retry shortly")  # fmt: skip
 
 
 def run_job(body: dict[str, Any], job_id: str) -> Response:
@@ -174,9 +178,12 @@ def run_job(body: dict[str, Any], job_id: str) -> Response:
     另一次重绘正在进行（或所有者没有及时回答）409；缓存不可用或满了由错误处理器回答 503。
     """
     chart = job_id.removeprefix(JOB_ID_PREFIX)
-    before = store.load_image(chart)
+    before, failed_before = store.load_image(chart), store.load_failure(chart)
     started = time.time()
-    _redraw_by_owner(chart)
+    try:
+        _redraw_by_owner(chart)
+    except OwnerSilent as exc:
+        return json_error(503, "unavailable", str(exc), {"Retry-After": "1"})
     after = store.load_image(chart)
     failure = store.load_failure(chart)
     if store.state() != "ok":
@@ -184,7 +191,7 @@ def run_job(body: dict[str, Any], job_id: str) -> Response:
     if after is not None and (before is None or after.version != before.version):
         result = {"rendered": True, "version": after.version, "render_ms": round(after.render_ms, 2)}
         return job_json({**job_to_dict(scheduler.get_job(job_id)), "run": result})
-    if failure is not None and failure.consecutive and failure.at >= started:
+    if failure is not None and failure.consecutive and (failure.at >= started or failure != failed_before):
         return json_error(424, "failed_dependency", f"chart {chart!r} was not redrawn: {failure.message}")
     return json_error(409, "conflict", f"chart {chart!r} is being redrawn by another request or job right now; retry shortly",
                       {"Retry-After": "1"})  # fmt: skip

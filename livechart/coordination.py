@@ -52,6 +52,7 @@ from livechart.extensions import cache
 from livechart.extensions import scheduler
 from livechart.spec import JOB_FUNC
 from livechart.spec import JOB_OPTIONS
+from livechart.spec import ConfigError
 from livechart.spec import job_id_for
 from livechart.spec import job_interval
 
@@ -62,8 +63,10 @@ EXTENSION = "livechart.coordination"
 EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
 # 期望状态中由配置文件声明的字段：运行时改过它们时记下当时文件的样子（base），文件再改时以文件为准
 FILE_FIELDS = ("seconds", "removed", *JOB_OPTIONS)
-# 心跳这么久没更新的进程算作不在了（心跳每 LIVECHART_RECONCILE_SECONDS 秒一次）
+# 心跳这么久没更新的进程算作不在了（心跳每 LIVECHART_RECONCILE_SECONDS 秒一次；至少是它的 4 倍）
 MEMBER_SECONDS = 3.0
+# 交出一个图表之后，这么多秒内不再因为超出份额交出它（活着的进程数一时算多了也不会来回交接）
+REBALANCE_QUIET = 30.0
 
 # 续约或接手租约、再认领这个节拍。KEYS：租约、这个节拍、上一个节拍。
 # ARGV：本进程、租约毫秒、节拍键毫秒、可以接手空闲租约（'1'：本进程拥有的图表少于份额）。
@@ -89,12 +92,30 @@ if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[3]) then
 end
 return {'done', ''}
 """
-# 只释放自己的租约（只删除，满了的 Redis 也允许）
-RELEASE = """#!lua flags=allow-oom
+# 自己的租约：ARGV[2] 为 0 时删除（交出），否则改成这么多毫秒后过期（间隔变了）。只删除或改过期时间，满了的 Redis 也允许
+LEASE = """#!lua flags=allow-oom
 if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
+  if ARGV[2] == '0' then return redis.call('DEL', KEYS[1]) end
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
 return 0
+"""
+# 心跳：用 Redis 的时钟（各主机的时钟可能差几秒），记下本进程、清掉过期的成员、数活着的进程。
+# KEYS：成员、各进程声明的任务。ARGV：本进程、过期秒数、本进程是否在渲染（'1'）
+HEARTBEAT = """#!lua
+local now = redis.call('TIME')
+local t = tonumber(now[1]) + tonumber(now[2]) / 1e6
+local gone = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', t - 2 * tonumber(ARGV[2]))
+for _, member in ipairs(gone) do
+  redis.call('ZREM', KEYS[1], member)
+  redis.call('HDEL', KEYS[2], member)
+end
+if ARGV[3] == '1' then
+  redis.call('ZADD', KEYS[1], t, ARGV[1])
+else
+  redis.call('ZREM', KEYS[1], ARGV[1])
+end
+return redis.call('ZCOUNT', KEYS[1], t - tonumber(ARGV[2]), '+inf')
 """
 
 
@@ -145,6 +166,8 @@ class Coordinator:
         self.reconciling = False
         # 租约上的标识：主机名:pid 加一个随机数（pid 被重用时也不会认错）
         self.me = f"{owner()}:{secrets.token_hex(3)}"
+        # 写共享窗口时用来检查所有权的标识（单进程为空：不检查）
+        self.lease_id = self.me if client is not None else ""
         # 本进程拥有的图表 → 租约到期的时刻（monotonic）
         self.owned: dict[str, float] = {}
         self.alive = 1
@@ -152,7 +175,12 @@ class Coordinator:
         # 已经应用过的期望状态序号
         self.applied: int | None = None
         self.claim_script = client.register_script(CLAIM) if client is not None else None
-        self.release_script = client.register_script(RELEASE) if client is not None else None
+        self.lease_script = client.register_script(LEASE) if client is not None else None
+        self.heartbeat_script = client.register_script(HEARTBEAT) if client is not None else None
+        # 心跳的过期秒数（至少是对齐周期的 4 倍）
+        self.member_seconds = MEMBER_SECONDS
+        # 因为超出份额而交出的图表 → 交出的时刻（monotonic）
+        self.released: dict[str, float] = {}
         # 命令频道上“请所有者立即重绘”的处理（jobs 模块注册）
         self.on_run: Callable[[str], None] | None = None
         # 对齐线程每一轮补写等待中的窗口行（jobs 模块注册）
@@ -175,8 +203,9 @@ class Coordinator:
         return self.client is None or self.owned.get(chart, 0.0) > time.monotonic()
 
     def _count(self, without: str) -> int:
+        """本进程拥有（租约未到期）的图表数，不算 without。owned 会被别的任务线程改动：先复制再数。"""
         now = time.monotonic()
-        return sum(1 for chart, until in self.owned.items() if until > now and chart != without)
+        return sum(1 for chart, until in list(self.owned.items()) if until > now and chart != without)
 
     def share(self) -> int:
         """本进程最多拥有几个图表：⌈图表数 / 活着的进程数⌉。"""
@@ -187,6 +216,8 @@ class Coordinator:
         单进程时总是 renewed。Redis 不可用时抛 store.Unavailable。"""
         if self.claim_script is None:
             return "renewed"
+        if self.stop.is_set():
+            return "stopping"  # 进程正在退出：不再续约或接手
         tick = tick_of(time.time(), interval)
         lease = lease_ms(interval)
         may_take = "1" if self._count(chart) < self.share() else "0"
@@ -228,17 +259,30 @@ class Coordinator:
     def release(self, chart: str) -> None:
         """交出这个图表（只删自己的租约）。"""
         self.owned.pop(chart, None)
-        if self.release_script is not None:
-            store.guarded(self.release_script, keys=[self.key(keys.lease(chart))], args=[self.me])
+        if self.lease_script is not None:
+            store.guarded(self.lease_script, keys=[self.key(keys.lease(chart))], args=[self.me, 0])
+
+    def reexpire(self, chart: str, interval: float) -> None:
+        """间隔变了：本进程拥有的租约按新的间隔过期（否则一天的间隔改成一分钟后，卡住的所有者还要两天才交出）。"""
+        if self.lease_script is None or not self.owns(chart):
+            return
+        lease = lease_ms(interval)
+        with contextlib.suppress(store.Unavailable):
+            store.guarded(self.lease_script, keys=[self.key(keys.lease(chart))], args=[self.me, lease])
+            self.owned[chart] = time.monotonic() + lease / 1000
 
     def rebalance(self, chart: str) -> None:
-        """渲染之后：本进程拥有的图表多于份额时交出这一个，下一个节拍由份额没满的进程接手。"""
+        """渲染之后：本进程拥有的图表多于份额时交出这一个，下一个节拍由份额没满的进程接手。
+        最近交出过的图表不再交出：活着的进程数一时算多了，图表也不会在进程之间来回交接。"""
         if self.client is None or self._count("") <= self.share():
+            return
+        if time.monotonic() - self.released.get(chart, -REBALANCE_QUIET) < REBALANCE_QUIET:
             return
         try:
             self.release(chart)
         except store.Unavailable:
             return
+        self.released[chart] = time.monotonic()
         log.info("本进程拥有的图表多于份额（%d 个进程，每个最多 %d 个）：交出图表 %s", self.alive, self.share(), chart)
 
     def ask_to_run(self, chart: str) -> None:
@@ -248,26 +292,25 @@ class Coordinator:
 
     # ------------------------------------------------------------ 成员与心跳
 
-    def heartbeat(self) -> None:
-        """记下本进程还活着，清掉过期的成员，数一数活着的进程。"""
-        assert self.client is not None
-        now = time.time()
+    def heartbeat(self, rendering: bool = True) -> None:
+        """记下本进程还活着（rendering 为 False 时——调度器暂停或没有启动——不算在分担图表的进程里），
+        清掉过期的成员，数一数活着的进程。时间取自 Redis：各主机的时钟可能不一致。"""
+        assert self.heartbeat_script is not None
         members, declared = self.key(keys.members()), self.key(keys.declared())
-        gone = [m.decode() for m in store.guarded(self.client.zrangebyscore, members, "-inf", now - 2 * MEMBER_SECONDS)]
-        pipe = self.client.pipeline(transaction=False)
-        pipe.zadd(members, {self.me: now})
-        if gone:
-            pipe.zrem(members, *gone)
-            pipe.hdel(declared, *gone)
-        pipe.zcount(members, now - MEMBER_SECONDS, "+inf")
-        self.alive = max(1, int(store.guarded(pipe.execute)[-1]))
+        args = [self.me, self.member_seconds, "1" if rendering else "0"]
+        self.alive = max(1, int(store.guarded(self.heartbeat_script, keys=[members, declared], args=args)))
 
-    def join(self) -> None:
-        """加入：心跳一次，记下本进程配置文件声明的任务，与别的进程的比较，不一致时警告一次。"""
+    def join(self, rendering: bool = True) -> None:
+        """加入：检查 Redis 的版本，心跳一次，记下本进程配置文件声明的任务，与别的进程的比较，不一致时警告一次。"""
         if self.client is None:
             return
         try:
-            self.heartbeat()
+            version = str(store.guarded(self.client.info, "server").get("redis_version", "7"))
+            if int(version.split(".")[0]) < 7:
+                raise ConfigError(
+                    f"Redis {version}: livechart needs Redis 7 or newer (its Lua scripts declare flags; docs/pitfalls.md 30)"
+                )
+            self.heartbeat(rendering)
             declared = self.key(keys.declared())
             store.guarded(self.client.hset, declared, self.me, json.dumps(self.declared, sort_keys=True), write=True)
             found = store.guarded(self.client.hgetall, declared)
@@ -313,7 +356,8 @@ class Coordinator:
             return
         if any(field in want for field in FILE_FIELDS):
             want = {**want, "base": self.declared.get(chart), "changed_at": time.time()}
-        pipe = self.client.pipeline(transaction=True)
+        # transaction=False：期望状态与修改计数在不同的槽里（Redis Cluster 不允许跨槽的事务）；先记录、再计数
+        pipe = self.client.pipeline(transaction=False)
         if replace:
             pipe.delete(self.key(keys.job(chart)))
         pipe.hset(self.key(keys.job(chart)), mapping={key: json.dumps(value) for key, value in want.items()})
@@ -323,7 +367,7 @@ class Coordinator:
     def record_service(self, paused: bool) -> None:
         """记录整个服务的调度器是否暂停。"""
         assert self.client is not None
-        pipe = self.client.pipeline(transaction=True)
+        pipe = self.client.pipeline(transaction=False)
         pipe.hset(self.key(keys.service()), "paused", json.dumps(paused))
         self._bump(pipe)
         store.guarded(pipe.execute, write=True)
@@ -363,7 +407,7 @@ class Coordinator:
     def forget_runtime(self, chart: str) -> None:
         """删掉运行时对配置文件所声明字段的修改（保留暂停）。"""
         assert self.client is not None
-        pipe = self.client.pipeline(transaction=True)
+        pipe = self.client.pipeline(transaction=False)
         pipe.hdel(self.key(keys.job(chart)), *FILE_FIELDS, "base", "changed_at")
         self._bump(pipe)
         store.guarded(pipe.execute, write=True)
@@ -443,6 +487,7 @@ def apply(app: Flask, chart: str, want: dict[str, Any]) -> None:
             if job_interval(job) != seconds or (coordinator.enabled and job.trigger.start_date != EPOCH):
                 # reschedule_job 会重新计算下次运行时间（即恢复暂停的任务）：下面按 paused 再暂停
                 scheduler.scheduler.reschedule_job(job_id, trigger="interval", seconds=seconds, **start)
+                coordinator.reexpire(chart, seconds)
             changed = {key: value for key, value in options.items() if getattr(job, key) != value}
             if changed:
                 scheduler.scheduler.modify_job(job_id, **changed)
@@ -451,6 +496,20 @@ def apply(app: Flask, chart: str, want: dict[str, Any]) -> None:
             scheduler.pause_job(job_id)
         elif paused is False and _paused(job):
             scheduler.resume_job(job_id)
+
+
+def held_back(app: Flask) -> set[str]:
+    """多进程模式下在运行时被暂停或删除的图表（整个服务暂停时是全部）：重启后不预热它们。"""
+    coordinator = get(app)
+    if not coordinator.enabled:
+        return set()
+    names = set(app.extensions["livechart"])
+    try:
+        if coordinator.service_paused():
+            return names
+    except store.Unavailable:
+        return set()
+    return {name for name in names if (job := scheduler.get_job(job_id_for(name))) is None or _paused(job)}
 
 
 def apply_service(paused: bool | None) -> None:
@@ -562,9 +621,10 @@ def _loop(app: Flask, coordinator: Coordinator, period: float) -> None:
     while not coordinator.stop.wait(period):
         try:
             with app.app_context():
-                coordinator.heartbeat()
+                rendering = scheduler.state == STATE_RUNNING
+                coordinator.heartbeat(rendering)
                 if not coordinator.joined:
-                    coordinator.join()
+                    coordinator.join(rendering)
                 if coordinator.on_flush is not None:
                     coordinator.on_flush()
                 if scheduler.running:
@@ -658,14 +718,25 @@ def init_app(app: Flask, intervals: dict[str, float]) -> None:
         redis_client(app), prefix, declared_jobs(app, intervals), len(intervals)
     )
     coordinator.app = app  # 退出时（没有 app 上下文）交出图表要用
+    coordinator.member_seconds = max(MEMBER_SECONDS, 4 * float(app.config["LIVECHART_RECONCILE_SECONDS"]))
     if coordinator.enabled:
         app.config["JOBS"] = [aligned(job) for job in app.config["JOBS"]]
 
 
 def join(app: Flask) -> None:
-    """渲染的进程在预热之前加入（份额按活着的进程数计算）。"""
+    """渲染的进程在预热之前：加入（份额按活着的进程数计算），按配置文件的优先规则清理 Redis 中的期望状态，
+    再对齐一次——重启后暂停的图表不会在预热时画一次。"""
+    coordinator = get(app)
+    if not coordinator.enabled:
+        return
     with app.app_context():
-        get(app).join()
+        coordinator.join(rendering=app.config["LIVECHART_SCHEDULER"] == "running")
+        try:
+            settle_precedence(app)
+            coordinator.applied = None
+            sync(app)
+        except store.Unavailable:
+            log.warning("启动时 Redis 不可用：先按配置运行，Redis 恢复后再对齐任务状态")
 
 
 def start(app: Flask) -> None:
@@ -673,6 +744,10 @@ def start(app: Flask) -> None:
     coordinator = get(app)
     if not coordinator.enabled:
         return
+    if scheduler.running:
+        # 调度器刚启动：整个服务的暂停（启动前无从应用）现在应用
+        with app.app_context(), contextlib.suppress(store.Unavailable):
+            apply_service(coordinator.service_paused())
     follower = threading.Thread(target=_follow, args=(app, coordinator), name="livechart-follow", daemon=True)
     coordinator.threads.append(follower)
     follower.start()
@@ -681,19 +756,11 @@ def start(app: Flask) -> None:
 
 
 def start_reconciling(app: Flask) -> None:
-    """多进程模式下调度器开始运行时（启动时，或之后 POST /scheduler/start）：先按配置文件的优先规则清理，
-    立即对齐一次（重启后恢复暂停、间隔与删除），并启动对齐线程（只启动一个）。"""
+    """多进程模式下调度器开始运行时：启动对齐线程（只启动一个）：心跳、补写、期望状态变了就对齐。"""
     coordinator = get(app)
     if not coordinator.enabled or coordinator.reconciling:
         return
     coordinator.reconciling = True
-    try:
-        with app.app_context():
-            settle_precedence(app)
-            coordinator.applied = None
-            sync(app)
-    except store.Unavailable:
-        log.warning("启动时 Redis 不可用：先按配置运行，Redis 恢复后再对齐任务状态")
     period = app.config["LIVECHART_RECONCILE_SECONDS"]
     reconciler = threading.Thread(target=_loop, args=(app, coordinator, period), name="livechart-reconcile", daemon=True)
     coordinator.threads.append(reconciler)
@@ -706,5 +773,5 @@ def stop(app: Flask) -> None:
     if coordinator is not None:
         coordinator.stop.set()
         for thread in coordinator.threads:
-            thread.join(timeout=5)
+            thread.join(timeout=2)  # 对齐线程最多在一次 Redis 超时（1 秒）之后看到 stop
         coordinator.leave()

@@ -150,5 +150,5 @@ def worker_exit(server: Any, worker: Any) -> None:
     app = getattr(worker, "wsgi", None)
     if isinstance(app, Flask):
         # 交出拥有的图表：别的工作进程下一个节拍就接手，而不是等租约过期
-        coordination.get(app).leave()
+        coordination.stop(app)
         jobs.shutdown(app)

@@ -30,11 +30,16 @@ from livechart.window import append_window
 
 EXTENSION = "livechart.history"
 
-# 加入新行并裁剪；返回新的写入序号。
+# 加入新行并裁剪；返回新的写入序号。KEYS：窗口、元数据、租约。ARGV：点数、时长（空串为不限）、写入者（空串为不检查）、
+# 之后每行两个：分数、成员。写入者不再持有租约时什么也不写，返回 -1：交出图表之后才返回的取数结果不进窗口，
+# 窗口里相邻的行总是来自同一个所有者。
 # 开头的 #!lua（Redis 7 的脚本标记，没有 allow-oom）让满了的 Redis 整个拒绝这个脚本；没有它时 Redis 只在第一个写命令
 # 检查内存，而第一个写命令 ZREMRANGEBYSCORE 只会释放内存，之后的 ZADD 就越过 maxmemory 写进去了（docs/pitfalls.md 第 30 条）
 APPEND = """#!lua
-for i = 3, #ARGV, 2 do
+if ARGV[3] ~= '' and redis.call('GET', KEYS[3]) ~= ARGV[3] then
+  return -1
+end
+for i = 4, #ARGV, 2 do
   redis.call('ZREMRANGEBYSCORE', KEYS[1], ARGV[i], ARGV[i])
   redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i + 1])
 end
@@ -48,6 +53,10 @@ local excess = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[1])
 if excess > 0 then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, excess - 1) end
 return redis.call('HINCRBY', KEYS[2], 'seq', 1)
 """
+
+
+class NotOwner(Exception):
+    """写入时本进程已经不是图表的所有者（租约在别的进程手里）。"""
 
 
 def encode(rows: pd.DataFrame) -> list[Any]:
@@ -81,8 +90,8 @@ class LocalHistory:
         """整个窗口（还没有时为 None）与写入序号。"""
         return self.windows.get(chart, (None, 0))
 
-    def append(self, chart: str, rows: pd.DataFrame, points: int, span: float | None) -> int:
-        """并入新行，返回新的写入序号。"""
+    def append(self, chart: str, rows: pd.DataFrame, points: int, span: float | None, writer: str = "") -> int:
+        """并入新行，返回新的写入序号（单进程没有所有权，writer 不用）。"""
         with self.lock:
             window, seq = self.windows.get(chart, (None, 0))
             self.windows[chart] = (append_window(window, rows, points, span), seq + 1)
@@ -121,20 +130,28 @@ class RedisHistory:
         seq, members = store.guarded(read)
         return (decode(members) if members else None), int(seq or 0)
 
-    def append(self, chart: str, rows: pd.DataFrame, points: int, span: float | None) -> int:
-        """加入新行（只传新行），返回新的写入序号。"""
+    def append(self, chart: str, rows: pd.DataFrame, points: int, span: float | None, writer: str = "") -> int:
+        """加入新行（只传新行），返回新的写入序号。writer：所有者的租约标识，它已不持有租约时抛 NotOwner。"""
         window, meta = self._keys(chart)
-        args = [points, "" if span is None else repr(float(span)), *encode(rows)]
-        return int(store.guarded(self.script, keys=[window, meta], args=args, write=True))
+        args = [points, "" if span is None else repr(float(span)), writer, *encode(rows)]
+        seq = int(
+            store.guarded(self.script, keys=[window, meta, keys.raw(self.prefix, keys.lease(chart))], args=args, write=True)
+        )
+        if seq < 0:
+            raise NotOwner(chart)
+        return seq
 
     def legacy(self, chart: str) -> pd.DataFrame | None:
-        """上一个布局（v1）留下的整个窗口（升级后第一次用到时导入一次）。"""
+        """上一个布局（v1）留下的整个窗口：只导入一次（元数据里记下），之后总是 None。"""
+        _, meta = self._keys(chart)
+        if not store.guarded(self.client.hsetnx, meta, "imported", 1, write=True):
+            return None
         frame = store.guarded(cache.get, keys.legacy_history(chart))
         return frame if isinstance(frame, pd.DataFrame) else None
 
     def forget(self, chart: str) -> None:
-        """删掉图表的窗口。"""
-        store.guarded(self.client.delete, *self._keys(chart), write=True)
+        """删掉图表窗口里的行（元数据留着：写入序号接着数，上一个布局的窗口不会再导入）。"""
+        store.guarded(self.client.delete, self._keys(chart)[0], write=True)
 
 
 History = LocalHistory | RedisHistory

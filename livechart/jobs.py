@@ -111,22 +111,27 @@ class ChartWorker:
     def _store_rows(self, rows: pd.DataFrame) -> pd.DataFrame:
         """所有者：把新行（连同等待补写的）写进共享的窗口，返回本进程更新后的副本。
 
-        写入序号正好是上次的下一个：只有本进程写过，副本照样并入新行；否则（交接、补写）从共享的窗口重读。
-        写不进去（缓存不可用）时新行留下等待补写，抛 store.Unavailable。
+        写入序号正好是上次的下一个：只有本进程写过，副本照样并入新行；比上次还小：Redis 丢了数据（重启时是空的，
+        或从较旧的快照恢复），本进程的副本是最完整的，整个重写回去；否则（交接、补写）从共享的窗口重读。
+        写不进去（缓存不可用）时新行留下等待补写，抛 store.Unavailable；本进程已不是所有者时抛 history.NotOwner。
         """
         spec, shared = self.spec, history.get()
+        batch = rows if self.pending is None else pd.concat([self.pending, rows])
+        # 先记下：读回窗口（_load）或写入失败都不丢这些行
+        self.pending = history.bounded(batch, spec.points, spec.span) if len(batch) else None
         if not self.loaded:
             self._load()
-        batch = rows if self.pending is None else pd.concat([self.pending, rows])
         if len(batch):
-            try:
-                seq = shared.append(spec.name, batch, spec.points, spec.span)
-            except store.Unavailable:
-                self.pending = history.bounded(batch, spec.points, spec.span)
-                raise
+            seq = shared.append(spec.name, batch, spec.points, spec.span, coordination.get().lease_id)
             self.pending = None
             if seq == self.seq + 1:
                 self.window, self.seq = append_window(self.window, batch, spec.points, spec.span), seq
+            elif seq <= self.seq and self.window is not None and len(self.window):
+                merged = append_window(self.window, batch, spec.points, spec.span)
+                current_app.logger.warning(
+                    "图表 %s：Redis 里的窗口比本进程的旧（Redis 丢了数据），用本进程的 %d 行重写", spec.name, len(merged)
+                )
+                self.window, self.seq = merged, shared.append(spec.name, merged, spec.points, spec.span)
             else:
                 self.window, self.seq = shared.snapshot(spec.name)
         return self.window if self.window is not None else rows
@@ -213,6 +218,11 @@ class ChartWorker:
             png = self._draw(window)
         except (store.Unavailable, Stopping):
             raise
+        except history.NotOwner:
+            # 取数期间租约到了别的进程手里（本进程卡住过）：迟到的行不进窗口，也不画（新的所有者在画）
+            self.pending, self.loaded = None, False
+            current_app.logger.info("图表 %s 已由别的进程接手：丢弃本进程迟到的取数结果", name)
+            return store.load_image(name)
         except StillRunning:
             return store.load_image(name)  # 还没到期限：下一个节拍再取结果，这不算失败
         except Exception as exc:
@@ -275,7 +285,8 @@ def _run_for_another_process(app: Flask, chart: str) -> None:
     def run() -> None:
         with app.app_context():
             worker = workers(app).get(chart)
-            if worker is not None:
+            # 正在重绘时不再排一次：那一次画完就是请求方要等的新版本
+            if worker is not None and not worker.lock.locked():
                 worker.redraw(urgent=True)
 
     threading.Thread(target=run, name=f"livechart-run-{chart}", daemon=True).start()
@@ -317,14 +328,23 @@ def redraw(chart: str) -> None:
         coordinator = coordination.get()
         running = worker.fetcher.running_for()
         if coordinator.enabled and running is not None:
-            # 上一次取数还没返回：本进程卡住了，不续约（两个间隔内别的进程接手）。过了期限就报告超时（不取数、不渲染）
-            if running > worker.fetch_seconds:
+            # 上一次取数还没返回：本进程卡住了，不续约（两个间隔内别的进程接手）。过了期限就报告超时（不取数、不渲染）——
+            # 只在图表没有别的所有者时：别的进程接手后画得好好的，它的状态不能被这里的超时盖掉
+            if running > worker.fetch_seconds and _unowned_or_mine(coordinator, chart):
                 worker.redraw()
             return
         if not claim_tick(chart, worker):
             return  # 这个节拍由别的进程渲染（或 Redis 不可用）
         if worker.redraw() is not None:
             coordinator.rebalance(chart)
+
+
+def _unowned_or_mine(coordinator: coordination.Coordinator, chart: str) -> bool:
+    """图表由本进程拥有，或者没有所有者。"""
+    try:
+        return coordinator.owns(chart) or coordinator.holder(chart) is None
+    except store.Unavailable:
+        return False
 
 
 def claim_tick(chart: str, worker: ChartWorker) -> bool:
@@ -368,9 +388,12 @@ def warm(app: Flask) -> None:
             if claim_tick(worker.spec.name, worker):
                 worker.redraw()
 
+    with app.app_context():
+        held = coordination.held_back(app)
     threads = {
         name: threading.Thread(target=one, args=(worker,), name=f"livechart-warm-{name}", daemon=True)
         for name, worker in workers(app).items()
+        if name not in held
     }
     for thread in threads.values():
         thread.start()

@@ -41,7 +41,8 @@ def _errors(*codes: int) -> dict[str, Any]:
         413: "request body too large",
         415: "mutating requests must send Content-Type: application/json",
         424: "the job ran but the chart was not redrawn: its source or the drawing failed (the message says how)",
-        503: "not available now: the shared cache (Redis) is unavailable, or the chart has no image yet",
+        503: "not available now: the shared cache (Redis) is unavailable, the chart has no image yet, or (POST …/run) "
+        "the process that owns the chart did not answer in time",
     }
     return {str(code): _json(_ref("Error"), text[code]) for code in codes}
 

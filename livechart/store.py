@@ -1,4 +1,4 @@
-"""图表记录的存取：唯一知道缓存键与记录格式的模块。
+"""图表记录的存取：唯一知道图片与错误记录格式的模块（键名在 livechart/keys.py）。
 
 每个图表一个键，保存一条记录：PNG 字节与其元数据一起写入，二者永不矛盾。
 滚动窗口（历史数据）由 livechart/history.py 保存；键名都在 livechart/keys.py。
@@ -191,6 +191,11 @@ def image_key(chart: str) -> str:
 def failure_key(chart: str) -> str:
     """图表最近错误的缓存键。"""
     return keys.failure(chart)
+
+
+def current_version(chart: str) -> int:
+    """图表当前的版本号（只读计数器，不读图片记录）。"""
+    return int(guarded(cache.get, version_key(chart)) or 0)
 
 
 def load_image(chart: str) -> ChartImage | None:

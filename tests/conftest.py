@@ -22,6 +22,7 @@ import requests
 from livechart import coordination
 from livechart import create_app
 from livechart import jobs
+from livechart import keys
 from livechart.extensions import cache
 from livechart.extensions import scheduler
 
@@ -97,6 +98,15 @@ def app(make_app: Callable[..., Any]) -> Any:
 def client(app: Any) -> Any:
     """测试客户端（来自 127.0.0.1）。"""
     return app.test_client()
+
+
+def own(app: Any, chart: str, seconds: float = 3600) -> None:
+    """让这个 app 成为图表的所有者（租约一小时）：测试直接调用 ChartWorker.redraw 时，写共享窗口要检查所有权。"""
+    coordinator = coordination.get(app)
+    if coordinator.client is not None:
+        lease = coordination.lease_ms(seconds)
+        coordinator.client.set(coordinator.key(keys.lease(chart)), coordinator.me, px=lease)
+        coordinator.owned[chart] = time.monotonic() + lease / 1000
 
 
 def wait_for_process(process: subprocess.Popen, log: Path, probe: Callable[[], int], what: str, timeout: float = 60) -> None:

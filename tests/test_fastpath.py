@@ -12,6 +12,7 @@ from werkzeug.http import http_date
 from livechart import coordination
 from livechart import jobs
 from livechart import metrics
+from tests.conftest import own
 from tests.conftest import wait_for
 
 CREDENTIALS = {"LIVECHART_API_USER": "ops", "LIVECHART_API_PASSWORD": "s3cret"}
@@ -60,6 +61,7 @@ def test_conditional_requests_are_answered_exactly_like_flask(live_app: Any, mon
     monkeypatch.setattr("livechart.store.time.time", lambda: now)  # 两次渲染在同一时刻
     chart = "cpu" if path == "/plot.png" else "demo"
     client = live_app.test_client()
+    own(live_app, chart)
     with live_app.app_context():
         jobs.workers()[chart].redraw()
         wait_for(lambda: client.get(path).headers["X-Livechart-Version"] == "2", 2, "first image via the follower")
@@ -92,6 +94,7 @@ def test_a_new_image_is_served_at_once_and_requests_are_counted(live_app: Any) -
     counter = metrics.get(live_app).image_requests
     before_200 = counter.labels("demo", "200")._value.get()
     before_304 = counter.labels("demo", "304")._value.get()
+    own(live_app, "demo")
     with live_app.app_context():
         record = jobs.workers()["demo"].redraw()
     # 跟随线程收到通知并读入新记录：之后的请求拿到新图（而不是副本里的旧图）

@@ -16,6 +16,7 @@ import requests
 from livechart import jobs
 from livechart import store
 from tests.conftest import RedisServer
+from tests.conftest import own
 from tests.conftest import start_server
 
 CREDENTIALS = {"LIVECHART_API_USER": "ops", "LIVECHART_API_PASSWORD": "s3cret"}
@@ -86,6 +87,7 @@ def test_a_full_redis_is_reported_once_and_truthfully(
     client = app.test_client()
     caplog.set_level(logging.WARNING, logger="livechart")
     # maxmemory 低于已用内存：每个写命令都被拒绝（OOM），读照常
+    own(app, "demo")
     full_redis.config_set("maxmemory", 1)
     for _ in range(3):
         with app.app_context():

@@ -19,6 +19,7 @@ from livechart import store
 from livechart.extensions import scheduler
 from tests import slow_source
 from tests.conftest import RedisServer
+from tests.conftest import own
 from tests.conftest import shutdown_scheduler
 from tests.conftest import wait_for
 
@@ -30,6 +31,7 @@ CPU_JOB = [config.Config.JOBS[0]]
 def test_history_survives_a_restart_on_redis_and_stays_bounded(make_app: Any, redis_url: str) -> None:
     settings = {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": redis_url, "CHARTS": CPU_ONLY, "JOBS": CPU_JOB, **CREDENTIALS}
     first = make_app("production", **settings, LIVECHART_SCHEDULER="paused")
+    own(first, "cpu")
     # 直接调用图表的 worker：jobs.redraw 在 Redis 模式下每个节拍只渲染一次（见 test_production）
     with first.app_context():
         for _ in range(4):
@@ -40,6 +42,7 @@ def test_history_survives_a_restart_on_redis_and_stays_bounded(make_app: Any, re
     # “重启”：另一个 app（同一个 Redis）读回历史并接着追加
     shutdown_scheduler()
     second = make_app("production", **settings, LIVECHART_SCHEDULER="paused", LIVECHART_WARM_CACHE=False)
+    own(second, "cpu")
     with second.app_context():
         jobs.workers()["cpu"].redraw()
         after = history.load("cpu")
@@ -136,6 +139,7 @@ def test_a_tick_writes_redis_work_in_proportion_to_the_new_rows(redis_server: Re
         {"cpu": range(10_000), "memory": range(10_000)},
         index=pd.date_range(end=now - pd.Timedelta(seconds=5), periods=10_000, freq="s"),
     )
+    own(app, "cpu")
     with app.app_context():
         history.get().append("cpu", window.astype(float), 20_000, None)
         worker = jobs.workers()["cpu"]
@@ -169,6 +173,7 @@ def test_an_upgrade_imports_the_previous_layouts_history_once(redis_server: Redi
     client.set("livechart:" + keys.legacy_history("cpu"), b"!" + pickle.dumps(old))  # Flask-Caching 的 RedisCache 的格式
     client.set("livechart:chart:cpu:image", b"!" + pickle.dumps("an old record this version must not read"))
     app = make_app("production", **settings, LIVECHART_SCHEDULER="paused")
+    own(app, "cpu")
     with app.app_context():
         window = history.load("cpu")
         assert window["cpu"].tolist()[:3] == [1.0, 2.0, 3.0] and len(window) == 4
