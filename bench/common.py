@@ -67,12 +67,12 @@ def program(name: str) -> str | None:
     return shutil.which(name) or (f"/usr/sbin/{name}" if Path(f"/usr/sbin/{name}").exists() else None)
 
 
-def start_redis(workdir: Path) -> tuple[subprocess.Popen, str]:
-    """在空闲端口上启动一个不落盘的 redis-server；返回 (进程, URL)。"""
+def start_redis(workdir: Path, port: int = 0) -> tuple[subprocess.Popen, str]:
+    """在 port（0 时为空闲端口）上启动一个不落盘的 redis-server；返回 (进程, URL)。"""
     path = program("redis-server")
     if path is None:
         raise SystemExit("redis-server is not installed (apt-get install redis-server)")
-    port = free_port()
+    port = port or free_port()
     process = subprocess.Popen(
         [path, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)],
         stdout=subprocess.DEVNULL,
