@@ -11,6 +11,20 @@ from bench import common
 # (名称, 取值, 目标说明, 是否达标)
 Row = tuple[str, Callable[[dict[str, Any]], float], str, Callable[[float], bool]]
 
+
+def handover_trials(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """bench.handover 的全部试验（两种 kill 时刻）。"""
+    return [trial for phase in results["handover"].values() for trial in phase["trials"]]
+
+
+def handover_max(results: dict[str, Any], field: str) -> float:
+    """全部试验中 field（秒）的最大值，以间隔计；有一次没有接手时为无穷。"""
+    trials = handover_trials(results)
+    if any(trial.get(field) is None for trial in trials):
+        return float("inf")
+    return max(trial[field] / trial["interval"] for trial in trials)
+
+
 ROWS: list[Row] = [
     ("render: default chart / naive pyplot", lambda r: r["render"]["ratio"], "<= 0.35x", lambda v: v <= 0.35),
     ("serve: /charts/<name>.png / bare Flask", lambda r: r["serve"]["livechart_vs_bare_flask"]["median"], ">= 0.95x",
@@ -41,6 +55,19 @@ ROWS: list[Row] = [
      lambda v: v <= 2),
     ("pool: 20 charts, 2 processes / 1 process", lambda r: r["pool"]["two_vs_one_process"]["median"], ">= 1.7x",
      lambda v: v >= 1.7),
+    ("redis bytes/tick, 300-row window: before/after", lambda r: 1 / r["redis_writes"]["300"]["after_vs_before"], "report",
+     lambda v: True),
+    ("redis bytes/tick, 10 000-row window: before/after", lambda r: 1 / r["redis_writes"]["10000"]["after_vs_before"],
+     "report", lambda v: True),
+    ("redis bytes/tick after: 10 000 rows / 300 rows", lambda r: r["redis_writes"]["10000"]["after"]["bytes_per_tick"]
+     / r["redis_writes"]["300"]["after"]["bytes_per_tick"], "<= 1.1x", lambda v: v <= 1.1),
+    ("hand-over after kill -9: seen, p50 intervals (random)", lambda r: r["handover"]["random"]["intervals"]["median"],
+     "report", lambda v: True),
+    ("hand-over after kill -9: seen, max intervals", lambda r: handover_max(r, "seconds"), "report", lambda v: True),
+    ("hand-over after kill -9: lease taken, max intervals", lambda r: handover_max(r, "to_lease"), "<= 2",
+     lambda v: v <= 2),
+    ("hand-over: ticks skipped, max", lambda r: max(t.get("skipped_ticks", float("inf")) for t in handover_trials(r)), "<= 2",
+     lambda v: v <= 2),
     ("soak: errors", lambda r: r["soak"]["errors"], "0", lambda v: v == 0),
     ("soak: largest RSS growth of a process, MB", lambda r: max(r["soak"]["rss_growth_mb"].values()), "report",
      lambda v: True),
