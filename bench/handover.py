@@ -89,8 +89,8 @@ def settle(base: str, master: subprocess.Popen, seconds: float) -> dict[str, Any
 
 
 def moment(base: str, phase: str, rng: random.Random) -> dict[str, Any]:
-    """等到要 kill 的时刻，返回那时的状态。after-render：刚看到一张新图（每 20 ms 轮询）——所有者刚续约，
-    最坏的情况；random：上一张图之后的随机时刻（0～1 个间隔）。"""
+    """等到要 kill 的时刻，返回那时的状态。after-render：刚看到一张新图（每 20 ms 轮询）——所有者在这个节拍开始时续约过，
+    接近最坏的情况（最坏是渲染中被 kill，这个节拍的图也丢了）；random：上一张图之后的随机时刻（0～1 个间隔）。"""
     seen = status(base)
     assert seen is not None
     if phase == "random":
@@ -249,16 +249,16 @@ def main() -> None:
     print(f"handover: kill -9 of the demo chart's owner under make run-prod ({WORKERS} workers, 1 s interval) until a client")
     print("  polling /api/charts/demo every 20 ms (new connection each time) sees another pid's new image")
     print("  (seen: by that client; lease: another process holds the lease in Redis, polled alongside; int. = intervals)")
-    print(f"  {'kill':46}{'handed over':>12}{'seen p50 s':>11}{'max s':>7}{'p50 int.':>9}{'max int.':>9}{'lease max int.':>15}"
+    print(f"  {'kill':46}{'handed over':>13}{'seen p50 s':>11}{'max s':>7}{'p50 int.':>9}{'max int.':>9}{'lease max int.':>15}"
           f"{'skipped max':>12}")  # fmt: skip
     for phase, r in result.items():
         count = f"{r['handed_over']}/{len(r['trials'])}"
         if not r["handed_over"]:
-            print(f"  {PHASES[phase]:46}{count:>12}")
+            print(f"  {PHASES[phase]:46}{count:>13}")
             continue
         s, i = r["seconds"], r["intervals"]
         lease = max(t["to_lease"] / t["interval"] for t in r["trials"] if t.get("to_lease") is not None)
-        print(f"  {PHASES[phase]:46}{count:>12}{s['median']:>11.3f}{s['max']:>7.3f}{i['median']:>9.2f}{i['max']:>9.2f}"
+        print(f"  {PHASES[phase]:46}{count:>13}{s['median']:>11.3f}{s['max']:>7.3f}{i['median']:>9.2f}{i['max']:>9.2f}"
               f"{lease:>15.2f}{r['skipped_ticks_max']:>12}")  # fmt: skip
     print(f"machine: {common.machine()}")
 
