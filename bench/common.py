@@ -80,4 +80,7 @@ def start_redis(workdir: Path, port: int = 0) -> tuple[subprocess.Popen, str]:
     import redis
 
     wait_until(lambda: redis.Redis(port=port).ping(), 10, "redis-server")
+    time.sleep(0.2)
+    if process.poll() is not None:  # 端口已被占用：回答 PING 的是别的 redis-server
+        raise SystemExit(f"redis-server could not listen on port {port} (exit status {process.returncode})")
     return process, f"redis://127.0.0.1:{port}/0"
