@@ -75,7 +75,10 @@ def add_job(body: dict[str, Any]) -> Response:
 
 def update_job(body: dict[str, Any], job_id: str) -> Response:
     """PATCH /scheduler/jobs/<id>：先校验全部字段，再一次应用；GET 的结果改几个字段后原样发回也可以。"""
-    changes = check_patch(body, job_to_dict(scheduler.get_job(job_id)), _charts(), _limits())
+    job = scheduler.get_job(job_id)
+    if job is None:  # 守卫检查之后，别的进程刚删掉了它（对齐线程已应用）
+        return json_error(404, "not_found", f"job {job_id!r} not found")
+    changes = check_patch(body, job_to_dict(job), _charts(), _limits())
     if changes:
         _change(job_id.removeprefix(JOB_ID_PREFIX), changes)
     return _job(job_id)
