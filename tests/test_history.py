@@ -182,3 +182,51 @@ def test_an_upgrade_imports_the_previous_layouts_history_once(redis_server: Redi
         assert len(history.load("cpu")) == 5
     status = app.test_client().get("/api/charts/cpu").get_json()
     assert status["version"] == 2 and status["last_error"] is None
+
+
+def test_an_owner_rewrites_the_window_when_redis_comes_back_empty(redis_server: RedisServer, make_app: Any) -> None:
+    """Redis 重启时是空的（或从较旧的快照恢复）：所有者手里的窗口最完整，整个写回去，一行也不丢。"""
+    settings = {
+        "CACHE_TYPE": "RedisCache",
+        "CACHE_REDIS_URL": redis_server.url,
+        "CHARTS": CPU_ONLY,
+        "JOBS": CPU_JOB,
+        **CREDENTIALS,
+    }
+    app = make_app("production", **settings, LIVECHART_SCHEDULER="paused")
+    own(app, "cpu")
+    with app.app_context():
+        for _ in range(3):
+            jobs.workers()["cpu"].redraw()
+        before = history.load("cpu")
+    assert len(before) == 4
+    redis.Redis.from_url(redis_server.url).flushall()
+    own(app, "cpu")
+    with app.app_context():
+        jobs.workers()["cpu"].redraw()
+        after = history.load("cpu")
+    assert len(after) == 5 and after.index[:4].equals(before.index)
+
+
+def test_rows_that_arrive_after_the_chart_changed_owner_are_not_written(
+    redis_server: RedisServer, make_app: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """卡住过的前所有者的取数终于返回时，租约已在别的进程手里：这些行不进共享窗口，它也不画（两个主机的行不会交错）。"""
+    settings = {
+        "CACHE_TYPE": "RedisCache",
+        "CACHE_REDIS_URL": redis_server.url,
+        "CHARTS": CPU_ONLY,
+        "JOBS": CPU_JOB,
+        **CREDENTIALS,
+    }
+    app = make_app("production", **settings, LIVECHART_SCHEDULER="paused")
+    own(app, "cpu")
+    with app.app_context():
+        jobs.workers()["cpu"].redraw()
+        rows, version = len(history.load("cpu")), store.load_image("cpu").version
+    redis.Redis.from_url(redis_server.url).set("livechart:" + keys.lease("cpu"), "another-host:1:abc", px=60_000)
+    caplog.set_level(logging.INFO, logger="livechart")
+    with app.app_context():
+        jobs.workers()["cpu"].redraw()
+        assert len(history.load("cpu")) == rows and store.load_image("cpu").version == version
+    assert "已由别的进程接手：丢弃本进程迟到的取数结果" in caplog.text
