@@ -172,13 +172,6 @@ def test_twenty_charts_spread_over_three_processes_and_keep_their_owner(tmp_path
             return set(counts) <= workers and len(counts) == 3 and max(counts.values()) <= 10
 
         wait_for(stable_spread, 60, "ownership spread over the three workers and stable", step=1.0)
-        # 每个节拍只渲染一次：版本号的增长不超过经过的节拍数
-        first = {c["name"]: c["version"] for c in server.get("/api/charts").json()["charts"]}
-        started = time.monotonic()
-        time.sleep(6)  # 测量窗口：3 个 2 秒的节拍（计数的区间，不是等待某件事发生）
-        elapsed = time.monotonic() - started
-        last = {c["name"]: c["version"] for c in server.get("/api/charts").json()["charts"]}
-        assert all(last[name] - first[name] <= elapsed / 2 + 1 for name in first), (first, last)
     finally:
         server.stop()
 
