@@ -13,6 +13,7 @@ import signal
 import time
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -31,33 +32,55 @@ from tests.test_production import start_gunicorn
 SERVICE = "tests.e2e_config:ServiceE2EConfig"
 
 
-def _env(redis_server: RedisServer, tmp_path: Path, config: str = SERVICE, **extra: str) -> dict[str, str]:
-    stall = tmp_path / "stall"
+def _env(redis_server: RedisServer, folder: Path, config: str = SERVICE, **extra: str) -> dict[str, str]:
+    stall = folder / "stall"
     stall.mkdir(exist_ok=True)
     return {"LIVECHART_REDIS_URL": redis_server.url, "LIVECHART_CONFIG": config, "LIVECHART_TEST_STALL_DIR": str(stall), **extra}
 
 
-@pytest.fixture
-def service(tmp_path: Path, redis_server: RedisServer) -> Iterator[Gunicorn]:
-    """一个 gunicorn，三个工作进程（make run-prod 的样子）。"""
-    server = start_gunicorn(tmp_path, "svc", _env(redis_server, tmp_path, WEB_CONCURRENCY="3"))
+@dataclass
+class Hosts:
+    """三个 gunicorn（各一个工作进程，如同三台主机）共用一个 Redis；stall 目录里的 stall-<pid> 让那个进程的取数卡住。"""
+
+    servers: list[Gunicorn]
+    redis: RedisServer
+    stall: Path
+
+
+def _redis(folder: Path) -> RedisServer:
+    server = RedisServer(folder)
+    server.start()
+    return server
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gunicorn]:
+    """一个 gunicorn，三个工作进程（make run-prod 的样子），整个模块共用（测试按顺序改它的状态：先暂停 stall，
+    再改 demo 的间隔，最后暂停、恢复整个服务）。"""
+    folder = tmp_path_factory.mktemp("service")
+    redis_server = _redis(folder)
+    server = start_gunicorn(folder, "svc", _env(redis_server, folder, WEB_CONCURRENCY="3"))
     try:
         yield server
     finally:
         server.stop(signal.SIGKILL if server.process.poll() is None else signal.SIGTERM)
+        redis_server.stop()
 
 
-@pytest.fixture
-def hosts(tmp_path: Path, redis_server: RedisServer) -> Iterator[list[Gunicorn]]:
-    """三个 gunicorn（各一个工作进程，如同三台主机）共用一个 Redis。"""
+@pytest.fixture(scope="module")
+def hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hosts]:
+    """三台“主机”，整个模块共用（测试按顺序：先 /run，再 kill -9 一个所有者，最后让一个所有者卡住）。"""
+    folder = tmp_path_factory.mktemp("hosts")
+    redis_server = _redis(folder)
     servers: list[Gunicorn] = []
     try:
         for name in ("a", "b", "c"):
-            servers.append(start_gunicorn(tmp_path, name, _env(redis_server, tmp_path)))
-        yield servers
+            servers.append(start_gunicorn(folder, name, _env(redis_server, folder)))
+        yield Hosts(servers, redis_server, folder / "stall")
     finally:
         for server in servers:
             server.stop(signal.SIGKILL if server.process.poll() is None else signal.SIGTERM)
+        redis_server.stop()
 
 
 def fresh(server: Gunicorn, path: str, **kwargs: Any) -> requests.Response:
@@ -116,15 +139,88 @@ def test_every_fetched_row_is_kept_and_every_worker_serves_the_same_window(servi
     assert fetched_by[-1] == pid_of(service.status("stall")["rendered_by"]) % 1000
 
 
-def test_kill_9_of_an_owner_keeps_every_earlier_row_and_hands_over_within_two_intervals(hosts: list[Gunicorn]) -> None:
-    a = hosts[0]
+def test_a_patch_answer_is_what_get_returns_afterwards_on_every_worker(service: Gunicorn) -> None:
+    """以前：PATCH 先由 Flask-APScheduler 应用、再被对齐线程改一次；别的工作进程过一会儿才跟上。"""
+    patched = requests.patch(
+        service.url + "/scheduler/jobs/redraw-demo", json={"seconds": 3, "name": "Demo"}, auth=AUTH, timeout=5
+    )
+    assert patched.status_code == 200, patched.text
+    answer = patched.json()
+    assert answer["seconds"] == 3 and answer["name"] == "Demo"
+    for _ in range(10):
+        got = fresh(service, "/scheduler/jobs/redraw-demo", auth=AUTH)
+        assert got.status_code == 200
+        job = got.json()
+        # 下次运行时间对齐到共同的起点：一样，或者已经过了几个完整的间隔
+        assert {k: v for k, v in job.items() if k != "next_run_time"} == {k: v for k, v in answer.items() if k != "next_run_time"}
+        delay = (datetime.fromisoformat(job["next_run_time"]) - datetime.fromisoformat(answer["next_run_time"])).total_seconds()
+        assert delay >= 0 and delay % 3 == 0, (job["next_run_time"], answer["next_run_time"])
+        assert fresh(service, "/api/charts/demo").json()["interval"] == 3
+
+
+def test_pausing_the_scheduler_through_one_worker_pauses_the_whole_service(service: Gunicorn) -> None:
+    """以前：POST /scheduler/pause 只暂停回答的那个工作进程，/api/charts 的 scheduler.running 随回答的进程来回变。"""
+    wait_for(lambda: service.status("demo")["version"] >= 2, 10, "demo renders")
+    assert requests.post(service.url + "/scheduler/pause", json={}, auth=AUTH, timeout=5).status_code == 204
+    for _ in range(10):
+        body = fresh(service, "/api/charts").json()
+        assert body["scheduler"] == {"running": False, "state": "paused"}, body["scheduler"]
+    frozen = settled(service, "demo")
+    time.sleep(2.5)  # 暂停之后再等一会儿：没有哪个进程还在渲染
+    assert service.status("demo")["version"] == frozen
+    health = fresh(service, "/healthz")
+    assert health.status_code == 503 and "paused" in " ".join(health.json()["reasons"])
+    assert requests.post(service.url + "/scheduler/resume", json={}, auth=AUTH, timeout=5).status_code == 204
+    # demo 的间隔此时是 3 秒（上一个测试改的）
+    wait_for(lambda: service.status("demo")["version"] > frozen, 8, "renders resume everywhere")
+    assert all(fresh(service, "/api/charts").json()["scheduler"]["running"] for _ in range(10))
+    # start 在多进程时只会作用于一个进程：拒绝并说明怎么做
+    started = requests.post(service.url + "/scheduler/start", json={}, auth=AUTH, timeout=5)
+    assert started.status_code == 409 and "LIVECHART_SCHEDULER" in started.json()["message"]
+
+
+def test_run_on_a_process_that_is_not_the_owner_asks_the_owner(hosts: Hosts) -> None:
+    """POST …/run 与缓存未命中都不能让别的进程自己取数：窗口不会分叉。"""
+    a = hosts.servers[0]
+    wait_for(lambda: a.status("stall")["version"] >= 2, 20, "the stall chart renders")
+    # 暂停任务：之后的新图只来自下面的请求。暂停的图表不续约，租约过期后没有所有者
+    assert a.post("/scheduler/jobs/redraw-stall/pause").status_code == 200
+    settled(a, "stall")
+    client = redis.Redis.from_url(hosts.redis.url)
+    wait_for(lambda: not client.exists("livechart:" + keys.lease("stall")), 5, "the paused chart's lease expired")
+    rows = data(a, "stall")["total"]
+    # 没有所有者时，收到请求的进程接手并在请求里重绘
+    ran = a.post("/scheduler/jobs/redraw-stall/run")
+    assert ran.status_code == 200, ran.text
+    owner = a.status("stall")["rendered_by"]
+    assert pid_of(owner) in a.worker_pids()
+    # 别的进程收到 run：请所有者重绘并等它的结果，自己不取数
+    for other in hosts.servers[1:]:
+        ran = other.post("/scheduler/jobs/redraw-stall/run")
+        assert ran.status_code == 200, ran.text
+        assert ran.json()["run"]["version"] == other.status("stall")["version"]
+        assert other.status("stall")["rendered_by"] == owner
+    document = data(hosts.servers[2], "stall")
+    assert document["total"] == rows + 3
+    assert {row[1] for row in document["rows"][-3:]} == {pid_of(owner) % 1000}
+    other = hosts.servers[1]
+    # 缓存未命中：不是所有者的进程用共享的窗口画，不取数
+    client.delete("livechart:" + keys.image("stall"))
+    image = other.get("/charts/stall.png")
+    assert image.status_code == 200 and image.headers["Content-Type"] == "image/png"
+    assert data(other, "stall")["total"] == rows + 3
+    assert a.post("/scheduler/jobs/redraw-stall/resume").status_code == 200  # 后面的测试要它接着画
+
+
+def test_kill_9_of_an_owner_keeps_every_earlier_row_and_hands_over_within_two_intervals(hosts: Hosts) -> None:
+    a = hosts.servers[0]
     wait_for(lambda: a.status("stall")["version"] >= 4, 20, "a few renders")
     owner = a.status("stall")["rendered_by"]
-    victim = next(server for server in hosts if pid_of(owner) in server.worker_pids())
+    victim = next(server for server in hosts.servers if pid_of(owner) in server.worker_pids())
     before = data(a, "stall")["rows"]
     os.kill(pid_of(owner), signal.SIGKILL)
     killed = time.monotonic()
-    survivor = next(server for server in hosts if server is not victim)
+    survivor = next(server for server in hosts.servers if server is not victim)
     interval = survivor.status("stall")["interval"]
     wait_for(lambda: survivor.status("stall")["rendered_by"] != owner, 2 * interval + 1, "another process took over")
     assert time.monotonic() - killed <= 2 * interval + 0.5
@@ -137,11 +233,11 @@ def test_kill_9_of_an_owner_keeps_every_earlier_row_and_hands_over_within_two_in
     assert max(gaps(after)) <= 3 * interval + 0.5, gaps(after)
 
 
-def test_an_owner_whose_source_hangs_hands_the_chart_over(hosts: list[Gunicorn], tmp_path: Path) -> None:
-    a = hosts[0]
+def test_an_owner_whose_source_hangs_hands_the_chart_over(hosts: Hosts) -> None:
+    a = hosts.servers[0]
     wait_for(lambda: a.status("stall")["version"] >= 2, 20, "the stall chart renders")
     owner = a.status("stall")["rendered_by"]
-    (tmp_path / "stall" / f"stall-{pid_of(owner)}").touch()  # 所有者下一次取数卡住
+    (hosts.stall / f"stall-{pid_of(owner)}").touch()  # 所有者下一次取数卡住
     stalled = time.monotonic()
     interval = a.status("stall")["interval"]
     wait_for(
@@ -174,75 +270,6 @@ def test_twenty_charts_spread_over_three_processes_and_keep_their_owner(tmp_path
         wait_for(stable_spread, 60, "ownership spread over the three workers and stable", step=1.0)
     finally:
         server.stop()
-
-
-def test_a_patch_answer_is_what_get_returns_afterwards_on_every_worker(service: Gunicorn) -> None:
-    """以前：PATCH 先由 Flask-APScheduler 应用、再被对齐线程改一次；别的工作进程过一会儿才跟上。"""
-    patched = requests.patch(
-        service.url + "/scheduler/jobs/redraw-demo", json={"seconds": 3, "name": "Demo"}, auth=AUTH, timeout=5
-    )
-    assert patched.status_code == 200, patched.text
-    answer = patched.json()
-    assert answer["seconds"] == 3 and answer["name"] == "Demo"
-    for _ in range(10):
-        got = fresh(service, "/scheduler/jobs/redraw-demo", auth=AUTH)
-        assert got.status_code == 200
-        job = got.json()
-        # 下次运行时间对齐到共同的起点：一样，或者已经过了几个完整的间隔
-        assert {k: v for k, v in job.items() if k != "next_run_time"} == {k: v for k, v in answer.items() if k != "next_run_time"}
-        delay = (datetime.fromisoformat(job["next_run_time"]) - datetime.fromisoformat(answer["next_run_time"])).total_seconds()
-        assert delay >= 0 and delay % 3 == 0, (job["next_run_time"], answer["next_run_time"])
-        assert fresh(service, "/api/charts/demo").json()["interval"] == 3
-
-
-def test_pausing_the_scheduler_through_one_worker_pauses_the_whole_service(service: Gunicorn) -> None:
-    """以前：POST /scheduler/pause 只暂停回答的那个工作进程，/api/charts 的 scheduler.running 随回答的进程来回变。"""
-    wait_for(lambda: service.status("demo")["version"] >= 2, 10, "demo renders")
-    assert requests.post(service.url + "/scheduler/pause", json={}, auth=AUTH, timeout=5).status_code == 204
-    for _ in range(10):
-        body = fresh(service, "/api/charts").json()
-        assert body["scheduler"] == {"running": False, "state": "paused"}, body["scheduler"]
-    frozen = settled(service, "demo")
-    time.sleep(2.5)  # 暂停之后再等两个多间隔：没有哪个进程还在渲染
-    assert service.status("demo")["version"] == frozen
-    health = fresh(service, "/healthz")
-    assert health.status_code == 503 and "paused" in " ".join(health.json()["reasons"])
-    assert requests.post(service.url + "/scheduler/resume", json={}, auth=AUTH, timeout=5).status_code == 204
-    wait_for(lambda: service.status("demo")["version"] > frozen, 3, "renders resume everywhere")
-    assert all(fresh(service, "/api/charts").json()["scheduler"]["running"] for _ in range(10))
-    # start 在多进程时只会作用于一个进程：拒绝并说明怎么做
-    started = requests.post(service.url + "/scheduler/start", json={}, auth=AUTH, timeout=5)
-    assert started.status_code == 409 and "LIVECHART_SCHEDULER" in started.json()["message"]
-
-
-def test_run_on_a_process_that_is_not_the_owner_asks_the_owner(hosts: list[Gunicorn], redis_server: RedisServer) -> None:
-    """POST …/run 与缓存未命中都不能让别的进程自己取数：窗口不会分叉。"""
-    a = hosts[0]
-    wait_for(lambda: a.status("stall")["version"] >= 2, 20, "the stall chart renders")
-    # 暂停任务：之后的新图只来自下面的请求。暂停的图表不续约，租约过期后没有所有者
-    assert a.post("/scheduler/jobs/redraw-stall/pause").status_code == 200
-    settled(a, "stall")
-    rows = data(a, "stall")["total"]
-    # 没有所有者时，收到请求的进程接手并在请求里重绘
-    ran = a.post("/scheduler/jobs/redraw-stall/run")
-    assert ran.status_code == 200, ran.text
-    owner = a.status("stall")["rendered_by"]
-    assert pid_of(owner) in a.worker_pids()
-    # 别的进程收到 run：请所有者重绘并等它的结果，自己不取数
-    for other in hosts[1:]:
-        ran = other.post("/scheduler/jobs/redraw-stall/run")
-        assert ran.status_code == 200, ran.text
-        assert ran.json()["run"]["version"] == other.status("stall")["version"]
-        assert other.status("stall")["rendered_by"] == owner
-    document = data(hosts[2], "stall")
-    assert document["total"] == rows + 3
-    assert {row[1] for row in document["rows"][-3:]} == {pid_of(owner) % 1000}
-    other = hosts[1]
-    # 缓存未命中：不是所有者的进程用共享的窗口画，不取数
-    redis.Redis.from_url(redis_server.url).delete("livechart:" + keys.image("stall"))
-    image = other.get("/charts/stall.png")
-    assert image.status_code == 200 and image.headers["Content-Type"] == "image/png"
-    assert data(other, "stall")["total"] == rows + 3
 
 
 def test_processes_whose_config_files_disagree_log_the_difference(tmp_path: Path, redis_server: RedisServer) -> None:
