@@ -29,28 +29,17 @@ from livechart import jobs
 from livechart import metrics
 from livechart import ops
 from livechart import security
+from livechart import settings
 from livechart.extensions import cache
 from livechart.extensions import scheduler
 from livechart.fonts import configure_fonts
-from livechart.quality import future_margin
 from livechart.spec import ConfigError
 from livechart.spec import job_interval
-from livechart.spec import parse_settings
 from livechart.views import bp
 
 ROOT = Path(__file__).resolve().parent.parent
-SCHEDULER_MODES = ("running", "paused", "off")
-ROLES = ("all", "web")
 # 没有设置 LIVECHART_CONFIG 时 WSGI 入口（gunicorn）用的配置；gunicorn_config.py 在主进程里检查的也是它
 WSGI_CONFIG = "production"
-REDIS_CACHES = {name: f"flask_caching.backends.{name}" for name in ("RedisCache", "RedisSentinelCache", "RedisClusterCache")}
-
-
-def is_redis_cache(cache_type: Any) -> bool:
-    """CACHE_TYPE 是否是 Flask-Caching 的某个 Redis 后端（多进程、多主机共享）。"""
-    return cache_type in REDIS_CACHES or cache_type in REDIS_CACHES.values()
-
-
 __all__ = ["ConfigError", "create_app"]
 
 
@@ -82,41 +71,6 @@ def resolve_config(config: Any = None, default: str = "development") -> Any:
             raise ConfigError(f"LIVECHART_CONFIG={config!r}: module has no Config class; name one with 'module:Class'")
         return found.Config
     return found
-
-
-def check_role(config: Any) -> str:
-    """校验 LIVECHART_ROLE 并返回它；web 角色只提供别的进程渲染的图，所以必须用共享的 Redis 缓存。"""
-    role = config.get("LIVECHART_ROLE", "all")
-    if role not in ROLES:
-        raise ConfigError(f"LIVECHART_ROLE={role!r}: use one of {', '.join(ROLES)}")
-    if role == "web" and not is_redis_cache(config.get("CACHE_TYPE")):
-        raise ConfigError(
-            f"LIVECHART_ROLE=web: serves what other processes render, so it needs the shared Redis cache "
-            f"(set LIVECHART_REDIS_URL); CACHE_TYPE is {config.get('CACHE_TYPE')!r}"
-        )
-    return role
-
-
-def render_processes(value: Any) -> int:
-    """LIVECHART_RENDER_PROCESSES → 0–32 的整数（0：在本进程绘制）。"""
-    try:
-        count = int(value)
-    except (TypeError, ValueError):
-        count = -1
-    if not 0 <= count <= 32:
-        raise ConfigError(f"LIVECHART_RENDER_PROCESSES={value!r}: must be a whole number 0–32 (0 draws in this process)")
-    return count
-
-
-def port_number(value: Any) -> int:
-    """LIVECHART_PORT → 1–65535 的整数。"""
-    try:
-        port = int(value)
-    except (TypeError, ValueError):
-        port = 0
-    if not 0 < port < 65536:
-        raise ConfigError(f"LIVECHART_PORT={value!r}: must be a port number 1–65535")
-    return port
 
 
 def _start_scheduler(app: Flask) -> None:
@@ -191,21 +145,15 @@ def create_app(config: Any = None, overrides: dict[str, Any] | None = None) -> F
     for key in ("JOBS", "CHARTS", "SCHEDULER_EXECUTORS", "SCHEDULER_JOBSTORES", "SCHEDULER_JOB_DEFAULTS"):
         if key in app.config:
             app.config[key] = copy.deepcopy(app.config[key])
-    charts, intervals = parse_settings(app.config)
-    app.config["LIVECHART_PORT"] = port_number(app.config["LIVECHART_PORT"])
-    app.config["LIVECHART_RENDER_PROCESSES"] = render_processes(app.config["LIVECHART_RENDER_PROCESSES"])
-    if app.config["LIVECHART_SCHEDULER"] not in SCHEDULER_MODES:
-        raise ConfigError(f"LIVECHART_SCHEDULER={app.config['LIVECHART_SCHEDULER']!r}: use one of {', '.join(SCHEDULER_MODES)}")
-    fetch_timeout = app.config["LIVECHART_FETCH_TIMEOUT"]
-    if isinstance(fetch_timeout, bool) or not isinstance(fetch_timeout, int | float) or not 0 < fetch_timeout <= 3600:
-        raise ConfigError(f"LIVECHART_FETCH_TIMEOUT={fetch_timeout!r}: must be a number of seconds in (0, 3600]")
-    app.config["LIVECHART_FUTURE_MARGIN"] = future_margin(app.config["LIVECHART_FUTURE_MARGIN"])
-    if not 0 <= app.config["LIVECHART_PNG_COMPRESS_LEVEL"] <= 9:
-        raise ConfigError("LIVECHART_PNG_COMPRESS_LEVEL: must be 0–9")
-    if app.config.get("CACHE_TYPE") in (None, "null", "NullCache", "flask_caching.backends.NullCache"):
-        raise ConfigError("CACHE_TYPE: NullCache stores nothing; use SimpleCache (embedded) or RedisCache")
-    role = check_role(app.config)
-    if is_redis_cache(app.config.get("CACHE_TYPE")):
+    # 唯一的校验器（gunicorn 的主进程在 fork 之前用的也是它）
+    checked = settings.check(app.config)
+    charts, intervals, role = checked.charts, checked.intervals, checked.role
+    app.config.update(
+        LIVECHART_PORT=checked.port,
+        LIVECHART_RENDER_PROCESSES=checked.render_processes,
+        LIVECHART_FUTURE_MARGIN=checked.future_margin,
+    )
+    if settings.is_redis_cache(app.config.get("CACHE_TYPE")):
         # Redis 卡住时不让请求和任务一直等：1 秒超时，之后按不可用处理（store.Unavailable）
         options = app.config["CACHE_OPTIONS"] = dict(app.config.get("CACHE_OPTIONS") or {})
         options.setdefault("socket_timeout", 1)

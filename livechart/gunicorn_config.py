@@ -24,14 +24,9 @@ from flask import Config as FlaskConfig
 from livechart import ROOT
 from livechart import WSGI_CONFIG
 from livechart import ConfigError
-from livechart import check_role
-from livechart import is_redis_cache
 from livechart import metrics
-from livechart import port_number
-from livechart import render_processes
 from livechart import resolve_config
-from livechart import security
-from livechart.spec import parse_settings
+from livechart import settings
 
 
 def _count(name: str, default: int) -> int:
@@ -46,22 +41,19 @@ def _count(name: str, default: int) -> int:
     return value
 
 
-def check_deployment(config: Any, workers: int) -> FlaskConfig:
+def check_deployment(config_class: Any, workers: int) -> FlaskConfig:
     """在主进程里、fork 工作进程之前检查部署：出错时抛出指明原因的 ConfigError。"""
-    settings = FlaskConfig(str(ROOT))
-    settings.from_object(resolve_config(config))
-    parse_settings(settings)
-    port_number(settings["LIVECHART_PORT"])
-    render_processes(settings["LIVECHART_RENDER_PROCESSES"])
-    check_role(settings)
-    if workers > 1 and not is_redis_cache(settings.get("CACHE_TYPE")):
+    config = FlaskConfig(str(ROOT))
+    config.from_object(resolve_config(config_class))
+    checked = settings.check(config)  # 与 create_app 同一个校验器
+    if workers > 1 and not settings.is_redis_cache(config.get("CACHE_TYPE")):
         raise ConfigError(
-            f"WEB_CONCURRENCY={workers} with CACHE_TYPE={settings.get('CACHE_TYPE')!r}: that cache lives inside one "
+            f"WEB_CONCURRENCY={workers} with CACHE_TYPE={config.get('CACHE_TYPE')!r}: that cache lives inside one "
             "process, so every worker would run its own jobs, draw its own images and answer /scheduler for itself "
             "only; set LIVECHART_REDIS_URL (a Redis shared by all workers) or WEB_CONCURRENCY=1"
         )
-    security.check_settings(settings)
-    return settings
+    config["LIVECHART_PORT"] = checked.port
+    return config
 
 
 # 出错时先记下，在 on_starting 里报告：gunicorn 把那里的 RuntimeError 打印成一行 "Error: …" 并以 1 退出，
@@ -73,7 +65,7 @@ try:
     _settings = check_deployment(resolve_config(default=WSGI_CONFIG), workers)
     _host = _settings["LIVECHART_HOST"]
     # IPv6 地址要加方括号（gunicorn 把 ":::8000" 当成空端口）
-    bind = [f"{f'[{_host}]' if ':' in _host else _host}:{port_number(_settings['LIVECHART_PORT'])}"]
+    bind = [f"{f'[{_host}]' if ':' in _host else _host}:{_settings['LIVECHART_PORT']}"]
 except ConfigError as exc:
     _problem = exc
 worker_class = "livechart.asgi.Worker"

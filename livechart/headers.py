@@ -6,8 +6,6 @@ from flask import Flask
 from flask import Response
 from flask import current_app
 
-from livechart.spec import ConfigError
-
 # 页面只从本站加载脚本、样式、图片与数据；不允许内联脚本，不允许被别的站点嵌入
 PAGE_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -37,7 +35,5 @@ def secure(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    """校验设置并注册。"""
-    if app.config["LIVECHART_IMAGE_CORP"] not in CORP_VALUES:
-        raise ConfigError(f"LIVECHART_IMAGE_CORP={app.config['LIVECHART_IMAGE_CORP']!r}: use one of {', '.join(CORP_VALUES)}")
+    """注册（LIVECHART_IMAGE_CORP 由 livechart/settings.py 校验）。"""
     app.after_request(secure)

@@ -162,7 +162,7 @@ def scrub(response: Response) -> Response:
 
 
 def check_settings(config: Any) -> None:
-    """校验 API 凭据的设置（create_app 与 gunicorn 主进程共用这一处）；不合法时抛出指明设置的 ConfigError。"""
+    """校验 API 凭据的设置（livechart/settings.py 的 check 调用）；不合法时抛出指明设置的 ConfigError。"""
     user, password = config.get("LIVECHART_API_USER"), config.get("LIVECHART_API_PASSWORD")
     if bool(user) != bool(password):
         raise ConfigError("LIVECHART_API_USER and LIVECHART_API_PASSWORD: set both or neither")
@@ -174,9 +174,8 @@ def check_settings(config: Any) -> None:
 
 
 def init_app(app: Flask) -> None:
-    """校验 API 安全设置并注册守卫；须在 scheduler.init_app 之前调用。"""
+    """注册守卫（设置由 livechart/settings.py 校验）；须在 scheduler.init_app 之前调用。"""
     config = app.config
-    check_settings(config)
     user = config.get("LIVECHART_API_USER")
     # 总是显式设置：模块级的 scheduler 会沿用上一个 app 的 auth 和允许的主机（init_app 用 config.get(…, self.auth)）
     config["SCHEDULER_AUTH"] = HTTPBasicAuth() if user else None

@@ -162,3 +162,34 @@ def test_main_reports_config_errors_without_traceback(monkeypatch: pytest.Monkey
     err = capsys.readouterr().err
     assert "configuration error: LIVECHART_CONFIG='staging'" in err
     assert "Traceback" not in err
+
+
+BAD_SETTINGS = [
+    {"LIVECHART_SCHEDULER": "sometimes"},
+    {"CACHE_TYPE": "NullCache"},
+    {"LIVECHART_PNG_COMPRESS_LEVEL": 12},
+    {"LIVECHART_PNG_COMPRESS_LEVEL": "9"},
+    {"LIVECHART_FETCH_TIMEOUT": 0},
+    {"LIVECHART_FUTURE_MARGIN": -1},
+    {"LIVECHART_RECONCILE_SECONDS": 0},
+    {"LIVECHART_IMAGE_CORP": "anyone"},
+    {"LIVECHART_ROLE": "painter"},
+    {"LIVECHART_RENDER_PROCESSES": 99},
+    {"LIVECHART_PORT": "http"},
+    {"LIVECHART_API_USER": "admin", "LIVECHART_API_PASSWORD": None},
+    {"JOBS": []},
+]
+
+
+@pytest.mark.parametrize("bad", BAD_SETTINGS, ids=lambda bad: next(iter(bad)))
+def test_create_app_and_the_gunicorn_master_reject_the_same_settings_the_same_way(make_app: Any, bad: dict[str, Any]) -> None:
+    """一个校验器（livechart/settings.py）：以前 gunicorn 的主进程放过调度器模式、期限、PNG 压缩级别、CORP 等，
+    工作进程启动时才一个个失败（或者消息不同）。"""
+    from livechart.gunicorn_config import check_deployment
+
+    with pytest.raises(ConfigError) as at_start:
+        make_app("testing", **bad)
+    testing = resolve_config("testing")
+    with pytest.raises(ConfigError) as in_master:
+        check_deployment(type("Bad", (testing,), dict(bad)), 1)
+    assert str(in_master.value) == str(at_start.value)

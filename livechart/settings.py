@@ -1,0 +1,104 @@
+"""配置的校验：唯一的校验器。
+
+create_app 与 gunicorn 的主进程（gunicorn_config.check_deployment，fork 工作进程之前）都调用 check：
+同一份配置在两处得到同样的结论与同样的消息，而不是一处放过、另一处才报错（或报不同的错）。
+出错时抛出指明设置的 ConfigError；通过时返回规范化之后的值（Settings），调用方把它写回配置。
+本模块不导入 Flask 的 app 与扩展。
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from livechart import security
+from livechart.headers import CORP_VALUES
+from livechart.quality import future_margin
+from livechart.spec import ChartSpec
+from livechart.spec import ConfigError
+from livechart.spec import parse_settings
+
+SCHEDULER_MODES = ("running", "paused", "off")
+ROLES = ("all", "web")
+REDIS_CACHES = {name: f"flask_caching.backends.{name}" for name in ("RedisCache", "RedisSentinelCache", "RedisClusterCache")}
+NULL_CACHES = (None, "null", "NullCache", "flask_caching.backends.NullCache")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """校验并规范化之后的配置。"""
+
+    charts: dict[str, ChartSpec]
+    intervals: dict[str, float]
+    port: int
+    render_processes: int
+    role: str
+    future_margin: float | None
+
+
+def is_redis_cache(cache_type: Any) -> bool:
+    """CACHE_TYPE 是否是 Flask-Caching 的某个 Redis 后端（多进程、多主机共享）。"""
+    return cache_type in REDIS_CACHES or cache_type in REDIS_CACHES.values()
+
+
+def check_role(config: Mapping[str, Any]) -> str:
+    """校验 LIVECHART_ROLE 并返回它；web 角色只提供别的进程渲染的图，所以必须用共享的 Redis 缓存。"""
+    role = config.get("LIVECHART_ROLE", "all")
+    if role not in ROLES:
+        raise ConfigError(f"LIVECHART_ROLE={role!r}: use one of {', '.join(ROLES)}")
+    if role == "web" and not is_redis_cache(config.get("CACHE_TYPE")):
+        raise ConfigError(
+            f"LIVECHART_ROLE=web: serves what other processes render, so it needs the shared Redis cache "
+            f"(set LIVECHART_REDIS_URL); CACHE_TYPE is {config.get('CACHE_TYPE')!r}"
+        )
+    return role
+
+
+def render_processes(value: Any) -> int:
+    """LIVECHART_RENDER_PROCESSES → 0–32 的整数（0：在本进程绘制）。"""
+    try:
+        count = int(value)
+    except (TypeError, ValueError):
+        count = -1
+    if not 0 <= count <= 32:
+        raise ConfigError(f"LIVECHART_RENDER_PROCESSES={value!r}: must be a whole number 0–32 (0 draws in this process)")
+    return count
+
+
+def port_number(value: Any) -> int:
+    """LIVECHART_PORT → 1–65535 的整数。"""
+    try:
+        port = int(value)
+    except (TypeError, ValueError):
+        port = 0
+    if not 0 < port < 65536:
+        raise ConfigError(f"LIVECHART_PORT={value!r}: must be a port number 1–65535")
+    return port
+
+
+def _seconds(name: str, value: Any, high: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= high:
+        raise ConfigError(f"{name}={value!r}: must be a number of seconds in (0, {high:g}]")
+
+
+def check(config: Mapping[str, Any]) -> Settings:
+    """校验整个配置（图表、任务、缓存、角色、调度器、期限、安全设置……），返回规范化之后的值。"""
+    charts, intervals = parse_settings(config)
+    port = port_number(config.get("LIVECHART_PORT"))
+    processes = render_processes(config.get("LIVECHART_RENDER_PROCESSES"))
+    if config.get("LIVECHART_SCHEDULER") not in SCHEDULER_MODES:
+        raise ConfigError(f"LIVECHART_SCHEDULER={config.get('LIVECHART_SCHEDULER')!r}: use one of {', '.join(SCHEDULER_MODES)}")
+    _seconds("LIVECHART_FETCH_TIMEOUT", config.get("LIVECHART_FETCH_TIMEOUT"), 3600)
+    _seconds("LIVECHART_RECONCILE_SECONDS", config.get("LIVECHART_RECONCILE_SECONDS"), 60)
+    margin = future_margin(config.get("LIVECHART_FUTURE_MARGIN"))
+    level = config.get("LIVECHART_PNG_COMPRESS_LEVEL")
+    if isinstance(level, bool) or not isinstance(level, int) or not 0 <= level <= 9:
+        raise ConfigError(f"LIVECHART_PNG_COMPRESS_LEVEL={level!r}: must be a whole number 0–9")
+    if config.get("CACHE_TYPE") in NULL_CACHES:
+        raise ConfigError("CACHE_TYPE: NullCache stores nothing; use SimpleCache (embedded) or RedisCache")
+    if config.get("LIVECHART_IMAGE_CORP") not in CORP_VALUES:
+        raise ConfigError(f"LIVECHART_IMAGE_CORP={config.get('LIVECHART_IMAGE_CORP')!r}: use one of {', '.join(CORP_VALUES)}")
+    role = check_role(config)
+    security.check_settings(config)
+    return Settings(charts, intervals, port, processes, role, margin)
