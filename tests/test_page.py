@@ -180,6 +180,18 @@ def test_pause_and_resume_from_the_page(page: Any, shared_server: Server) -> Non
         until(page, "document.querySelector('#chart-cpu .badge').textContent === '已暂停'", 10)
         assert shared_server.get("/api/charts/cpu").json()["paused"] is True
         assert page.is_disabled("#chart-cpu [data-action=pause]") and page.is_enabled("#chart-cpu [data-action=resume]")
+        # 暂停前开始的那次重绘可能在暂停之后才写完：页面看到新版本时取一次（那是该显示的最后一张图）。
+        # 等版本号不再变、页面又轮询过一次状态之后再数
+        last = {"version": shared_server.version("cpu"), "at": time.monotonic()}
+
+        def steady() -> bool:
+            version = shared_server.version("cpu")
+            if version != last["version"]:
+                last.update(version=version, at=time.monotonic())
+            return time.monotonic() - last["at"] > 1.2
+
+        wait_for(steady, 10, "the last render before the pause landed")
+        page.wait_for_timeout(2500)  # 页面每 2 秒轮询一次状态
         seen = len([u for _, u in page.image_requests if "/charts/cpu.png" in u])
         version = shared_server.version("cpu")
         page.wait_for_timeout(2500)

@@ -136,7 +136,7 @@ def test_three_processes_render_each_tick_exactly_once(cluster: list[Gunicorn]) 
     assert all(server.get("/healthz").json()["scheduler_running"] for server in cluster)
     wait_for(lambda: cluster[0].status("demo")["version"] >= 2, 10, "first scheduled render")
     start_total, start_version, started = _total_renders(cluster, "demo"), cluster[0].status("demo")["version"], time.time()
-    time.sleep(6)  # 测量窗口：约 6 个 1 秒的节拍（这里不是等待某件事发生，而是计数的区间）
+    time.sleep(4)  # 测量窗口：约 4 个 1 秒的节拍（这里不是等待某件事发生，而是计数的区间）
     end_total, end_version, ended = _total_renders(cluster, "demo"), cluster[0].status("demo")["version"], time.time()
     ticks = ended - started
     renders = end_total - start_total
@@ -164,8 +164,8 @@ def test_scheduler_changes_reach_every_process_and_survive_a_restart(
 
     wait_for(everywhere, 1.5, "pause and interval change reached every process")
     frozen = c.status("demo")["version"]
-    # 暂停后不再有任何进程渲染 demo（等过 3 个间隔）
-    time.sleep(3)
+    # 暂停后不再有任何进程渲染 demo（等过 2 个间隔）
+    time.sleep(2)
     assert all(s.status("demo")["version"] == frozen for s in cluster)
 
     # 重启每一个进程：期望状态在 Redis 里，新进程启动后照样是暂停和 3 秒
