@@ -227,7 +227,7 @@ class Coordinator:
             self.key(keys.tick(chart, interval, tick - 1)),
         ]
         args = [self.me, lease, max(1000, int(interval * 2000)), may_take]
-        # write=False：脚本可能只续约（满了的 Redis 也允许），不能据此认为 Redis 又能写入了
+        # write=False：续约不写入新数据，成功了也不说明满了的 Redis 又能写入了
         how, holder = store.guarded(self.claim_script, keys=keys_, args=args)
         how = how.decode()
         if how in ("renewed", "taken", "done"):
