@@ -124,9 +124,12 @@ def describe(app: Flask, config_class: Any) -> str:
         state = "未启动"
     # 调度器没启动时任务仍在（待定），照样列出
     job_list = [(job, job_interval(job)) for job in scheduler.get_jobs()] if app.config["LIVECHART_ROLE"] != "web" else []
+    # 按任务 id 排序：几个进程写出同样的一行（对齐时任务的顺序可能不同）
     jobs_text = "、".join(
-        f"{job.id} 每 {seconds:g} 秒（{_origin(app, job)}）" if seconds else f"{job.id}（非间隔触发）"
-        for job, seconds in job_list
+        f"{job.id} 每 {seconds:g} 秒（{_origin(app, job)}{'，已暂停' if coordination.is_paused(job) else ''}）"
+        if seconds
+        else f"{job.id}（非间隔触发）"
+        for job, seconds in sorted(job_list, key=lambda item: item[0].id)
     )
     return (
         f"livechart 配置 {module}.{name}；缓存 {describe_cache(app)}；角色 {app.config['LIVECHART_ROLE']}；"

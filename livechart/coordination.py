@@ -449,7 +449,7 @@ def aligned(job: dict[str, Any]) -> dict[str, Any]:
     return job if "start_date" in job else {**job, "start_date": EPOCH}
 
 
-def _paused(job: Any) -> bool:
+def is_paused(job: Any) -> bool:
     """任务是否被暂停（调度器启动前的待定任务暂停后 next_run_time 为 None，未暂停时还没有这个属性）。"""
     return getattr(job, "next_run_time", True) is None
 
@@ -483,7 +483,7 @@ def apply(app: Flask, chart: str, want: dict[str, Any]) -> None:
             job = scheduler.get_job(job_id)
         else:
             if paused is None:
-                paused = _paused(job)
+                paused = is_paused(job)
             if job_interval(job) != seconds or (coordinator.enabled and job.trigger.start_date != EPOCH):
                 # reschedule_job 会重新计算下次运行时间（即恢复暂停的任务）：下面按 paused 再暂停
                 scheduler.scheduler.reschedule_job(job_id, trigger="interval", seconds=seconds, **start)
@@ -492,9 +492,9 @@ def apply(app: Flask, chart: str, want: dict[str, Any]) -> None:
             if changed:
                 scheduler.scheduler.modify_job(job_id, **changed)
             job = scheduler.get_job(job_id)
-        if paused and not _paused(job):
+        if paused and not is_paused(job):
             scheduler.pause_job(job_id)
-        elif paused is False and _paused(job):
+        elif paused is False and is_paused(job):
             scheduler.resume_job(job_id)
 
 
@@ -509,7 +509,7 @@ def held_back(app: Flask) -> set[str]:
             return names
     except store.Unavailable:
         return set()
-    return {name for name in names if (job := scheduler.get_job(job_id_for(name))) is None or _paused(job)}
+    return {name for name in names if (job := scheduler.get_job(job_id_for(name))) is None or is_paused(job)}
 
 
 def apply_service(paused: bool | None) -> None:

@@ -117,7 +117,7 @@ def test_the_config_file_wins_when_it_changes_a_job_a_runtime_pause_stays(
     assert _interval(third, "cpu") == 7
     assert "的配置文件与本进程的不同" not in caplog.text  # 退出了的进程不算
     assert "以配置文件为准" in caplog.text and "'seconds': 4.0" in caplog.text, caplog.text
-    assert "redraw-cpu 每 7 秒（配置文件）" in caplog.text
+    assert "redraw-cpu 每 7 秒（配置文件，已暂停）" in caplog.text
     with third.app_context():
         assert scheduler.get_job("redraw-cpu").next_run_time is None
 
