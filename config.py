@@ -89,6 +89,8 @@ class Config:
     # --- livechart 自身的设置 ---
     # 调度器：running（启动）、paused（启动但不自动运行任务，测试用）、off（不启动）
     LIVECHART_SCHEDULER = "running"
+    # 保存本文件（或 LIVECHART_CONFIG 指定的模块）后两秒内自动重新载入，不用重启（docs/reload.md）
+    LIVECHART_RELOAD = True
     # 启动时先把每个图表画一遍，第一个请求就能拿到图片
     LIVECHART_WARM_CACHE = True
     # 预热最多等待的秒数；慢的数据源在后台继续，不拖住启动
@@ -144,6 +146,8 @@ class TestingConfig(Config):
     CACHE_REDIS_URL = None
     LIVECHART_SCHEDULER = "paused"
     LIVECHART_API_LOOPBACK_WITHOUT_AUTH = True
+    # 测试自己调用 reload.get(app).poll()，不开监视线程
+    LIVECHART_RELOAD = False
 
 
 class ProductionConfig(Config):

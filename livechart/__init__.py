@@ -8,7 +8,6 @@ matplotlib.use("Agg")
 import copy
 import os
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from flask import Flask
@@ -16,9 +15,8 @@ from flask.helpers import get_debug_flag
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 from werkzeug.serving import is_running_from_reloader
-from werkzeug.utils import ImportStringError
-from werkzeug.utils import import_string
 
+from livechart import configfile
 from livechart import coordination
 from livechart import data_api
 from livechart import errors
@@ -28,6 +26,7 @@ from livechart import history
 from livechart import jobs
 from livechart import metrics
 from livechart import ops
+from livechart import reload
 from livechart import security
 from livechart import settings
 from livechart.extensions import cache
@@ -43,34 +42,28 @@ WSGI_CONFIG = "production"
 __all__ = ["ConfigError", "create_app"]
 
 
-def resolve_config(config: Any = None, default: str = "development") -> Any:
-    """把 LIVECHART_CONFIG（或参数）解析为配置类：development / testing / production / "模块:类"。
+def load_config(
+    config: Any = None, default: str = "development"
+) -> tuple[Any, configfile.ConfigRef | None, configfile.Loaded | None]:
+    """把 LIVECHART_CONFIG（或参数）解析为配置类：development / testing / production / "模块:类" / "模块"。
 
+    返回 (配置类, 它所在的配置模块, 载入的结果：摘要与读之前的 signature)。名字指定的配置模块从文件本身隔离地载入
+    （livechart/configfile.py）：重新载入时看的也是它。直接传入的配置类（测试）原样使用，不监视。
     没有设置 LIVECHART_CONFIG 时用 default：python -m livechart 是 development，
     WSGI 入口（gunicorn livechart.wsgi:app）是 production（见 livechart/wsgi.py）。
     """
     if config is None:
         config = os.environ.get("LIVECHART_CONFIG", "").strip() or default
     if not isinstance(config, str):
-        return config
-    try:
-        if ":" not in config and "." not in config:
-            configs = import_string("config:CONFIGS")
-            if config not in configs:
-                raise ConfigError(f"LIVECHART_CONFIG={config!r}: unknown; use one of {', '.join(configs)} or 'module:Class'")
-            return configs[config]
-        found = import_string(config)
-    except ImportStringError as exc:
-        raise ConfigError(
-            f"LIVECHART_CONFIG={config!r}: cannot import it ({exc.exception}); run from the livechart checkout "
-            "or put the module on PYTHONPATH"
-        ) from None
-    if isinstance(found, ModuleType):
-        # LIVECHART_CONFIG=examples.system：模块里名为 Config 的类
-        if not isinstance(getattr(found, "Config", None), type):
-            raise ConfigError(f"LIVECHART_CONFIG={config!r}: module has no Config class; name one with 'module:Class'")
-        return found.Config
-    return found
+        return config, None, None
+    ref = configfile.locate(config)
+    loaded = configfile.load(ref)
+    return loaded.config_class, ref, loaded
+
+
+def resolve_config(config: Any = None, default: str = "development") -> Any:
+    """LIVECHART_CONFIG（或参数）→ 配置类（见 load_config）。"""
+    return load_config(config, default)[0]
 
 
 def _start_scheduler(app: Flask) -> None:
@@ -137,10 +130,15 @@ def describe(app: Flask, config_class: Any) -> str:
     )
 
 
-def create_app(config: Any = None, overrides: dict[str, Any] | None = None) -> Flask:
-    """应用工厂：载入并校验配置，绑定扩展，注册蓝图，预热缓存，启动调度器。"""
+def create_app(config: Any = None, overrides: dict[str, Any] | None = None, *, default: str = "development") -> Flask:
+    """应用工厂：载入并校验配置，绑定扩展，注册蓝图，预热缓存，启动调度器。
+
+    config：配置类，或 LIVECHART_CONFIG 那样的名字；None 时取 LIVECHART_CONFIG，没有设置时取 default。
+    """
     app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
-    config_class = resolve_config(config)
+    config_class, ref, loaded = load_config(config, default)
+    # 原样的设置（重新载入时与新的比较，见 livechart/reload.py）
+    raw = reload.raw_config(config_class, overrides)
     app.config.from_object(config_class)
     app.config.update(overrides or {})
     # 配置类的属性被所有 app 共用，而 APScheduler 会改动传给它的字典（executors 的 "type" 被 pop 掉）：
@@ -196,5 +194,6 @@ def create_app(config: Any = None, overrides: dict[str, Any] | None = None) -> F
         jobs.warm(app)
     _start_scheduler(app)
     coordination.start(app)
+    reload.init_app(app, ref, overrides, raw, loaded)
     app.logger.info("%s", describe(app, config_class))
     return app

@@ -10,6 +10,7 @@ from livechart import create_app
 from livechart import deadline
 from livechart import jobs
 from livechart import logs
+from livechart import reload
 from livechart.extensions import scheduler
 
 # SIGTERM 之后最多这么久进程一定退出（测试与 README 承诺 5 秒内）
@@ -41,6 +42,7 @@ def main() -> int:
     finally:
         # 卡住的数据源不能让进程不退出：等待取数的线程立即返回，最迟 EXIT_SECONDS 秒后结束进程
         deadline.exit_within(EXIT_SECONDS)
+        reload.stop(app)
         # 不等正在进行的绘制：它要么在退出前画完，要么被丢弃（缓存里仍是上一张）
         if scheduler.running:
             scheduler.shutdown(wait=False)

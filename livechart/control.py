@@ -148,6 +148,10 @@ def start_scheduler(body: dict[str, Any]) -> Response:
     return Response(status=204)
 
 
+class Removed(Exception):
+    """图表在请求期间从配置里删掉了（重新载入配置）。"""
+
+
 class OwnerSilent(Exception):
     """图表的所有者没有在期限内画出新的一版，也没有报告失败（它可能刚死掉，或正在重连 Redis）。"""
 
@@ -157,7 +161,9 @@ def _redraw_by_owner(chart: str) -> None:
 
     等所有者时只读版本号与错误记录（几十字节），不读整张图；所有者在取数期限加 2 秒内没有回答时抛 OwnerSilent。
     """
-    worker = workers()[chart]
+    worker = workers().get(chart)
+    if worker is None:
+        raise Removed(chart)
     coordinator = coordination.get()
     if coordinator.owns(chart) or coordinator.take(chart, worker.live_interval()):
         worker.redraw()
@@ -187,6 +193,10 @@ def run_job(body: dict[str, Any], job_id: str) -> Response:
         _redraw_by_owner(chart)
     except OwnerSilent as exc:
         return json_error(503, "unavailable", str(exc), {"Retry-After": "1"})
+    except Removed:
+        pass  # 下面按任务已经不在回答
+    if scheduler.get_job(job_id) is None:
+        return json_error(404, "not_found", f"job {job_id!r} not found: chart {chart!r} was removed from the configuration")
     after = store.load_image(chart)
     failure = store.load_failure(chart)
     if store.state() != "ok":

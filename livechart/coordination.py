@@ -163,6 +163,8 @@ class Coordinator:
         self.live = threading.Event()
         # 把期望状态应用到本地调度器的操作（API 请求与对齐线程）互斥：每次都基于最新的任务
         self.lock = threading.RLock()
+        # 认领节拍（数份额、接手）互斥
+        self.claiming = threading.Lock()
         self.reconciling = False
         # 租约上的标识：主机名:pid 加一个随机数（pid 被重用时也不会认错）
         self.me = f"{owner()}:{secrets.token_hex(3)}"
@@ -218,6 +220,11 @@ class Coordinator:
             return "renewed"
         if self.stop.is_set():
             return "stopping"  # 进程正在退出：不再续约或接手
+        # 数份额、认领、记下所有权是一步：几个图表的任务线程同时触发时，不会都看到“还没到份额”而一起接手
+        with self.claiming:
+            return self._claim(chart, interval)
+
+    def _claim(self, chart: str, interval: float) -> str:
         tick = tick_of(time.time(), interval)
         lease = lease_ms(interval)
         may_take = "1" if self._count(chart) < self.share() else "0"
@@ -404,13 +411,37 @@ class Coordinator:
         value = store.guarded(self.client.hget, self.key(keys.service()), "paused")
         return None if value is None else bool(_decode(value))
 
-    def forget_runtime(self, chart: str) -> None:
-        """删掉运行时对配置文件所声明字段的修改（保留暂停）。"""
+    def forget_runtime(self, chart: str) -> bool:
+        """删掉运行时对配置文件所声明字段的修改（保留暂停）；真的删掉了什么才加序号、通知，返回 True。
+        几个进程同时重新载入同一份配置时，只有第一个删掉（并写日志）。"""
         assert self.client is not None
-        pipe = self.client.pipeline(transaction=False)
-        pipe.hdel(self.key(keys.job(chart)), *FILE_FIELDS, "base", "changed_at")
-        self._bump(pipe)
-        store.guarded(pipe.execute, write=True)
+        fields = [*FILE_FIELDS, "base", "changed_at"]
+        removed = store.guarded(self.client.hdel, self.key(keys.job(chart)), *fields, write=True)
+        if removed:
+            pipe = self.client.pipeline(transaction=False)
+            self._bump(pipe)
+            store.guarded(pipe.execute, write=True)
+        return bool(removed)
+
+    def redeclare(self, declared: dict[str, dict[str, Any]]) -> None:
+        """配置文件重新载入了：换上它声明的任务（份额按新的图表数计算），也记进 Redis（发现彼此不一致的配置用）。"""
+        self.declared, self.charts = _json(declared), len(declared)
+        if self.client is not None:
+            with contextlib.suppress(store.Unavailable):
+                store.guarded(self.client.hset, self.key(keys.declared()), self.me, json.dumps(self.declared, sort_keys=True),
+                              write=True)  # fmt: skip
+
+    def forget_chart(self, chart: str) -> None:
+        """图表从配置里删掉了：交出租约，删掉它的期望状态（同名的图表再加回来时从头开始）。"""
+        self.owned.pop(chart, None)
+        self.released.pop(chart, None)
+        if self.client is not None:
+            with contextlib.suppress(store.Unavailable):
+                self.release(chart)
+            client = self.client
+            pattern = keys.glob_escape(self.prefix) + keys.ticks(chart)
+            ticks = store.guarded(lambda: list(client.scan_iter(match=pattern, count=1000)))
+            store.guarded(client.delete, self.key(keys.job(chart)), *ticks, write=True)
 
 
 def describe_difference(mine: dict[str, Any], theirs: dict[str, Any]) -> str:
@@ -449,6 +480,13 @@ def aligned(job: dict[str, Any]) -> dict[str, Any]:
     return job if "start_date" in job else {**job, "start_date": EPOCH}
 
 
+def job_defaults(app: Flask, chart: str) -> dict[str, Any]:
+    """任务选项的默认值（配置没有声明时）：名称是任务 id，其余取 SCHEDULER_JOB_DEFAULTS（没有时取 APScheduler 的默认）。"""
+    defaults = app.config.get("SCHEDULER_JOB_DEFAULTS") or {}
+    return {"name": job_id_for(chart), "misfire_grace_time": defaults.get("misfire_grace_time", 1),
+            "coalesce": defaults.get("coalesce", True)}  # fmt: skip
+
+
 def is_paused(job: Any) -> bool:
     """任务是否被暂停（调度器启动前的待定任务暂停后 next_run_time 为 None，未暂停时还没有这个属性）。"""
     return getattr(job, "next_run_time", True) is None
@@ -474,7 +512,12 @@ def apply(app: Flask, chart: str, want: dict[str, Any]) -> None:
         seconds = float(
             want.get("seconds") or declared.get("seconds") or job_interval(job) or app.extensions["livechart"][chart].interval
         )
-        options = {key: want[key] if key in want else declared[key] for key in JOB_OPTIONS if key in want or key in declared}
+        if coordinator.enabled:
+            # Redis 里的记录加上文件的声明就是任务的全部：两处都没有的选项取默认值（作废的运行时修改不会留下来）
+            options = {**job_defaults(app, chart), **declared, **{k: want[k] for k in JOB_OPTIONS if k in want}}
+        else:
+            options = {key: want[key] for key in JOB_OPTIONS if key in want}
+        options = {key: options[key] for key in JOB_OPTIONS if key in options}
         paused = bool(want["paused"]) if "paused" in want else None
         if job is None:
             # Flask-APScheduler 的 add_job：名称默认为任务 id，与配置的任务一致
@@ -488,7 +531,8 @@ def apply(app: Flask, chart: str, want: dict[str, Any]) -> None:
                 # reschedule_job 会重新计算下次运行时间（即恢复暂停的任务）：下面按 paused 再暂停
                 scheduler.scheduler.reschedule_job(job_id, trigger="interval", seconds=seconds, **start)
                 coordinator.reexpire(chart, seconds)
-            changed = {key: value for key, value in options.items() if getattr(job, key) != value}
+            # 调度器启动之前的待定任务还没有取默认值的选项（没有这个属性）
+            changed = {key: value for key, value in options.items() if getattr(job, key, None) != value}
             if changed:
                 scheduler.scheduler.modify_job(job_id, **changed)
             job = scheduler.get_job(job_id)
@@ -583,18 +627,20 @@ def sync_quietly(app: Flask) -> None:
         sync(app)
 
 
-def settle_precedence(app: Flask) -> None:
-    """启动时：配置文件在运行时的修改之后改过的任务，以文件为准（删掉运行时的修改，保留暂停），每个写一行日志。"""
+def settle_precedence(app: Flask, charts: list[str] | None = None) -> None:
+    """启动时与重新载入配置时：配置文件在运行时的修改之后改过的任务，以文件为准（删掉运行时的修改，保留暂停），
+    每个写一行日志。charts：只看这些图表（默认全部）。"""
     coordinator = get(app)
-    for chart, want in coordinator.desired(list(app.extensions["livechart"])).items():
+    names = list(app.extensions["livechart"]) if charts is None else charts
+    for chart, want in coordinator.desired(names).items():
         runtime = {key: want[key] for key in FILE_FIELDS if key in want}
         if not runtime or want.get("base") == _json(coordinator.declared.get(chart)):
             continue
-        coordinator.forget_runtime(chart)
-        log.warning(
-            "配置文件改过图表 %s 的任务（运行时修改时是 %s，现在是 %s）：以配置文件为准，作废 %s 的运行时修改 %s",
-            chart, want.get("base"), coordinator.declared.get(chart), _when(want.get("changed_at")), runtime,
-        )  # fmt: skip
+        if coordinator.forget_runtime(chart):
+            log.warning(
+                "配置文件改过图表 %s 的任务（运行时修改时是 %s，现在是 %s）：以配置文件为准，作废 %s 的运行时修改 %s",
+                chart, want.get("base"), coordinator.declared.get(chart), _when(want.get("changed_at")), runtime,
+            )  # fmt: skip
 
 
 def _when(stamp: Any) -> str:
@@ -642,7 +688,6 @@ PONG_TIMEOUT = 3.0
 def _follow(app: Flask, coordinator: Coordinator) -> None:
     """跟随线程：订阅新图通知与命令，把新记录读进本进程的副本；断开后重连并追上错过的图与修改。"""
     assert coordinator.client is not None
-    charts = list(app.extensions["livechart"])
     images, commands = coordinator.key(keys.images_channel()), coordinator.key(keys.commands_channel())
     while not coordinator.stop.is_set():
         pubsub = coordinator.client.pubsub()
@@ -650,7 +695,7 @@ def _follow(app: Flask, coordinator: Coordinator) -> None:
         try:
             pubsub.subscribe(images, commands)
             with app.app_context():
-                for chart in charts:  # 订阅之后再读：之后发布的新图一个也不会漏
+                for chart in list(app.extensions["livechart"]):  # 订阅之后再读：之后发布的新图一个也不会漏
                     store.load_image(chart)
                 if scheduler.running:
                     sync(app)  # 断开期间错过的修改
@@ -669,8 +714,10 @@ def _follow(app: Flask, coordinator: Coordinator) -> None:
                 if message["type"] == "pong":
                     last_pong = time.monotonic()
                 elif message["type"] == "message" and message["channel"].decode() == images:
-                    with app.app_context():
-                        store.load_image(message["data"].decode())
+                    chart = message["data"].decode()
+                    if chart in app.extensions["livechart"]:  # 还没重新载入配置的进程可能发布已经删掉的图表
+                        with app.app_context():
+                            store.load_image(chart)
                 elif message["type"] == "message":
                     with app.app_context():
                         _command(app, coordinator, message["data"].decode())
@@ -702,10 +749,10 @@ def redis_client(app: Flask) -> redis.Redis | None:
     return backend._write_client if isinstance(backend, RedisCache) else None
 
 
-def declared_jobs(app: Flask, intervals: dict[str, float]) -> dict[str, dict[str, Any]]:
-    """配置文件声明的任务：图表名 → {seconds, 声明了的选项}（与期望状态比较用）。"""
+def declared_jobs(jobs: list[dict[str, Any]], intervals: dict[str, float]) -> dict[str, dict[str, Any]]:
+    """配置文件声明的任务（已校验的 JOBS）：图表名 → {seconds, 声明了的选项}（与期望状态比较用）。"""
     declared = {}
-    for job in app.config["JOBS"]:
+    for job in jobs:
         chart = job["kwargs"]["chart"]
         declared[chart] = {"seconds": intervals[chart], **{key: job[key] for key in JOB_OPTIONS if key in job}}
     return _json(declared)
@@ -715,7 +762,7 @@ def init_app(app: Flask, intervals: dict[str, float]) -> None:
     """建立协调器；多进程模式（使用 Redis 缓存）下任务对齐起点。须在 cache.init_app 之后调用。"""
     prefix = app.config.get("CACHE_KEY_PREFIX") or ""
     coordinator = app.extensions[EXTENSION] = Coordinator(
-        redis_client(app), prefix, declared_jobs(app, intervals), len(intervals)
+        redis_client(app), prefix, declared_jobs(app.config["JOBS"], intervals), len(intervals)
     )
     coordinator.app = app  # 退出时（没有 app 上下文）交出图表要用
     coordinator.member_seconds = max(MEMBER_SECONDS, 4 * float(app.config["LIVECHART_RECONCILE_SECONDS"]))

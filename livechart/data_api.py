@@ -22,7 +22,6 @@ from tzlocal import get_localzone
 
 from livechart import export
 from livechart import history
-from livechart import jobs
 from livechart import store
 from livechart.views import known
 
@@ -73,14 +72,13 @@ def _query() -> tuple[str, str | None, int]:
 @bp.get("/api/charts/<name>/data")
 def chart_data(name: str) -> Response:
     """图表当前的滚动窗口：JSON（columns、series、rows、version）或 CSV（?format=csv）。"""
-    known(name)
+    spec = known(name).spec
     form, since_text, limit = _query()
     zone = get_localzone()
     try:
         since = None if since_text is None else export.parse_since(since_text, zone)
     except export.QueryError as exc:
         abort(400, str(exc))
-    spec = jobs.workers()[name].spec
     window, version = _snapshot(name)
     table = export.select(window, [series.column for series in spec.series], zone, since, limit)
     if form == "csv":

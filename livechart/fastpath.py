@@ -27,6 +27,7 @@ from livechart import metrics
 from livechart import store
 from livechart.views import unmodified_since
 
+EXTENSION = "livechart.fastpath"
 # 在内部子请求的 environ 里置位：视图照常生成响应，但不计入请求指标（由快速路径自己计数）
 PREBUILD = "livechart.prebuild"
 
@@ -54,10 +55,16 @@ class ImageFastPath:
     def __init__(self, app: Flask, wsgi_app: Callable[[dict[str, Any], StartResponse], Iterable[bytes]]) -> None:
         self.app = app
         self.next = wsgi_app
-        charts = list(app.extensions["livechart"])
-        self.paths = {f"/charts/{name}.png": name for name in charts}
-        self.paths["/plot.png"] = charts[0]
+        self.paths: dict[str, str] = {}
         self.prebuilt: dict[str, Prebuilt] = {}
+        self.refresh()
+
+    def refresh(self) -> None:
+        """按现在的图表重建路径表（启动时、重新载入配置之后）；现成的响应都作废（/plot.png 可能换了图表）。"""
+        charts = list(self.app.extensions["livechart"])
+        paths = {f"/charts/{name}.png": name for name in charts}
+        paths["/plot.png"] = charts[0]
+        self.paths, self.prebuilt = paths, {}
 
     def answer(self, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes] | None:
         """不经过 Flask 就能回答时返回 (状态, 响应头, 响应体)，否则 None（交给 __call__ / Flask）。
@@ -171,4 +178,9 @@ class ImageFastPath:
 
 def init_app(app: Flask) -> None:
     """把中间件装在 app.wsgi_app 外面（在 jobs.init_app 之后：需要图表列表）。"""
-    app.wsgi_app = ImageFastPath(app, app.wsgi_app)  # type: ignore[method-assign]
+    app.wsgi_app = app.extensions[EXTENSION] = ImageFastPath(app, app.wsgi_app)  # type: ignore[method-assign]
+
+
+def refresh(app: Flask) -> None:
+    """图表变了（重新载入配置）：重建路径表。"""
+    app.extensions[EXTENSION].refresh()

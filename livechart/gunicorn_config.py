@@ -130,6 +130,7 @@ def worker_exit(server: Any, worker: Any) -> None:
     from livechart import coordination
     from livechart import deadline
     from livechart import jobs
+    from livechart import reload
     from livechart.extensions import scheduler
 
     if worker.pid != os.getpid():
@@ -141,6 +142,7 @@ def worker_exit(server: Any, worker: Any) -> None:
         scheduler.shutdown(wait=False)
     app = getattr(worker, "wsgi", None)
     if isinstance(app, Flask):
+        reload.stop(app)
         # 交出拥有的图表：别的工作进程下一个节拍就接手，而不是等租约过期
         coordination.stop(app)
         jobs.shutdown(app)

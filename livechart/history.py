@@ -31,15 +31,26 @@ from livechart.window import append_window
 EXTENSION = "livechart.history"
 
 # 加入新行并裁剪；返回新的写入序号。KEYS：窗口、元数据、租约。ARGV：点数、时长（空串为不限）、写入者（空串为不检查）、
-# 之后每行两个：分数、成员。写入者不再持有租约时什么也不写，返回 -1：交出图表之后才返回的取数结果不进窗口，
-# 窗口里相邻的行总是来自同一个所有者。
+# 数据源的指纹（空串为不检查）、之后每行两个：分数、成员。写入者不再持有租约时什么也不写，返回 -1：交出图表之后才返回的
+# 取数结果不进窗口，窗口里相邻的行总是来自同一个所有者。
+# 数据源的指纹与窗口记下的不同（配置文件换了这个图表的数据源，docs/reload.md）：先清空窗口再写，序号多加一
+# （写入者看到序号跳过一个就从 Redis 重读，本进程副本里旧数据源的行也就没了）。几个进程先后重新载入配置，
+# 也只有第一个用新数据源写入的所有者清空一次。
 # 开头的 #!lua（Redis 7 的脚本标记，没有 allow-oom）让满了的 Redis 整个拒绝这个脚本；没有它时 Redis 只在第一个写命令
 # 检查内存，而第一个写命令 ZREMRANGEBYSCORE 只会释放内存，之后的 ZADD 就越过 maxmemory 写进去了（docs/pitfalls.md 第 30 条）
 APPEND = """#!lua
 if ARGV[3] ~= '' and redis.call('GET', KEYS[3]) ~= ARGV[3] then
   return -1
 end
-for i = 4, #ARGV, 2 do
+if ARGV[4] ~= '' then
+  local source = redis.call('HGET', KEYS[2], 'source')
+  if source and source ~= ARGV[4] then
+    redis.call('DEL', KEYS[1])
+    redis.call('HINCRBY', KEYS[2], 'seq', 1)
+  end
+  if source ~= ARGV[4] then redis.call('HSET', KEYS[2], 'source', ARGV[4]) end
+end
+for i = 5, #ARGV, 2 do
   redis.call('ZREMRANGEBYSCORE', KEYS[1], ARGV[i], ARGV[i])
   redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i + 1])
 end
@@ -84,18 +95,28 @@ class LocalHistory:
 
     def __init__(self) -> None:
         self.windows: dict[str, tuple[pd.DataFrame, int]] = {}
+        # 每个窗口的数据源指纹（与 Redis 的 APPEND 脚本一样：换了数据源的第一次写入清空窗口）
+        self.sources: dict[str, str] = {}
         self.lock = threading.Lock()
 
     def snapshot(self, chart: str) -> tuple[pd.DataFrame | None, int]:
         """整个窗口（还没有时为 None）与写入序号。"""
         return self.windows.get(chart, (None, 0))
 
-    def append(self, chart: str, rows: pd.DataFrame, points: int, span: float | None, writer: str = "") -> int:
-        """并入新行，返回新的写入序号（单进程没有所有权，writer 不用）。"""
+    def append(self, chart: str, rows: pd.DataFrame, points: int, span: float | None, writer: str = "", source: str = "") -> int:
+        """并入新行，返回新的写入序号（单进程没有所有权，writer 不用）。source 与窗口记下的不同时先清空窗口，序号多加一。"""
         with self.lock:
             window, seq = self.windows.get(chart, (None, 0))
+            if source:
+                if self.sources.get(chart, source) != source:
+                    window, seq = None, seq + 1
+                self.sources[chart] = source
             self.windows[chart] = (append_window(window, rows, points, span), seq + 1)
             return seq + 1
+
+    def source_of(self, chart: str) -> str | None:
+        """窗口里的行来自哪个数据源（指纹）；还不知道时为 None。"""
+        return self.sources.get(chart)
 
     def legacy(self, chart: str) -> pd.DataFrame | None:
         """单进程没有上一个布局留下的窗口。"""
@@ -104,6 +125,12 @@ class LocalHistory:
     def forget(self, chart: str) -> None:
         """删掉图表的窗口。"""
         self.windows.pop(chart, None)
+
+    def remove(self, chart: str) -> None:
+        """图表从配置里删掉了：窗口与写入序号都不要了。"""
+        with self.lock:
+            self.windows.pop(chart, None)
+            self.sources.pop(chart, None)
 
 
 class RedisHistory:
@@ -130,16 +157,22 @@ class RedisHistory:
         seq, members = store.guarded(read)
         return (decode(members) if members else None), int(seq or 0)
 
-    def append(self, chart: str, rows: pd.DataFrame, points: int, span: float | None, writer: str = "") -> int:
-        """加入新行（只传新行），返回新的写入序号。writer：所有者的租约标识，它已不持有租约时抛 NotOwner。"""
+    def append(self, chart: str, rows: pd.DataFrame, points: int, span: float | None, writer: str = "", source: str = "") -> int:
+        """加入新行（只传新行），返回新的写入序号。writer：所有者的租约标识，它已不持有租约时抛 NotOwner。
+        source：数据源的指纹，与窗口记下的不同时先清空窗口（见 APPEND）。"""
         window, meta = self._keys(chart)
-        args = [points, "" if span is None else repr(float(span)), writer, *encode(rows)]
+        args = [points, "" if span is None else repr(float(span)), writer, source, *encode(rows)]
         seq = int(
             store.guarded(self.script, keys=[window, meta, keys.raw(self.prefix, keys.lease(chart))], args=args, write=True)
         )
         if seq < 0:
             raise NotOwner(chart)
         return seq
+
+    def source_of(self, chart: str) -> str | None:
+        """窗口里的行来自哪个数据源（指纹，见 APPEND）；还不知道时为 None。"""
+        value = store.guarded(self.client.hget, self._keys(chart)[1], "source")
+        return value.decode() if value else None
 
     def legacy(self, chart: str) -> pd.DataFrame | None:
         """上一个布局（v1）留下的整个窗口：只导入一次（元数据里记下），之后总是 None。"""
@@ -152,6 +185,10 @@ class RedisHistory:
     def forget(self, chart: str) -> None:
         """删掉图表窗口里的行（元数据留着：写入序号接着数，上一个布局的窗口不会再导入）。"""
         store.guarded(self.client.delete, self._keys(chart)[0], write=True)
+
+    def remove(self, chart: str) -> None:
+        """图表从配置里删掉了：窗口与元数据都删掉（同名的图表再加回来时从头开始）。"""
+        store.guarded(self.client.delete, *self._keys(chart), write=True)
 
 
 History = LocalHistory | RedisHistory

@@ -74,6 +74,8 @@ class ChartWorker:
     fetcher: Deadline[pd.DataFrame] = field(init=False)
     # 丢弃的未来行、窗口里超出范围的值（状态里的 data_warnings）
     quality: DataQuality = field(init=False)
+    # 图表从配置里删掉了（或换了数据源、由新的重绘器接替）：正在进行的重绘画完也不再写窗口、图片、错误与指标
+    retired: bool = False
 
     def __post_init__(self) -> None:
         self.failures = FailureLog(self.spec.name)
@@ -88,12 +90,15 @@ class ChartWorker:
         shared, spec = history.get(), self.spec
         margin = current_app.config["LIVECHART_FUTURE_MARGIN"]
         window, seq = shared.snapshot(spec.name)
+        if window is not None and len(window) and shared.source_of(spec.name) not in (None, spec.source_key):
+            # 配置文件换了这个图表的数据源：旧数据源的行不要，和新图表一样回填；第一次写入时清空共享的窗口（history.APPEND）
+            window = None
         if window is not None and len(window):
             # 以前存下的未来行（LIVECHART_FUTURE_MARGIN 曾为 None）也不能卡住窗口：去掉后重写共享的窗口
             admitted = self.quality.admit(window, margin, current_app.logger)
             if len(admitted) < len(window):
                 shared.forget(spec.name)
-                window, seq = admitted, shared.append(spec.name, admitted, spec.points, spec.span)
+                window, seq = admitted, shared.append(spec.name, admitted, spec.points, spec.span, source=spec.source_key)
         else:
             rows = shared.legacy(spec.name)
             backfill = getattr(self.source, "backfill", None)
@@ -104,7 +109,7 @@ class ChartWorker:
                 points = spec.points if spec.span is None else int(spec.span // self.interval)
                 rows = backfill(min(points, MAX_BACKFILL) - 1, self.interval)
             if rows is not None and len(rows):
-                seq = shared.append(spec.name, rows, spec.points, spec.span)
+                seq = shared.append(spec.name, rows, spec.points, spec.span, source=spec.source_key)
                 window = append_window(None, rows, spec.points, spec.span)
         self.window, self.seq, self.loaded = window, seq, True
 
@@ -122,7 +127,7 @@ class ChartWorker:
         if not self.loaded:
             self._load()
         if len(batch):
-            seq = shared.append(spec.name, batch, spec.points, spec.span, coordination.get().lease_id)
+            seq = shared.append(spec.name, batch, spec.points, spec.span, coordination.get().lease_id, spec.source_key)
             self.pending = None
             if seq == self.seq + 1:
                 self.window, self.seq = append_window(self.window, batch, spec.points, spec.span), seq
@@ -164,6 +169,8 @@ class ChartWorker:
             current_app.logger.debug("图表 %s 正在重绘，跳过这个节拍", name)
             return store.last_known(name)
         try:
+            if self.retired:
+                return None
             # 等锁用掉的时间从取数的耐心里扣掉
             left = None if patience is None else max(0.05, patience - (time.monotonic() - waited_from))
             return self._redraw(only_if_missing, left)
@@ -178,7 +185,7 @@ class ChartWorker:
     def _draw(self, window: pd.DataFrame) -> bytes:
         """绘制：有渲染进程池时在池里，否则在本进程（类级锁串行）。"""
         if self.pool is not None:
-            return self.pool.render(self.spec.name, window, current_app.config["LIVECHART_RENDER_TIMEOUT"])
+            return self.pool.render(self.spec.name, window, current_app.config["LIVECHART_RENDER_TIMEOUT"], self.spec)
         assert self.renderer is not None
         return self.renderer.render(window)
 
@@ -210,6 +217,8 @@ class ChartWorker:
                 # 卡住的数据源最多占用期限这么久，之后报告超时（deadline.py）
                 # 计划运行最多等到下一个节拍之前；请求里（/run、缓存未命中）等到期限，好回答发生了什么
                 rows = self.fetcher.call(self.source.fetch, self.fetch_seconds, patience)
+                if self.retired:
+                    return None  # 取数期间图表被删掉了（或换了数据源）：结果不进窗口
                 where = "drawing"
                 # 时间比现在晚太多的行不进窗口（只计数），否则一行 2099 年的数据就卡住图表（livechart/quality.py）
                 rows = self.quality.admit(rows, current_app.config["LIVECHART_FUTURE_MARGIN"], current_app.logger)
@@ -226,6 +235,8 @@ class ChartWorker:
         except StillRunning:
             return store.load_image(name)  # 还没到期限：下一个节拍再取结果，这不算失败
         except Exception as exc:
+            if self.retired:
+                return None
             # 完整的堆栈只进日志（开始失败时写一次，见 failure_log.py）；客户端只能在状态里看到简短的消息
             self.failures.failed(exc, current_app.logger)
             metrics.get().failures.labels(name).inc()
@@ -233,6 +244,8 @@ class ChartWorker:
             store.record_failure(name, public_message(exc, where, self.spec.source_params))
             return store.load_image(name)
         elapsed_ms = (time.perf_counter() - started) * 1000
+        if self.retired:
+            return None
         record = store.save_image(name, png, elapsed_ms, self.spec.width, self.spec.height, coordination.owner())
         with contextlib.suppress(store.Unavailable):  # 图已写入；别的进程的跟随线程重连时会读到它
             coordination.get().announce(name)
@@ -255,6 +268,35 @@ def fetch_deadline(params: Mapping[str, Any], default: float) -> float:
     return 2 * float(own) + 2 if own is not None else float(default)
 
 
+def build_worker(app: Flask, spec: ChartSpec, interval: float, render_pool: RenderPool | None) -> ChartWorker:
+    """为一个图表创建数据源与绘制器（启动与重新载入配置时同一个函数）。"""
+    level = app.config["LIVECHART_PNG_COMPRESS_LEVEL"]
+    return ChartWorker(
+        spec,
+        interval,
+        make_source(spec.source_type, spec.source_params),
+        fetch_deadline(spec.source_params, app.config["LIVECHART_FETCH_TIMEOUT"]),
+        None if render_pool else ChartRenderer(spec, level),
+        render_pool,
+    )
+
+
+def successor(app: Flask, old: ChartWorker, spec: ChartSpec, interval: float) -> ChartWorker:
+    """规格变了的图表的新重绘器（新的绘制器）。数据源没变时接着用原来的数据源与窗口（以及卡住的取数、失败记录）；
+    重绘锁总是沿用：新旧两个重绘器不会同时画这个图表，旧的那次画完的图也不会盖掉新规格的图。"""
+    same_source = (old.spec.source_type, dict(old.spec.source_params)) == (spec.source_type, dict(spec.source_params))
+    if same_source:
+        level = app.config["LIVECHART_PNG_COMPRESS_LEVEL"]
+        renderer = None if old.pool else ChartRenderer(spec, level)
+        worker = ChartWorker(spec, interval, old.source, old.fetch_seconds, renderer, old.pool, lock=old.lock)
+        worker.window, worker.seq, worker.loaded, worker.pending = old.window, old.seq, old.loaded, old.pending
+        worker.fetcher, worker.failures, worker.renders = old.fetcher, old.failures, old.renders
+        return worker
+    worker = build_worker(app, spec, interval, old.pool)
+    worker.lock = old.lock
+    return worker
+
+
 def init_app(app: Flask, charts: dict[str, ChartSpec], intervals: dict[str, float]) -> None:
     """为每个图表创建数据源与绘制器，放入 app.extensions；把“立即重绘”与补写交给协调器调用。须在 coordination.init_app 之后。"""
     level = app.config["LIVECHART_PNG_COMPRESS_LEVEL"]
@@ -263,17 +305,7 @@ def init_app(app: Flask, charts: dict[str, ChartSpec], intervals: dict[str, floa
     if processes:
         render_pool = app.extensions[POOL] = RenderPool(charts, processes, level, app.config["LIVECHART_CJK_FONTS"])
         render_pool.start(app.config["LIVECHART_RENDER_TIMEOUT"])
-    app.extensions[EXTENSION] = {
-        name: ChartWorker(
-            spec,
-            intervals[name],
-            make_source(spec.source_type, spec.source_params),
-            fetch_deadline(spec.source_params, app.config["LIVECHART_FETCH_TIMEOUT"]),
-            None if render_pool else ChartRenderer(spec, level),
-            render_pool,
-        )
-        for name, spec in charts.items()
-    }
+    app.extensions[EXTENSION] = {name: build_worker(app, spec, intervals[name], render_pool) for name, spec in charts.items()}
     coordinator = coordination.get(app)
     coordinator.on_run = lambda chart: _run_for_another_process(app, chart)
     coordinator.on_flush = lambda: _flush(app)
@@ -364,8 +396,10 @@ def ensure_image(chart: str) -> store.ChartImage | None:
     """返回图表的当前图片；缓存未命中时在本请求中绘制一次（并发请求共享这一次）。"""
     image = store.load_image(chart)  # 缓存不可用时抛出 store.Unavailable，由调用方处理
     if image is None:
+        worker = workers().get(chart)
+        if worker is None:
+            return None  # 重新载入配置刚删掉了这个图表
         metrics.get().cache_misses.labels(chart).inc()
-        worker = workers()[chart]
         failure = store.load_failure(chart)
         interval = worker.live_interval()
         if failure is not None and failure.consecutive and time.time() - failure.at < interval:

@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import re
+
 # Redis 布局的版本：v1 是 0.x 的布局（chart:<名>:history 存整个 DataFrame、每个节拍一个认领键）
 LAYOUT = "v2"
 # 上一个布局的滚动窗口键（经 Flask-Caching，值是 pickle 的 DataFrame）：升级后只读一次，导入新布局
@@ -65,6 +67,16 @@ def lease(chart: str) -> str:
 def tick(chart: str, interval: float, number: int) -> str:
     """图表某个节拍的认领记录：每个节拍只渲染一次。"""
     return f"{LAYOUT}:tick:{{{chart}}}:{interval:g}:{number}"
+
+
+def glob_escape(text: str) -> str:
+    """SCAN 的匹配模式里按原样匹配这段文字（CACHE_KEY_PREFIX 可能含 * ? [ ] \\）。"""
+    return re.sub(r"([*?\[\]\\])", r"\\\1", text)
+
+
+def ticks(chart: str) -> str:
+    """图表全部节拍认领记录的匹配模式（SCAN 用，前面加上 glob_escape 过的前缀；删掉图表时清理）。"""
+    return f"{LAYOUT}:tick:{glob_escape('{' + chart + '}')}:*"
 
 
 def job(chart: str) -> str:

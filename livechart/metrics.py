@@ -15,6 +15,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from prometheus_client import Histogram
 from prometheus_client import generate_latest
 from prometheus_client import multiprocess
 from prometheus_client import values
+from prometheus_client.metrics_core import Metric
 
 from livechart.extensions import scheduler
 from livechart.spec import JOB_ID_PREFIX
@@ -99,13 +101,45 @@ def is_multiprocess() -> bool:
     return bool(getattr(values.ValueClass, "_multiprocess", False))
 
 
+class _CurrentCharts:
+    """只留下配置里现在有的图表的序列：多进程模式下删不掉序列（它们在各进程的 mmap 文件里），
+    删掉的图表的序列就在这里滤掉（重新载入配置，docs/reload.md）。"""
+
+    def __init__(self, collector: multiprocess.MultiProcessCollector, charts: set[str]) -> None:
+        self.collector = collector
+        self.charts = charts
+
+    def collect(self) -> Iterator[Metric]:
+        for family in self.collector.collect():
+            family.samples = [s for s in family.samples if "chart" not in s.labels or s.labels["chart"] in self.charts]
+            yield family
+
+
 def exposition(app: Flask | None = None) -> bytes:
     """/metrics 的正文：多进程时每次新建 registry 合并目录里所有进程的文件，否则是本 app 的 registry。"""
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
     if is_multiprocess():
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
+        registry.register(_CurrentCharts(multiprocess.MultiProcessCollector(None), set(app.extensions["livechart"])))
         return generate_latest(registry)
     return generate_latest(get(app).registry)
+
+
+def forget(app: Flask, chart: str) -> None:
+    """图表从配置里删掉了：删除它的序列（多进程模式下删不掉，由 exposition 滤掉）。"""
+    if is_multiprocess():
+        return
+    metrics = get(app)
+    for family in (metrics.renders, metrics.failures, metrics.render_seconds, metrics.lateness, metrics.image_bytes,
+                   metrics.image_requests, metrics.cache_misses):  # fmt: skip
+        family.remove_by_labels({"chart": chart})
+
+
+def add(app: Flask, chart: str) -> None:
+    """新图表的序列从 0 开始，而不是第一次发生时才出现。"""
+    metrics = get(app)
+    for family in (metrics.renders, metrics.failures, metrics.cache_misses, metrics.render_seconds, metrics.lateness):
+        family.labels(chart)
 
 
 @dataclass(frozen=True)
@@ -199,11 +233,9 @@ _listening = False
 def init_app(app: Flask, charts: list[str]) -> None:
     """为 app 建立指标，并（每个进程一次）注册调度器监听器。"""
     global _listening
-    metrics = app.extensions[EXTENSION] = _create()
+    app.extensions[EXTENSION] = _create()
     for chart in charts:
-        # 预先创建各图表的序列：从 0 开始，而不是第一次发生时才出现
-        for family in (metrics.renders, metrics.failures, metrics.cache_misses, metrics.render_seconds, metrics.lateness):
-            family.labels(chart)
+        add(app, chart)
     if not _listening:
         scheduler.add_listener(_on_submitted, EVENT_JOB_SUBMITTED)
         _listening = True

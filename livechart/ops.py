@@ -35,7 +35,7 @@ def healthz() -> tuple[Response, int]:
     用户暂停的单个任务是有意的，不算不健康，列在 paused 里。web 角色本来就不运行任务：只看图表本身。
     """
     synced()
-    statuses = [chart_status(name) for name in jobs.workers()]
+    statuses = [chart_status(name, worker) for name, worker in jobs.workers().items()]
     stale = [s["name"] for s in statuses if s["stale"]]
     failing = [s["name"] for s in statuses if s["last_error"] and s["last_error"]["consecutive_failures"] > 0]
     codes = {s["name"]: (s["reason"] or {}).get("code") for s in statuses}

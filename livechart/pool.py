@@ -49,8 +49,12 @@ def _ready() -> bool:
     return True
 
 
-def _render(name: str, frame: pd.DataFrame) -> bytes:
-    """在工作进程里绘制；每个图表的 ChartRenderer 在第一次绘制时创建，之后复用。"""
+def _render(name: str, frame: pd.DataFrame, spec: ChartSpec | None = None) -> bytes:
+    """在工作进程里绘制；每个图表的 ChartRenderer 在第一次绘制时创建，之后复用。
+    spec：图表现在的规格（重新载入配置之后可能变了、或是新图表）；与这个进程记下的不同时换新的绘制器。"""
+    if spec is not None and _specs.get(name) != spec:
+        _specs[name] = spec
+        _renderers.pop(name, None)
     renderer = _renderers.get(name)
     if renderer is None:
         renderer = _renderers[name] = ChartRenderer(_specs[name], _level)
@@ -79,13 +83,14 @@ class RenderPool:
         for future in futures:
             future.result(timeout)
 
-    def render(self, name: str, frame: pd.DataFrame, timeout: float) -> bytes:
-        """在分给这个图表的进程里绘制，返回 PNG 字节。"""
-        index = self.assignment[name]
+    def render(self, name: str, frame: pd.DataFrame, timeout: float, spec: ChartSpec | None = None) -> bytes:
+        """在分给这个图表的进程里绘制，返回 PNG 字节。spec：图表现在的规格（随每次绘制发过去，
+        重新载入配置后新增或改了的图表不用等工作进程更新）；新图表按顺序轮流分配给工作进程。"""
         with self.lock:
+            index = self.assignment.setdefault(name, len(self.assignment) % len(self.executors))
             executor = self.executors[index]
         try:
-            return executor.submit(_render, name, frame).result(timeout)
+            return executor.submit(_render, name, frame, spec).result(timeout)
         except BrokenProcessPool:
             with self.lock:
                 if self.executors[index] is executor:

@@ -25,6 +25,44 @@ REDIS_CACHES = {name: f"flask_caching.backends.{name}" for name in ("RedisCache"
 NULL_CACHES = (None, "null", "NullCache", "flask_caching.backends.NullCache")
 
 
+# 运行中的进程可以换上的设置：重新载入配置（livechart/reload.py）时应用。别的设置（缓存后端、角色、地址、端口、
+# 渲染进程数、凭据……）在启动时就用进了扩展、线程与套接字，改了要重启：重新载入时报告“需要重启”，而不是悄悄忽略
+LIVE_SETTINGS = (
+    "CHARTS", "JOBS", "LIVECHART_MIN_INTERVAL", "LIVECHART_MAX_INTERVAL", "LIVECHART_FUTURE_MARGIN",
+    "LIVECHART_FETCH_TIMEOUT", "LIVECHART_RENDER_TIMEOUT", "LIVECHART_WARM_TIMEOUT",
+)  # fmt: skip
+_MISSING = object()
+
+
+def same(a: Any, b: Any, depth: int = 0) -> bool:
+    """两个设置值是否相同。每次载入配置模块都会新建其中的对象：没有自己的 == 的对象（如 redis 的 Retry）
+    按类型与属性比较，而不是按是不是同一个对象——否则每次保存都会误报“需要重启”。"""
+    if a is b:
+        return True
+    if type(a) is not type(b) or depth > 8:
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same(a[key], b[key], depth + 1) for key in a)
+    if isinstance(a, list | tuple):
+        return len(a) == len(b) and all(same(x, y, depth + 1) for x, y in zip(a, b, strict=True))
+    try:
+        if a == b:
+            return True
+    except Exception:
+        pass
+    if type(a).__eq__ is object.__eq__ and hasattr(a, "__dict__"):
+        return same(vars(a), vars(b), depth + 1)
+    return False
+
+
+def restart_needed(running: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """新的配置里改了、却只能在重启时生效的设置（名字，排好序）。"""
+    names = sorted(set(running) | set(new))
+    return [
+        name for name in names if name not in LIVE_SETTINGS and not same(running.get(name, _MISSING), new.get(name, _MISSING))
+    ]
+
+
 @dataclass(frozen=True)
 class Settings:
     """校验并规范化之后的配置。"""
@@ -91,6 +129,8 @@ def check(config: Mapping[str, Any]) -> Settings:
         raise ConfigError(f"LIVECHART_SCHEDULER={config.get('LIVECHART_SCHEDULER')!r}: use one of {', '.join(SCHEDULER_MODES)}")
     _seconds("LIVECHART_FETCH_TIMEOUT", config.get("LIVECHART_FETCH_TIMEOUT"), 3600)
     _seconds("LIVECHART_RECONCILE_SECONDS", config.get("LIVECHART_RECONCILE_SECONDS"), 60)
+    if not isinstance(config.get("LIVECHART_RELOAD", True), bool):
+        raise ConfigError(f"LIVECHART_RELOAD={config.get('LIVECHART_RELOAD')!r}: must be True or False")
     margin = future_margin(config.get("LIVECHART_FUTURE_MARGIN"))
     level = config.get("LIVECHART_PNG_COMPRESS_LEVEL")
     if isinstance(level, bool) or not isinstance(level, int) or not 0 <= level <= 9:

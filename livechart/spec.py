@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -103,6 +105,12 @@ class ChartSpec:
     def job_id(self) -> str:
         """该图表的重绘任务 id。"""
         return job_id_for(self.name)
+
+    @property
+    def source_key(self) -> str:
+        """数据源（类型与参数）的指纹：配置文件换了数据源时共享的窗口从头开始（livechart/history.py）。"""
+        text = json.dumps([self.source_type, self.source_params], sort_keys=True, default=repr)
+        return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
     @property
     def has_right_axis(self) -> bool:

@@ -242,3 +242,14 @@ def mark_recovered(chart: str) -> None:
     previous = load_failure(chart)
     if previous is not None and previous.consecutive:
         guarded(cache.set, failure_key(chart), ChartFailure(previous.message, previous.at, 0), timeout=NEVER, write=True)
+
+
+def forget_copy(chart: str) -> None:
+    """删掉本进程里这个图表最后一张图的副本。"""
+    current_app.extensions.setdefault(LAST_KNOWN, {}).pop(chart, None)
+
+
+def forget(chart: str) -> None:
+    """图表从配置里删掉了：删除它的图片、版本号与错误记录（同名的图表再加回来时从版本 1 开始），以及本进程的副本。"""
+    forget_copy(chart)
+    guarded(cache.delete_many, image_key(chart), version_key(chart), failure_key(chart), write=True)

@@ -24,6 +24,7 @@ from werkzeug.http import parse_date
 from livechart import coordination
 from livechart import jobs
 from livechart import metrics
+from livechart import reload
 from livechart import store
 from livechart.errors import json_error
 from livechart.extensions import scheduler
@@ -49,10 +50,13 @@ def synced() -> None:
     coordination.sync_quietly(current_app._get_current_object())  # type: ignore[attr-defined]
 
 
-def known(name: str) -> None:
-    """未知图表 → 404。"""
-    if name not in jobs.workers():
-        abort(404, f"unknown chart {name!r}; charts: {', '.join(jobs.workers())}")
+def known(name: str) -> jobs.ChartWorker:
+    """图表的重绘器；未知图表（或重新载入配置刚删掉的）→ 404。"""
+    current = jobs.workers()
+    worker = current.get(name)
+    if worker is None:
+        abort(404, f"unknown chart {name!r}; charts: {', '.join(current)}")
+    return worker
 
 
 def _reason(code: str, message: str) -> dict[str, str]:
@@ -127,9 +131,9 @@ def job_state(name: str) -> dict[str, Any]:
     return _state(interval, next_run.isoformat() if next_run else None, None)
 
 
-def chart_status(name: str) -> dict[str, Any]:
-    """一个图表的状态 JSON。"""
-    worker = jobs.workers()[name]
+def chart_status(name: str, worker: jobs.ChartWorker | None = None) -> dict[str, Any]:
+    """一个图表的状态 JSON（worker：调用方已经取到的重绘器，与它列出的图表是同一份配置）。"""
+    worker = worker or known(name)
     spec = worker.spec
     image = store.load_image(name)
     failure = store.load_failure(name)
@@ -207,6 +211,14 @@ def _png(name: str) -> Response:
     return response
 
 
+def config_status() -> dict[str, Any]:
+    """配置文件的状态（没有重新载入器的 app 全为 None）。"""
+    reloader = reload.get(current_app)
+    if reloader is None:
+        return {"config": None, "config_error": None, "config_restart_needed": None}
+    return reloader.status()
+
+
 @bp.get("/")
 def index() -> str:
     """页面：每个图表按其任务的实时间隔刷新。"""
@@ -223,7 +235,8 @@ def index() -> str:
     ]
     config = current_app.config
     scheduler_url = config["SCHEDULER_API_PREFIX"] if config.get("SCHEDULER_API_ENABLED") else None
-    return render_template("index.html", charts=charts, scheduler_url=scheduler_url, intervals=PAGE_INTERVALS)
+    return render_template("index.html", charts=charts, scheduler_url=scheduler_url, intervals=PAGE_INTERVALS,
+                           **config_status())  # fmt: skip
 
 
 @bp.get("/plot.png")
@@ -243,10 +256,12 @@ def charts_status() -> Response:
     """全部图表的状态。"""
     synced()
     return jsonify(
-        charts=[chart_status(name) for name in jobs.workers()],
+        charts=[chart_status(name, worker) for name, worker in jobs.workers().items()],
         scheduler={"running": scheduler.state == STATE_RUNNING, "state": SCHEDULER_STATES[scheduler.state]},
         # 本进程最近一次看到的缓存状态：满了（写被拒绝）时图表的新图与错误都写不进去，这里要说出来
         cache={"state": store.state()},
+        # 配置文件：监视的文件、最近一次重新载入，载入错误（config_error）与需要重启才生效的设置（livechart/reload.py）
+        **config_status(),
         now=_iso(time.time()),
     )
 
@@ -254,6 +269,6 @@ def charts_status() -> Response:
 @bp.get("/api/charts/<name>")
 def chart_status_view(name: str) -> Response:
     """一个图表的状态。"""
-    known(name)
+    worker = known(name)
     synced()
-    return jsonify(chart_status(name))
+    return jsonify(chart_status(name, worker))

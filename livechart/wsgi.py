@@ -11,11 +11,10 @@ from livechart import WSGI_CONFIG
 from livechart import ConfigError
 from livechart import create_app
 from livechart import logs
-from livechart import resolve_config
 
 logs.configure()
 try:
-    app = create_app(resolve_config(default=WSGI_CONFIG))
+    app = create_app(default=WSGI_CONFIG)
 except ConfigError as exc:
     # 一行指明原因，而不是一段堆栈；退出码 4 让 gunicorn 的主进程停下（"App failed to load"），不反复重启工作进程
     print(f"livechart: configuration error: {exc}", file=sys.stderr, flush=True)

@@ -11,13 +11,16 @@
   const statusUrl = document.body.dataset.statusUrl;
   const schedulerUrl = document.body.dataset.schedulerUrl;
   const charts = new Map();
+  const template = document.getElementById("chart-template");
   let statusTimer = null;
   let clockTimer = null;
   let clockOffsetMs = 0; // 服务器时间 − 本机时间
+  let lastPollAt = 0; // 最近一次读 /api/charts 的时刻
 
-  for (const el of document.querySelectorAll(".chart")) {
+  // 一个图表区块 → 图表的状态对象（页面上原有的，和配置文件里新增、由模板复制出来的）
+  function adopt(el) {
     const interval = parseFloat(el.dataset.interval);
-    charts.set(el.dataset.name, {
+    const chart = {
       el,
       img: el.querySelector("img.plot"),
       src: el.dataset.src,
@@ -34,7 +37,10 @@
       loading: false,
       loadingSince: 0,
       pending: null,
-    });
+    };
+    charts.set(el.dataset.name, chart);
+    bindControls(chart);
+    return chart;
   }
 
   function setText(chart, selector, text) {
@@ -63,6 +69,8 @@
     next.onerror = () => {
       chart.pending = null;
       chart.loading = false;
+      // 可能是配置文件刚删掉了这个图表：马上读一次状态，而不是等下一次轮询（最多每秒一次）
+      if (Date.now() - lastPollAt > 1000) pollStatus();
       chart.el.classList.add("failed");
       setText(chart, ".problem", "图片加载失败，保留上一张，稍后重试");
     };
@@ -165,9 +173,9 @@
     else notice.textContent = `操作失败：${message}`;
   }
 
-  for (const chart of charts.values()) {
+  function bindControls(chart) {
     const controls = chart.el.querySelector(".controls");
-    if (!controls) continue;
+    if (!controls) return;
     const job = encodeURIComponent(chart.job);
     controls.querySelector('[data-action="pause"]').addEventListener("click", () => control(chart, `/jobs/${job}/pause`, "POST"));
     controls.querySelector('[data-action="resume"]').addEventListener("click", () => control(chart, `/jobs/${job}/resume`, "POST"));
@@ -180,6 +188,53 @@
       control(chart, `/jobs/${job}`, "PATCH", { trigger: "interval", seconds });
     });
   }
+
+  // 配置文件重新载入之后：按 /api/charts 加上新图表、去掉删掉的图表、按配置的顺序排列、更新标题
+  function followCharts(statuses) {
+    const main = document.querySelector("main.charts");
+    const names = new Set(statuses.map((status) => status.name));
+    for (const [name, chart] of charts) {
+      if (names.has(name)) continue;
+      clearInterval(chart.timer);
+      if (chart.pending) chart.pending.onload = chart.pending.onerror = null;
+      chart.el.remove();
+      charts.delete(name);
+    }
+    for (const status of statuses) {
+      let chart = charts.get(status.name);
+      if (!chart) {
+        const el = template.content.firstElementChild.cloneNode(true);
+        el.id = `chart-${status.name}`;
+        el.dataset.name = status.name;
+        el.dataset.src = status.image_url;
+        el.dataset.job = status.job_id;
+        el.dataset.interval = "";
+        el.dataset.paused = "false";
+        chart = adopt(el);
+        chart.intervalMs = -1; // 与任何实时间隔都不同：下面的 pollStatus 会安排刷新
+        refresh(chart);
+      }
+      const title = chart.el.querySelector("h2");
+      if (title.textContent !== status.title) {
+        title.textContent = status.title;
+        chart.img.alt = status.title;
+      }
+    }
+    // 顺序与配置不同时才重排（移动元素会重排版面）
+    const order = statuses.map((status) => charts.get(status.name).el);
+    if (order.some((el, index) => main.children[index] !== el)) for (const el of order) main.append(el);
+  }
+
+  function showConfig(body) {
+    const error = document.getElementById("config-error");
+    const restart = document.getElementById("config-restart");
+    error.hidden = !body.config_error;
+    error.querySelector(".message").textContent = body.config_error ? body.config_error.message : "";
+    restart.hidden = !body.config_restart_needed;
+    restart.querySelector(".message").textContent = body.config_restart_needed ? body.config_restart_needed.message : "";
+  }
+
+  for (const el of document.querySelectorAll("main.charts .chart")) adopt(el);
 
   function showClock() {
     const now = Date.now() + clockOffsetMs;
@@ -196,6 +251,7 @@
 
   // 从 /api/charts 读取每个任务的实时状态：间隔或暂停状态变了就重新安排刷新
   async function pollStatus() {
+    lastPollAt = Date.now();
     let body;
     try {
       const response = await fetch(statusUrl, { cache: "no-store", headers: { Accept: "application/json" } });
@@ -206,6 +262,8 @@
       return;
     }
     clockOffsetMs = Date.parse(body.now) - Date.now();
+    showConfig(body);
+    followCharts(body.charts);
     for (const status of body.charts) {
       const chart = charts.get(status.name);
       if (!chart) continue;

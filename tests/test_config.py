@@ -45,15 +45,17 @@ def test_default_config_is_valid_and_literal() -> None:
 def test_resolve_config(name: str | None, expected: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("LIVECHART_CONFIG", raising=False)
     resolved = resolve_config(name)
+    # 配置模块从文件隔离地载入（livechart/configfile.py）：是同一个类的新副本，而不是 sys.modules 里的那个
     if expected is not None:
-        assert resolved is expected
+        assert (resolved.__module__, resolved.__qualname__) == (expected.__module__, expected.__qualname__)
+        assert resolved.CHARTS == expected.CHARTS and resolved.JOBS == expected.JOBS
     else:
         assert resolved.__name__ == "E2EConfig"
 
 
 def test_resolve_config_reads_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LIVECHART_CONFIG", "testing")
-    assert resolve_config() is config.TestingConfig
+    assert resolve_config().__qualname__ == "TestingConfig"
 
 
 @pytest.mark.parametrize(

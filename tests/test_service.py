@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import signal
 import time
 from collections import Counter
@@ -23,6 +24,7 @@ import redis
 import requests
 
 from livechart import keys
+from tests.conftest import ROOT
 from tests.conftest import RedisServer
 from tests.conftest import wait_for
 from tests.test_production import AUTH
@@ -53,15 +55,50 @@ def _redis(folder: Path) -> RedisServer:
     return server
 
 
+# 服务用的配置模块（在临时目录里，重新载入的测试改写它）：先与 ServiceE2EConfig 相同
+SERVICE_MODULE = "service_config"
+SERVICE_CONFIG = """from tests.e2e_config import ServiceE2EConfig
+
+
+class Config(ServiceE2EConfig):
+    pass
+"""
+# 保存后的样子：demo 的间隔改成 2 秒，多一个每秒重绘的图表 extra
+SERVICE_CONFIG_SAVED = """from tests.e2e_config import ServiceE2EConfig
+from tests.e2e_config import _job
+
+
+class Config(ServiceE2EConfig):
+    CHARTS = {**ServiceE2EConfig.CHARTS, "extra": {"title": "extra", "size": [320, 160], "source": {"type": "demo"}}}
+    JOBS = [{**job, "seconds": 2} if job["id"] == "redraw-demo" else job for job in ServiceE2EConfig.JOBS] + [_job("extra")]
+"""
+
+
+@dataclass
+class Service:
+    """make run-prod 的样子：一个 gunicorn、三个工作进程；配置来自临时目录里的模块。"""
+
+    server: Gunicorn
+    config: Path
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.server, name)
+
+
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gunicorn]:
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     """一个 gunicorn，三个工作进程（make run-prod 的样子），整个模块共用（测试按顺序改它的状态：先暂停 stall，
-    再改 demo 的间隔，最后暂停、恢复整个服务）。"""
+    再改 demo 的间隔，再暂停、恢复整个服务，最后改配置文件、kill -HUP）。"""
     folder = tmp_path_factory.mktemp("service")
+    modules = folder / "modules"
+    modules.mkdir()
+    config = modules / f"{SERVICE_MODULE}.py"
+    config.write_text(SERVICE_CONFIG)
     redis_server = _redis(folder)
-    server = start_gunicorn(folder, "svc", _env(redis_server, folder, WEB_CONCURRENCY="3"))
+    env = _env(redis_server, folder, f"{SERVICE_MODULE}:Config", WEB_CONCURRENCY="3", PYTHONPATH=f"{ROOT}:{modules}")
+    server = start_gunicorn(folder, "svc", env)
     try:
-        yield server
+        yield Service(server, config)
     finally:
         server.stop(signal.SIGKILL if server.process.poll() is None else signal.SIGTERM)
         redis_server.stop()
@@ -120,7 +157,7 @@ def gaps(rows: list[list[Any]]) -> list[float]:
     return [(b - a).total_seconds() for a, b in itertools.pairwise(times)]
 
 
-def test_every_fetched_row_is_kept_and_every_worker_serves_the_same_window(service: Gunicorn) -> None:
+def test_every_fetched_row_is_kept_and_every_worker_serves_the_same_window(service: Service) -> None:
     """以前：三个工作进程各自从内存覆盖共享的窗口，12 次渲染后窗口里只有 5 行，中间隔 2.5 秒。"""
     wait_for(lambda: service.status("stall")["version"] >= 7, 30, "seven renders of the stall chart")
     assert requests.post(service.url + "/scheduler/jobs/redraw-stall/pause", json={}, auth=AUTH, timeout=5).status_code == 200
@@ -139,7 +176,7 @@ def test_every_fetched_row_is_kept_and_every_worker_serves_the_same_window(servi
     assert fetched_by[-1] == pid_of(service.status("stall")["rendered_by"]) % 1000
 
 
-def test_a_patch_answer_is_what_get_returns_afterwards_on_every_worker(service: Gunicorn) -> None:
+def test_a_patch_answer_is_what_get_returns_afterwards_on_every_worker(service: Service) -> None:
     """以前：PATCH 先由 Flask-APScheduler 应用、再被对齐线程改一次；别的工作进程过一会儿才跟上。"""
     patched = requests.patch(
         service.url + "/scheduler/jobs/redraw-demo", json={"seconds": 3, "name": "Demo"}, auth=AUTH, timeout=5
@@ -158,7 +195,7 @@ def test_a_patch_answer_is_what_get_returns_afterwards_on_every_worker(service: 
         assert fresh(service, "/api/charts/demo").json()["interval"] == 3
 
 
-def test_pausing_the_scheduler_through_one_worker_pauses_the_whole_service(service: Gunicorn) -> None:
+def test_pausing_the_scheduler_through_one_worker_pauses_the_whole_service(service: Service) -> None:
     """以前：POST /scheduler/pause 只暂停回答的那个工作进程，/api/charts 的 scheduler.running 随回答的进程来回变。"""
     wait_for(lambda: service.status("demo")["version"] >= 2, 10, "demo renders")
     assert requests.post(service.url + "/scheduler/pause", json={}, auth=AUTH, timeout=5).status_code == 204
@@ -177,6 +214,49 @@ def test_pausing_the_scheduler_through_one_worker_pauses_the_whole_service(servi
     # start 在多进程时只会作用于一个进程：拒绝并说明怎么做
     started = requests.post(service.url + "/scheduler/start", json={}, auth=AUTH, timeout=5)
     assert started.status_code == 409 and "LIVECHART_SCHEDULER" in started.json()["message"]
+
+
+RELOADED = re.compile(r"\[(\d+)\] INFO livechart: 配置已重新载入")
+
+
+def test_a_saved_config_reaches_every_worker_and_every_tick_is_still_rendered_once(service: Service) -> None:
+    """保存配置文件：三个工作进程都在 3 秒内应用（demo 的间隔、新图表 extra），文件改过的任务覆盖之前运行时的修改
+    （上面的测试把 demo 改成了 3 秒），每个节拍仍只渲染一次、每个图表一个所有者。"""
+    workers = set(service.worker_pids())
+    service.config.write_text(SERVICE_CONFIG_SAVED)
+    saved = time.monotonic()
+    wait_for(lambda: {int(pid) for pid in RELOADED.findall(service.log.read_text())} == workers, 3, "every worker reloaded")
+    for _ in range(10):
+        job = fresh(service, "/scheduler/jobs/redraw-demo", auth=AUTH).json()
+        assert job["seconds"] == 2 and job["name"] == "redraw-demo", job
+    assert time.monotonic() - saved <= 3
+    log = service.log.read_text()
+    assert log.count("以配置文件为准") == 1, log  # 几个进程同时载入，作废运行时的修改只发生一次
+    assert log.count("configuration error") == 0
+    wait_for(lambda: service.status("extra")["version"] >= 1, 5, "the new chart is warmed")
+    # 每个节拍只渲染一次：数几秒之内的版本号与节拍数；所有者不变
+    start = {chart: service.status(chart) for chart in ("extra", "demo")}
+    began = time.monotonic()
+    time.sleep(4.5)
+    elapsed = time.monotonic() - began
+    for chart, seconds in (("extra", 1), ("demo", 2)):
+        now = service.status(chart)
+        renders = now["version"] - start[chart]["version"]
+        assert elapsed / seconds - 1.5 <= renders <= elapsed / seconds + 1, (chart, renders, elapsed)
+        assert now["rendered_by"] == start[chart]["rendered_by"], chart
+    assert data(service, "extra")["total"] >= 1
+    assert all("extra" in [c["name"] for c in fresh(service, "/api/charts").json()["charts"]] for _ in range(10))
+
+
+def test_kill_hup_starts_workers_from_the_file_as_it_is_now(service: Service) -> None:
+    """gunicorn 的 kill -HUP：新的工作进程读配置文件现在的内容，而不是主进程导入过的旧模块。"""
+    old = set(service.worker_pids())
+    os.kill(service.process.pid, signal.SIGHUP)
+    wait_for(lambda: len(set(service.worker_pids()) - old) == 3 and not old & set(service.worker_pids()), 30, "new workers")
+    wait_for(lambda: fresh(service, "/readyz").status_code == 200, 30, "the new workers are ready")
+    for _ in range(10):
+        assert fresh(service, "/scheduler/jobs/redraw-demo", auth=AUTH).json()["seconds"] == 2
+        assert "extra" in [c["name"] for c in fresh(service, "/api/charts").json()["charts"]]
 
 
 def test_run_on_a_process_that_is_not_the_owner_asks_the_owner(hosts: Hosts) -> None:

@@ -79,7 +79,10 @@ class SqlSource(Source):
         try:
             make_url(params["url"])
         except (ArgumentError, TypeError, ValueError):
-            raise SourceError(f"source option 'url': not a SQLAlchemy URL: {params['url']!r}") from None
+            # 不引用原文：写错的 URL 里往往就有密码，而这条消息会出现在公开的状态里（重新载入配置时的 config_error）
+            raise SourceError(
+                "source option 'url': not a SQLAlchemy URL (expected dialect+driver://user:password@host/db)"
+            ) from None
         if not isinstance(params["query"], str) or not params["query"].strip():
             raise SourceError("source option 'query' must be a SQL string")
         if not isinstance(params["time"], str):

@@ -1,0 +1,175 @@
+"""配置模块的定位与载入：唯一把 LIVECHART_CONFIG（或配置类）变成配置类、并找到它所在文件的模块。
+
+启动与重新载入（livechart/reload.py）都从文件本身载入配置模块，而且是隔离地载入：执行一个新的模块对象，
+不放进 sys.modules，也不重新导入别的模块（数据源、绘制函数的模块不会重新导入）。所以
+- 重新载入不会让正在运行的代码看到一半新、一半旧的模块；
+- gunicorn 的主进程导入过 config.py，kill -HUP 之后新的工作进程照样读到文件现在的内容，
+  而不是主进程 sys.modules 里的旧模块（docs/pitfalls.md 第 32 条）。
+载入失败（语法错误、导入错误、执行时的异常、找不到类）一律抛出 ConfigError，消息指明文件与行号，
+启动时与重新载入时一字不差。本模块不导入 Flask 的 app 与扩展。
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import sys
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from livechart.spec import ConfigError
+
+# 没有设置 LIVECHART_CONFIG 时的模块，以及其中按名字选择配置类的字典
+DEFAULT_MODULE = "config"
+NAMED = "CONFIGS"
+
+
+@dataclass(frozen=True)
+class ConfigRef:
+    """配置类在哪里：模块名、模块里的名字（CONFIGS 里的键，或类的名字）与模块的文件（没有文件时为 None）。"""
+
+    given: str  # 用户写的 LIVECHART_CONFIG（消息里引用它）
+    module: str
+    name: str
+    named: bool  # True：name 是 CONFIGS 里的键；False：name 是模块里的属性（可以是 A.B）
+    path: Path | None
+
+    def describe(self) -> str:
+        """消息与日志里的文件名（在当前目录下时用相对路径）。"""
+        if self.path is None:
+            return self.module
+        try:
+            return str(self.path.relative_to(Path.cwd()))
+        except ValueError:
+            return str(self.path)
+
+
+def locate(config: str) -> ConfigRef:
+    """LIVECHART_CONFIG 的值 → ConfigRef：development / testing / production、"模块:类"、"模块"（其中的 Config 类）。"""
+    if ":" not in config and "." not in config:
+        module, name, named = DEFAULT_MODULE, config, True
+    elif ":" in config:
+        module, _, name = config.partition(":")
+        named = False
+    else:
+        module, name, named = config, "Config", False
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError) as exc:
+        spec, problem = None, f"{type(exc).__name__}: {exc}"
+    else:
+        problem = f"No module named {module!r}"
+    if spec is None:
+        raise ConfigError(
+            f"LIVECHART_CONFIG={config!r}: cannot import it ({problem}); run from the livechart checkout "
+            "or put the module on PYTHONPATH"
+        )
+    # absolute 而不是 resolve：配置文件可能是符号链接（Kubernetes 的 ConfigMap 更新时换掉链接指向的目录），
+    # 要看的是这个路径现在指向的文件，而不是启动时它指向的那个
+    path = Path(spec.origin).absolute() if spec.origin and spec.has_location else None
+    return ConfigRef(config, module, name, named, path)
+
+
+def ref_of(config_class: Any) -> ConfigRef | None:
+    """直接传入的配置类（测试）所在的模块；找不到文件时为 None。"""
+    module = sys.modules.get(getattr(config_class, "__module__", ""))
+    origin = getattr(module, "__file__", None)
+    if module is None or origin is None:
+        return None
+    name = config_class.__qualname__
+    return ConfigRef(f"{module.__name__}:{name}", module.__name__, name, False, Path(origin).absolute())
+
+
+def digest(data: bytes) -> str:
+    """文件内容的摘要（重新载入只在内容真的变了时进行）。"""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """载入的结果：配置类、载入时文件内容的摘要，以及读文件之前的 signature（之后的保存一定会被发现）。"""
+
+    config_class: Any
+    digest: str
+    signature: tuple[int, int, int] | None = None
+
+
+def _where(ref: ConfigRef, exc: BaseException) -> str:
+    """异常发生在配置文件的哪一行（找不到时为空）。"""
+    if isinstance(exc, SyntaxError) and exc.lineno:
+        return f", line {exc.lineno}"
+    frames = [frame for frame in traceback.extract_tb(exc.__traceback__) if ref.path and Path(frame.filename) == ref.path]
+    return f", line {frames[-1].lineno}" if frames else ""
+
+
+def _execute(ref: ConfigRef, source: bytes) -> ModuleType:
+    """在一个新的模块对象里执行配置文件的这份内容（不进 sys.modules）。"""
+    assert ref.path is not None
+    spec = importlib.util.spec_from_file_location(ref.module, ref.path)
+    if spec is None:
+        raise ConfigError(f"LIVECHART_CONFIG={ref.given!r}: {ref.describe()} is not a Python module")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        code = compile(source, str(ref.path), "exec", dont_inherit=True)
+        exec(code, module.__dict__)
+    except SyntaxError as exc:
+        raise ConfigError(f"{ref.describe()}{_where(ref, exc)}: {exc.msg} (SyntaxError)") from None
+    except Exception as exc:
+        raise ConfigError(f"{ref.describe()}{_where(ref, exc)}: {type(exc).__name__}: {exc}") from None
+    return module
+
+
+def _pick(ref: ConfigRef, module: ModuleType) -> Any:
+    """在模块里找到配置类。"""
+    if ref.named:
+        configs = getattr(module, NAMED, None)
+        if not isinstance(configs, dict):
+            raise ConfigError(f"{ref.describe()}: has no {NAMED} dict (name → configuration class)")
+        if ref.name not in configs:
+            raise ConfigError(f"LIVECHART_CONFIG={ref.name!r}: unknown; use one of {', '.join(configs)} or 'module:Class'")
+        return configs[ref.name]
+    found: Any = module
+    for part in ref.name.split("."):
+        found = getattr(found, part, None)
+        if found is None and ":" not in ref.given:  # LIVECHART_CONFIG=模块：其中名为 Config 的类
+            raise ConfigError(f"LIVECHART_CONFIG={ref.given!r}: module has no Config class; name one with 'module:Class'")
+        if found is None:
+            raise ConfigError(f"LIVECHART_CONFIG={ref.given!r}: {ref.describe()} has no {ref.name!r}")
+    if isinstance(found, ModuleType) or not isinstance(found, type):
+        raise ConfigError(f"LIVECHART_CONFIG={ref.given!r}: {ref.name!r} in {ref.describe()} is not a class")
+    return found
+
+
+def read(ref: ConfigRef) -> bytes:
+    """配置文件现在的内容；读不到时抛 ConfigError。"""
+    assert ref.path is not None
+    try:
+        return ref.path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{ref.describe()}: cannot read it ({exc.strerror or exc})") from None
+
+
+def load(ref: ConfigRef, source: bytes | None = None) -> Loaded:
+    """从文件（或给定的内容）隔离地载入配置模块，返回其中的配置类。没有文件的模块照常导入。"""
+    if ref.path is None:
+        try:
+            module = importlib.import_module(ref.module)
+        except Exception as exc:
+            raise ConfigError(f"LIVECHART_CONFIG={ref.given!r}: cannot import it ({type(exc).__name__}: {exc})") from None
+        return Loaded(_pick(ref, module), "")
+    before = signature(ref.path)
+    data = read(ref) if source is None else source
+    return Loaded(_pick(ref, _execute(ref, data)), digest(data), before)
+
+
+def signature(path: Path) -> tuple[int, int, int] | None:
+    """文件的 (inode, 大小, 修改时间 ns)：便宜地发现保存（编辑器改名替换时 inode 也变）；文件不在时为 None。"""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns
