@@ -43,11 +43,13 @@ __all__ = ["ConfigError", "create_app"]
 
 
 def load_config(
-    config: Any = None, default: str = "development"
-) -> tuple[Any, configfile.ConfigRef | None, configfile.Loaded | None]:
+    config: Any = None, default: str = "development", *, fallback: bool = False
+) -> tuple[Any, configfile.ConfigRef | None, configfile.Loaded | None, str | None]:
     """把 LIVECHART_CONFIG（或参数）解析为配置类：development / testing / production / "模块:类" / "模块"。
 
-    返回 (配置类, 它所在的配置模块, 载入的结果：摘要与读之前的 signature)。名字指定的配置模块从文件本身隔离地载入
+    返回 (配置类, 它所在的配置模块, 载入的结果：摘要与读之前的 signature, 载入错误)。
+    fallback：文件现在载入不了、而本进程记得它上一次有效的内容时（gunicorn 的主进程载入过，见 configfile.last_good），
+    用那份内容，并把错误返回给调用方报告，而不是抛出——被重启的工作进程不能因为刚存了一个错误就让整个服务器停下。名字指定的配置模块从文件本身隔离地载入
     （livechart/configfile.py）：重新载入时看的也是它。直接传入的配置类（测试）原样使用，不监视。
     没有设置 LIVECHART_CONFIG 时用 default：python -m livechart 是 development，
     WSGI 入口（gunicorn livechart.wsgi:app）是 production（见 livechart/wsgi.py）。
@@ -55,10 +57,17 @@ def load_config(
     if config is None:
         config = os.environ.get("LIVECHART_CONFIG", "").strip() or default
     if not isinstance(config, str):
-        return config, None, None
+        return config, None, None, None
     ref = configfile.locate(config)
-    loaded = configfile.load(ref)
-    return loaded.config_class, ref, loaded
+    try:
+        loaded = configfile.load(ref)
+    except ConfigError as exc:
+        good = configfile.last_good(ref) if fallback else None
+        if good is None:
+            raise
+        loaded = configfile.load(ref, good)
+        return loaded.config_class, ref, loaded, str(exc)
+    return loaded.config_class, ref, loaded, None
 
 
 def resolve_config(config: Any = None, default: str = "development") -> Any:
@@ -130,13 +139,16 @@ def describe(app: Flask, config_class: Any) -> str:
     )
 
 
-def create_app(config: Any = None, overrides: dict[str, Any] | None = None, *, default: str = "development") -> Flask:
+def create_app(
+    config: Any = None, overrides: dict[str, Any] | None = None, *, default: str = "development", fallback: bool = False
+) -> Flask:
     """应用工厂：载入并校验配置，绑定扩展，注册蓝图，预热缓存，启动调度器。
 
     config：配置类，或 LIVECHART_CONFIG 那样的名字；None 时取 LIVECHART_CONFIG，没有设置时取 default。
+    fallback：配置文件现在载入不了时用本进程记得的上一份有效内容启动并报告错误（gunicorn 的工作进程，见 load_config）。
     """
     app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
-    config_class, ref, loaded = load_config(config, default)
+    config_class, ref, loaded, problem = load_config(config, default, fallback=fallback)
     # 原样的设置（重新载入时与新的比较，见 livechart/reload.py）
     raw = reload.raw_config(config_class, overrides)
     app.config.from_object(config_class)
@@ -194,6 +206,6 @@ def create_app(config: Any = None, overrides: dict[str, Any] | None = None, *, d
         jobs.warm(app)
     _start_scheduler(app)
     coordination.start(app)
-    reload.init_app(app, ref, overrides, raw, loaded)
+    reload.init_app(app, ref, overrides, raw, loaded, problem)
     app.logger.info("%s", describe(app, config_class))
     return app

@@ -163,7 +163,20 @@ def load(ref: ConfigRef, source: bytes | None = None) -> Loaded:
         return Loaded(_pick(ref, module), "")
     before = signature(ref.path)
     data = read(ref) if source is None else source
-    return Loaded(_pick(ref, _execute(ref, data)), digest(data), before)
+    loaded = Loaded(_pick(ref, _execute(ref, data)), digest(data), before)
+    _last_good[ref.path] = data
+    return loaded
+
+
+# 每个配置文件最近一次载入成功的内容（本进程里）。gunicorn 的主进程在启动时、以及 fork 每个工作进程之前
+# （pre_fork）载入一次：fork 出来的工作进程继承它。配置文件正好有错时被重启的工作进程（崩溃、OOM、超时、kill -HUP）
+# 用它启动并报告错误，而不是退出——gunicorn 把工作进程载入失败当作“App failed to load”，会停掉整个服务器
+_last_good: dict[Path, bytes] = {}
+
+
+def last_good(ref: ConfigRef) -> bytes | None:
+    """这个配置文件在本进程里最近一次载入成功的内容；没有时为 None。"""
+    return _last_good.get(ref.path) if ref.path is not None else None
 
 
 def signature(path: Path) -> tuple[int, int, int] | None:

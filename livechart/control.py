@@ -55,8 +55,11 @@ def _limits() -> IntervalLimits:
 
 
 def _job(job_id: str) -> Response:
-    """任务当前的样子（Flask-APScheduler 的 JSON 格式）。"""
-    return job_json(scheduler.get_job(job_id))
+    """任务当前的样子（Flask-APScheduler 的 JSON 格式）；重新载入配置刚删掉了它时 404。"""
+    job = scheduler.get_job(job_id)
+    if job is None:
+        return json_error(404, "not_found", f"job {job_id!r} not found")
+    return job_json(job)
 
 
 def _change(chart: str, want: dict[str, Any], *, replace: bool = False) -> None:
@@ -241,6 +244,9 @@ def perform(endpoint: str, body: dict[str, Any]) -> Response | None:
         return None
     try:
         return handler(body, **(request.view_args or {}))
+    except coordination.UnknownChart as exc:
+        # 守卫检查之后、修改之前，重新载入配置删掉了这个图表：什么都没改
+        return json_error(404, "not_found", f"chart {exc} is no longer configured (config reloaded); nothing was changed")
     except JobSpecError as exc:
         return json_error(400, "bad_request", str(exc))
     except store.Unavailable as exc:

@@ -431,6 +431,13 @@ class Coordinator:
                 store.guarded(self.client.hset, self.key(keys.declared()), self.me, json.dumps(self.declared, sort_keys=True),
                               write=True)  # fmt: skip
 
+    def still_declared_elsewhere(self, chart: str) -> bool:
+        """还有别的进程的配置声明着这个图表（它们还没重新载入，或者配置不同）。"""
+        if self.client is None:
+            return False
+        found = store.guarded(self.client.hgetall, self.key(keys.declared()))
+        return any(member.decode() != self.me and chart in json.loads(value) for member, value in found.items())
+
     def forget_chart(self, chart: str) -> None:
         """图表从配置里删掉了：交出租约，删掉它的期望状态（同名的图表再加回来时从头开始）。"""
         self.owned.pop(chart, None)
@@ -503,6 +510,8 @@ def apply(app: Flask, chart: str, want: dict[str, Any]) -> None:
     # 多进程模式下 want 是 Redis 里的整条记录：没有的字段取配置文件的值；单进程时 want 是一次修改：没有的字段保持现状
     declared = (coordinator.declared.get(chart) or {}) if coordinator.enabled else {}
     with coordinator.lock:
+        if chart not in app.extensions["livechart"]:
+            return  # 重新载入配置刚删掉了这个图表：不再给它建任务
         job = scheduler.get_job(job_id)
         if want.get("removed"):
             if job is not None:
@@ -568,6 +577,10 @@ def apply_service(paused: bool | None) -> None:
         log.info("调度器已恢复（整个服务）")
 
 
+class UnknownChart(KeyError):
+    """修改的图表已经不在配置里（重新载入配置刚删掉了它）。"""
+
+
 def change(app: Flask, chart: str, want: dict[str, Any], *, replace: bool = False) -> None:
     """/scheduler API 对一个图表任务的修改：唯一的路径。
 
@@ -575,14 +588,18 @@ def change(app: Flask, chart: str, want: dict[str, Any], *, replace: bool = Fals
     别的进程收到通知立即跟上，读取状态的请求之前也会先对齐（sync）。单进程：直接应用到本进程的调度器。
     """
     coordinator = get(app)
-    if not coordinator.enabled:
-        apply(app, chart, want)
-        return
-    coordinator.record(chart, want, replace=replace)
-    try:
-        sync(app)
-    except store.Unavailable:
-        apply(app, chart, want)  # 已经记下了，只是读不回来：照所记的应用（Redis 恢复后对齐读到的也是它）
+    # 在协调器的锁里检查并修改：重新载入配置换图表时也持有这把锁，删掉的图表不会再被记下或建出任务
+    with coordinator.lock:
+        if chart not in app.extensions["livechart"]:
+            raise UnknownChart(chart)
+        if not coordinator.enabled:
+            apply(app, chart, want)
+            return
+        coordinator.record(chart, want, replace=replace)
+        try:
+            sync(app)
+        except store.Unavailable:
+            apply(app, chart, want)  # 已经记下了，只是读不回来：照所记的应用（Redis 恢复后对齐读到的也是它）
 
 
 def change_service(app: Flask, paused: bool) -> None:

@@ -16,6 +16,7 @@ LIVECHART_THREADS（每个进程运行 Flask 的线程数）、LIVECHART_HOST / 
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Any
 
@@ -24,6 +25,7 @@ from flask import Config as FlaskConfig
 from livechart import ROOT
 from livechart import WSGI_CONFIG
 from livechart import ConfigError
+from livechart import load_config
 from livechart import metrics
 from livechart import resolve_config
 from livechart import settings
@@ -93,6 +95,13 @@ def on_starting(server: Any) -> None:
     except ConfigError as exc:
         raise RuntimeError(f"livechart refuses to start: {exc}") from exc
     server.log.info("metrics of all workers in %s", _metrics_dir.path)
+
+
+def pre_fork(server: Any, worker: Any) -> None:
+    """（主进程）fork 每个工作进程之前载入一次配置文件：有效时它就是工作进程有错时可以退回的内容
+    （livechart/configfile.py 的 last_good）；无效时保留上一份，由工作进程报告错误。"""
+    with contextlib.suppress(ConfigError):
+        load_config(default=WSGI_CONFIG)
 
 
 def child_exit(server: Any, worker: Any) -> None:

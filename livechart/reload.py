@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import threading
@@ -40,7 +41,9 @@ from livechart.extensions import scheduler
 from livechart.redact import scrub
 from livechart.redact import secret_values
 from livechart.spec import ConfigError
+from livechart.spec import IntervalLimits
 from livechart.spec import job_id_for
+from livechart.spec import job_interval
 
 log = logging.getLogger("livechart")
 
@@ -98,10 +101,12 @@ class Plan:
     jobs: dict[str, tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=dict)
     # 变了的别的可以在运行中换上的设置
     settings: tuple[str, ...] = ()
+    # 图表的顺序变了（页面的顺序；/plot.png 是第一个）时为新的顺序
+    order: tuple[str, ...] = ()
 
     @property
     def empty(self) -> bool:
-        return not (self.added or self.removed or self.respecced or self.jobs or self.settings)
+        return not (self.added or self.removed or self.respecced or self.jobs or self.settings or self.order)
 
     def describe(self) -> str:
         """日志里的一行：改了什么。"""
@@ -121,7 +126,9 @@ class Plan:
             parts.append(f"图表 {chart} 的规格变了（{kept}）")
         if self.settings:
             parts.append(f"设置 {', '.join(self.settings)}")
-        return "；".join(parts) or "没有变化"
+        if self.order:
+            parts.append(f"图表的顺序 {'、'.join(self.order)}（/plot.png 是 {self.order[0]}）")
+        return "；".join(parts) or "没有要应用的变化"
 
 
 def plan(
@@ -142,7 +149,10 @@ def plan(
                     if old_declared.get(name) != new_declared.get(name)}  # fmt: skip
     live = tuple(name for name in settings.LIVE_SETTINGS
                  if name not in ("CHARTS", "JOBS") and not settings.same(old_raw.get(name), new_raw.get(name)))  # fmt: skip
-    return Plan(added, removed, respecced, new_source, changed_jobs, live)
+    kept = [name for name in checked.charts if name in old_specs]
+    order = tuple(checked.charts) if kept != [name for name in old_specs if name in checked.charts] or (
+        next(iter(old_specs)) != next(iter(checked.charts))) else ()  # fmt: skip
+    return Plan(added, removed, respecced, new_source, changed_jobs, live, order)
 
 
 class Reloader:
@@ -166,6 +176,8 @@ class Reloader:
         self.restart: list[str] = []
         self.restart_at: float | None = None
         self.reloaded_at: float | None = None
+        # 配置文件不见了的时刻（monotonic）：编辑器先删再写时只是一瞬间
+        self.missing_since: float | None = None
         self.lock = threading.Lock()
         self.stop = threading.Event()
         self.thread: threading.Thread | None = None
@@ -205,7 +217,15 @@ class Reloader:
                 return None  # 可能正写到一半（先截断再写的编辑器）：下一次再看
             self.signature = signature
             if signature is None:
-                return None  # 编辑器先删再写：等文件回来
+                # 编辑器先删再写：等文件回来；一直不在（超过一个周期）才报告
+                if self.missing_since is None:
+                    self.missing_since = time.monotonic()
+                    self.signature = ("missing",)  # type: ignore[assignment]  # 下一次 poll 再看
+                elif self.error is None or "cannot read" not in self.error["message"]:
+                    self.digest = ""
+                    return self._failed(f"{self.ref.describe()}: cannot read it (No such file or directory)")
+                return None
+            self.missing_since = None
             try:
                 data = configfile.read(self.ref)
             except ConfigError as exc:
@@ -312,8 +332,10 @@ class Reloader:
                 for chart in change.added:
                     metrics.add(app, chart)
                     store.forget_copy(chart)  # 以前同名图表的副本（跟随线程可能替没重新载入的进程读进来过）
-                for chart in (*change.added, *change.jobs):
+                for chart in change.added:
                     self._apply_job(chart, declared[chart])
+                for chart, (old, _) in change.jobs.items():
+                    self._apply_job(chart, declared[chart], old)
             for chart in change.removed:
                 self._forget(chart, previous[chart])
             for chart in change.new_source:
@@ -322,7 +344,9 @@ class Reloader:
         self.running = {**{k: v for k, v in self.running.items() if k not in settings.LIVE_SETTINGS},
                         **{k: v for k, v in raw.items() if k in settings.LIVE_SETTINGS}}  # fmt: skip
         self.reloaded_at = time.time()
-        log.info("配置已重新载入（%s）：%s", self.ref.describe() if self.ref else "?", change.describe())
+        fixed = "（之前的错误已改正）" if self.error is not None else ""
+        log.info("配置已重新载入（%s）：%s%s", self.ref.describe() if self.ref else "?", change.describe(), fixed)
+        self._check_limits(change)
         restart = settings.restart_needed(self.started, raw)
         if restart != self.restart:
             self.restart, self.restart_at = restart, time.time() if restart else None
@@ -332,13 +356,35 @@ class Reloader:
                 log.info("需要重启才生效的设置又与启动时相同了")
         self._draw_soon(change, workers)
 
-    def _apply_job(self, chart: str, declared: dict[str, Any]) -> None:
+    def _check_limits(self, change: Plan) -> None:
+        """新的间隔上下限：运行中已经超出范围的任务（运行时改过的间隔）说出来，不悄悄留着。"""
+        if not {"LIVECHART_MIN_INTERVAL", "LIVECHART_MAX_INTERVAL"} & set(change.settings):
+            return
+        limits = IntervalLimits.of(self.app.config)
+        for name in jobs.workers(self.app):
+            seconds = job_interval(scheduler.get_job(job_id_for(name)))
+            if seconds is not None and not limits.low <= seconds <= limits.high:
+                log.warning(
+                    "任务 %s 的间隔 %g 秒（运行时改的）不在新的范围 [%g, %g] 秒内：它照旧运行；用 PATCH 或在配置文件里改它",
+                    job_id_for(name), seconds, limits.low, limits.high,
+                )  # fmt: skip
+
+    def _apply_job(self, chart: str, declared: dict[str, Any], previous: dict[str, Any] | None = None) -> None:
         """新增的图表、任务声明变了的图表：按文件建任务或改任务（文件改过的任务以文件为准，暂停保留）。"""
         app = self.app
         coordinator = coordination.get(app)
         if not coordinator.enabled:
             # 文件声明的就是任务的全部：没有声明的选项回到默认值（之前运行时的修改作废），暂停保留
-            coordination.apply(app, chart, {**coordination.job_defaults(app, chart), **declared})
+            want = {**coordination.job_defaults(app, chart), **declared}
+            job = scheduler.get_job(job_id_for(chart))
+            if job is not None and previous is not None:
+                # 运行时改过（与旧的声明不同）的，说出来：与多进程时 settle_precedence 的那一行一样
+                before = {"seconds": job_interval(job), **{k: getattr(job, k, None) for k in want if k != "seconds"}}
+                was = {**coordination.job_defaults(app, chart), **previous}
+                runtime = {k: v for k, v in before.items() if v != was.get(k)}
+                if runtime:
+                    log.warning("配置文件改过图表 %s 的任务：以配置文件为准，作废运行时的修改 %s", chart, runtime)
+            coordination.apply(app, chart, want)
             return
         try:
             coordination.settle_precedence(app, [chart])
@@ -357,10 +403,18 @@ class Reloader:
         """删掉的图表：等它正在进行的重绘（最多 REMOVE_WAIT_SECONDS 秒），再删掉它在缓存与 Redis 里的一切。"""
         app = self.app
         acquired = worker.lock.acquire(timeout=REMOVE_WAIT_SECONDS)
+        coordinator = coordination.get(app)
         try:
-            coordination.get(app).forget_chart(chart)
-            history.get(app).remove(chart)
-            store.forget(chart)
+            if coordinator.still_declared_elsewhere(chart):
+                # 别的进程还没重新载入（或配置不同）：共享的键留给最后一个不再声明它的进程删，
+                # 否则很快又加回来时，没看到删除的进程与看到了的进程状态不一致（如运行时的暂停）
+                coordinator.release(chart)
+                coordinator.owned.pop(chart, None)
+                store.forget_copy(chart)
+            else:
+                coordinator.forget_chart(chart)
+                history.get(app).remove(chart)
+                store.forget(chart)
         except store.Unavailable:
             log.warning("图表 %s 已删除，但缓存（Redis）不可用：它的键没有删掉，同名的图表再加回来时会接着用它们", chart)
         finally:
@@ -424,8 +478,9 @@ class Reloader:
         if self.restart:
             restart = {
                 "settings": list(self.restart),
-                "message": f"{', '.join(self.restart)} changed in {file}: restart livechart to apply "
-                f"{'it' if len(self.restart) == 1 else 'them'} (the running values are the ones it started with)",
+                "message": f"{', '.join(self.restart)} changed in {file}: restart livechart (under gunicorn, kill -HUP "
+                f"the master is enough) to apply {'it' if len(self.restart) == 1 else 'them'}; the running values are "
+                "the ones it started with",
                 "at": _iso(self.restart_at),
             }
         return {
@@ -440,10 +495,23 @@ class Reloader:
 
 
 def init_app(
-    app: Flask, ref: ConfigRef | None, overrides: dict[str, Any] | None, raw: dict[str, Any], loaded: Loaded | None
+    app: Flask,
+    ref: ConfigRef | None,
+    overrides: dict[str, Any] | None,
+    raw: dict[str, Any],
+    loaded: Loaded | None,
+    problem: str | None = None,
 ) -> Reloader:
-    """建立本 app 的重新载入器；LIVECHART_RELOAD 为真且配置来自一个文件时开始监视。"""
+    """建立本 app 的重新载入器；LIVECHART_RELOAD 为真且配置来自一个文件时开始监视。
+    problem：配置文件现在载入不了、本进程是用上一份有效的内容启动的（gunicorn 重启的工作进程）：报告它。"""
     reloader = app.extensions[EXTENSION] = Reloader(app, ref, overrides, raw, loaded)
+    if problem is not None and reloader.ref is not None:
+        # 当作已经看过现在这份（有错的）内容：改好之前不再重复报告
+        with contextlib.suppress(ConfigError):
+            reloader.digest = configfile.digest(configfile.read(reloader.ref))
+        reloader.signature = configfile.signature(reloader.ref.path)
+        reloader.error = {"message": problem, "at": time.time(), "secrets": []}
+        log.error("configuration error: %s（本进程用主进程记得的上一份有效配置启动，改好并保存后自动载入）", problem)
     if app.config.get("LIVECHART_RELOAD", True):
         reloader.start()
     return reloader

@@ -252,4 +252,5 @@ def forget_copy(chart: str) -> None:
 def forget(chart: str) -> None:
     """图表从配置里删掉了：删除它的图片、版本号与错误记录（同名的图表再加回来时从版本 1 开始），以及本进程的副本。"""
     forget_copy(chart)
-    guarded(cache.delete_many, image_key(chart), version_key(chart), failure_key(chart), write=True)
+    # 连同上一个布局（v1）的窗口：同名的图表再加回来时不会再导入它
+    guarded(cache.delete_many, image_key(chart), version_key(chart), failure_key(chart), keys.legacy_history(chart), write=True)

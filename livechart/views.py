@@ -102,7 +102,11 @@ def _shared_state(name: str) -> dict[str, Any]:
     want = coordinator.desired_one(name)
     if want.get("removed"):
         return _state(None, None, _no_job(name))
-    interval = float(want.get("seconds") or coordinator.declared[name]["seconds"])
+    # 重新载入配置刚删掉这个图表时，它已经不在声明里了：按没有任务回答，而不是 KeyError
+    seconds = want.get("seconds") or (coordinator.declared.get(name) or {}).get("seconds")
+    if not seconds:
+        return _state(None, None, _no_job(name))
+    interval = float(seconds)
     if want.get("paused"):
         return _state(interval, None, _job_paused(name))
     if coordinator.service_paused():

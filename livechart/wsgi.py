@@ -14,7 +14,8 @@ from livechart import logs
 
 logs.configure()
 try:
-    app = create_app(default=WSGI_CONFIG)
+    # fallback：配置文件正好有错时，被重启的工作进程用主进程记得的上一份有效配置启动（并报告错误），不让整个服务器停下
+    app = create_app(default=WSGI_CONFIG, fallback=True)
 except ConfigError as exc:
     # 一行指明原因，而不是一段堆栈；退出码 4 让 gunicorn 的主进程停下（"App failed to load"），不反复重启工作进程
     print(f"livechart: configuration error: {exc}", file=sys.stderr, flush=True)

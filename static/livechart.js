@@ -231,7 +231,7 @@
     error.hidden = !body.config_error;
     error.querySelector(".message").textContent = body.config_error ? body.config_error.message : "";
     restart.hidden = !body.config_restart_needed;
-    restart.querySelector(".message").textContent = body.config_restart_needed ? body.config_restart_needed.message : "";
+    restart.querySelector(".settings").textContent = body.config_restart_needed ? body.config_restart_needed.settings.join("、") : "";
   }
 
   for (const el of document.querySelectorAll("main.charts .chart")) adopt(el);
@@ -269,8 +269,9 @@
       if (!chart) continue;
       const intervalMs = status.interval ? status.interval * 1000 : null;
       const changed = intervalMs !== chart.intervalMs || status.paused !== chart.paused;
-      // 暂停时也可能被“立即运行”重绘：版本变了就取一次新图
-      if (chart.version !== null && status.version !== chart.version && chart.paused) refresh(chart);
+      // 暂停时也可能被“立即运行”重绘；刚加上的图表、上一次没取到图的图表：版本变了就立即取一次新图，不等下一个间隔
+      const waiting = chart.paused || chart.version === 0 || chart.el.classList.contains("failed");
+      if (chart.version !== null && status.version !== chart.version && waiting) refresh(chart);
       chart.intervalMs = intervalMs;
       chart.paused = status.paused;
       chart.reason = status.reason;

@@ -147,9 +147,15 @@ def test_charts_added_and_removed_in_the_file(make_app: Any, module: ConfigModul
     assert status["version"] == 1 and status["title"] == "C again" and status["interval"] == 3
 
 
-def test_removing_the_first_chart_moves_plot_png_to_the_next_one(make_app: Any, module: ConfigModule) -> None:
+def test_removing_the_first_chart_moves_plot_png_to_the_next_one(make_app: Any, module: ConfigModule, caplog: Any) -> None:
     app = make_app(module.ref)
     client = app.test_client()
+    caplog.set_level(logging.INFO, logger="livechart")
+    module.save({"b": chart("B", 2), "a": chart("A")}, {"a": 1, "b": 2})
+    assert applied(app) == "applied"
+    assert reload_lines(caplog)[-1].endswith("：图表的顺序 b、a（/plot.png 是 b）")
+    assert [c["name"] for c in client.get("/api/charts").json["charts"]] == ["b", "a"]
+    assert client.get("/plot.png").data == client.get("/charts/b.png").data
     module.save({"b": chart("B", 2)}, {"b": 2})
     assert applied(app) == "applied"
     assert client.get("/plot.png").data == client.get("/charts/b.png").data
@@ -225,7 +231,7 @@ def test_settings_that_need_a_restart_are_reported_not_ignored(make_app: Any, mo
     assert client.get("/api/charts").json["config_restart_needed"] is None
 
 
-def test_the_file_wins_only_for_the_jobs_it_changes(make_app: Any, module: ConfigModule) -> None:
+def test_the_file_wins_only_for_the_jobs_it_changes(make_app: Any, module: ConfigModule, caplog: Any) -> None:
     """优先规则：文件改了某个任务，就覆盖之前运行时对它的修改；运行时在保存之后的修改一直有效，直到文件再改这个任务。"""
     app = make_app(module.ref)
     client = app.test_client()
@@ -235,9 +241,12 @@ def test_the_file_wins_only_for_the_jobs_it_changes(make_app: Any, module: Confi
     module.save(charts, {"a": 1, "b": 4})  # 只改了 b
     assert applied(app) == "applied"
     assert (job_seconds(client, "a"), job_seconds(client, "b")) == (7, 4)
+    caplog.set_level(logging.WARNING, logger="livechart")
     module.save(charts, {"a": 3, "b": 4})  # 改了 a：以文件为准，暂停保留
     assert applied(app) == "applied"
     assert job_seconds(client, "a") == 3
+    overridden = [r.getMessage() for r in caplog.records if "以配置文件为准" in r.getMessage()]
+    assert overridden == ["配置文件改过图表 a 的任务：以配置文件为准，作废运行时的修改 {'seconds': 7.0}"]
     assert client.get("/api/charts/a").json["reason"]["code"] == "job_paused"
     assert client.patch("/scheduler/jobs/redraw-a", json={"seconds": 9}).status_code == 200
     module.save(charts, {"a": 3, "b": 5})
@@ -485,3 +494,18 @@ def test_with_redis_removing_a_chart_leaves_keys_of_another_prefix_alone(
     module.save({"a": chart("A")}, {"a": 1})
     assert applied(app) == "applied"
     assert plain.exists(other)
+
+
+def test_a_missing_file_is_reported_and_its_return_is_applied(make_app: Any, module: ConfigModule) -> None:
+    app = make_app(module.ref)
+    client = app.test_client()
+    text = module.path.read_text()
+    module.path.unlink()
+    assert applied(app) is None  # 编辑器先删再写：先等一个周期
+    assert applied(app) == "failed"
+    assert client.get("/api/charts").json["config_error"]["message"].endswith("cannot read it (No such file or directory)")
+    assert applied(app) is None  # 只报告一次
+    assert job_seconds(client, "a") == 1
+    module.write(text.replace("'seconds': 1", "'seconds': 2"))
+    assert applied(app) == "applied"
+    assert client.get("/api/charts").json["config_error"] is None and job_seconds(client, "a") == 2

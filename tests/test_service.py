@@ -259,6 +259,26 @@ def test_kill_hup_starts_workers_from_the_file_as_it_is_now(service: Service) ->
         assert "extra" in [c["name"] for c in fresh(service, "/api/charts").json()["charts"]]
 
 
+def test_a_worker_restarted_while_the_file_is_broken_keeps_the_service_up(service: Service) -> None:
+    """配置文件正好有错时被重启的工作进程（崩溃、OOM、超时）：用主进程记得的上一份有效配置启动并报告错误。
+    否则它以“App failed to load”退出，gunicorn 就停掉整个服务器。"""
+    good = service.config.read_text()
+    service.config.write_text(good + "\nclass Broken(:\n")
+    wait_for(lambda: all(fresh(service, "/api/charts").json()["config_error"] for _ in range(10)), 5, "every worker reports")
+    victim = service.worker_pids()[0]
+    os.kill(victim, signal.SIGKILL)
+    wait_for(lambda: len(service.worker_pids()) == 3 and victim not in service.worker_pids(), 20, "a new worker")
+    wait_for(lambda: "本进程用主进程记得的上一份有效配置启动" in service.log.read_text(), 20, "the new worker started")
+    for _ in range(10):
+        assert fresh(service, "/readyz").status_code == 200
+        body = fresh(service, "/api/charts").json()
+        assert "(SyntaxError)" in body["config_error"]["message"], body["config_error"]
+        assert "extra" in [c["name"] for c in body["charts"]]
+    assert service.process.poll() is None
+    service.config.write_text(good)
+    wait_for(lambda: not any(fresh(service, "/api/charts").json()["config_error"] for _ in range(10)), 5, "fixed everywhere")
+
+
 def test_run_on_a_process_that_is_not_the_owner_asks_the_owner(hosts: Hosts) -> None:
     """POST …/run 与缓存未命中都不能让别的进程自己取数：窗口不会分叉。"""
     a = hosts.servers[0]
