@@ -61,6 +61,8 @@ def load_config(
     ref = configfile.locate(config)
     try:
         loaded = configfile.load(ref)
+        if fallback:  # 载入了还不够：整个配置要能通过校验，否则同样退回上一份有效的内容
+            settings.check(reload.raw_config(loaded.config_class))
     except ConfigError as exc:
         good = configfile.last_good(ref) if fallback else None
         if good is None:

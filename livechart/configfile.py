@@ -96,6 +96,8 @@ class Loaded:
     config_class: Any
     digest: str
     signature: tuple[int, int, int] | None = None
+    # 载入的内容（校验通过之后由调用方 remember）
+    source: bytes = b""
 
 
 def _where(ref: ConfigRef, exc: BaseException) -> str:
@@ -163,15 +165,19 @@ def load(ref: ConfigRef, source: bytes | None = None) -> Loaded:
         return Loaded(_pick(ref, module), "")
     before = signature(ref.path)
     data = read(ref) if source is None else source
-    loaded = Loaded(_pick(ref, _execute(ref, data)), digest(data), before)
-    _last_good[ref.path] = data
-    return loaded
+    return Loaded(_pick(ref, _execute(ref, data)), digest(data), before, data)
 
 
-# 每个配置文件最近一次载入成功的内容（本进程里）。gunicorn 的主进程在启动时、以及 fork 每个工作进程之前
-# （pre_fork）载入一次：fork 出来的工作进程继承它。配置文件正好有错时被重启的工作进程（崩溃、OOM、超时、kill -HUP）
-# 用它启动并报告错误，而不是退出——gunicorn 把工作进程载入失败当作“App failed to load”，会停掉整个服务器
+# 每个配置文件最近一次载入并校验通过的内容（本进程里）。gunicorn 的主进程在启动时、以及 fork 每个工作进程之前
+# （pre_fork）载入并校验一次：fork 出来的工作进程继承它。配置文件正好有错时被重启的工作进程（崩溃、OOM、超时、
+# kill -HUP）用它启动并报告错误，而不是退出——gunicorn 把工作进程载入失败当作“App failed to load”，会停掉整个服务器
 _last_good: dict[Path, bytes] = {}
+
+
+def remember(ref: ConfigRef | None, loaded: Loaded | None) -> None:
+    """记下这份内容：它载入了，而且整个配置校验通过（只有调用方知道后者）。"""
+    if ref is not None and ref.path is not None and loaded is not None and loaded.source:
+        _last_good[ref.path] = loaded.source
 
 
 def last_good(ref: ConfigRef) -> bytes | None:

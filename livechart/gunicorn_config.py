@@ -25,6 +25,7 @@ from flask import Config as FlaskConfig
 from livechart import ROOT
 from livechart import WSGI_CONFIG
 from livechart import ConfigError
+from livechart import configfile
 from livechart import load_config
 from livechart import metrics
 from livechart import resolve_config
@@ -64,7 +65,9 @@ _problem: ConfigError | None = None
 try:
     workers = _count("WEB_CONCURRENCY", 2)
     threads = _count("LIVECHART_THREADS", 4)
-    _settings = check_deployment(resolve_config(default=WSGI_CONFIG), workers)
+    _class, _ref, _loaded, _ = load_config(default=WSGI_CONFIG)
+    _settings = check_deployment(_class, workers)
+    configfile.remember(_ref, _loaded)  # 工作进程遇到有错的配置文件时可以退回的内容
     _host = _settings["LIVECHART_HOST"]
     # IPv6 地址要加方括号（gunicorn 把 ":::8000" 当成空端口）
     bind = [f"{f'[{_host}]' if ':' in _host else _host}:{_settings['LIVECHART_PORT']}"]
@@ -101,7 +104,9 @@ def pre_fork(server: Any, worker: Any) -> None:
     """（主进程）fork 每个工作进程之前载入一次配置文件：有效时它就是工作进程有错时可以退回的内容
     （livechart/configfile.py 的 last_good）；无效时保留上一份，由工作进程报告错误。"""
     with contextlib.suppress(ConfigError):
-        load_config(default=WSGI_CONFIG)
+        config_class, ref, loaded, _ = load_config(default=WSGI_CONFIG)
+        check_deployment(config_class, workers)
+        configfile.remember(ref, loaded)
 
 
 def child_exit(server: Any, worker: Any) -> None:

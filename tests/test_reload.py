@@ -509,3 +509,20 @@ def test_a_missing_file_is_reported_and_its_return_is_applied(make_app: Any, mod
     module.write(text.replace("'seconds': 1", "'seconds': 2"))
     assert applied(app) == "applied"
     assert client.get("/api/charts").json["config_error"] is None and job_seconds(client, "a") == 2
+
+
+def test_a_worker_falls_back_to_the_last_valid_content_for_any_kind_of_error(module: ConfigModule) -> None:
+    """gunicorn 的工作进程（create_app(fallback=True)）：文件载入不了或校验不过时，退回主进程记下的上一份有效内容。"""
+    from livechart import configfile
+    from livechart import load_config
+
+    _, ref, loaded, _ = load_config(module.ref)
+    configfile.remember(ref, loaded)
+    module.save({"a": chart("A", dpi=5), "b": chart("B", 2)}, {"a": 4, "b": 2})  # 载入得了，校验不过
+    assert load_config(module.ref)[0].JOBS[0]["seconds"] == 4  # 不退回时照常载入（校验在 create_app 里失败）
+    fallen, _, _, problem = load_config(module.ref, fallback=True)
+    assert problem is not None and "option 'dpi'" in problem
+    assert fallen.JOBS[0]["seconds"] == 1
+    module.write("class Config(:\n")
+    fallen, _, _, problem = load_config(module.ref, fallback=True)
+    assert problem is not None and problem.endswith("(SyntaxError)") and fallen.JOBS[0]["seconds"] == 1
