@@ -141,7 +141,7 @@ def watching_cost(minutes: float) -> dict[str, Any]:
         os.utime(path, (old, old))  # 修改时间不“新”：和运行中的服务一样，只 stat
         sys.path.insert(0, folder)
         ref = configfile.locate(f"{MODULE}:Config")
-        reloader = Reloader(None, ref, None, {}, configfile.load(ref).digest)  # type: ignore[arg-type]
+        reloader = Reloader(None, ref, None, {}, configfile.load(ref))  # type: ignore[arg-type]
         seconds = minutes * 60
 
         def run(work: bool) -> float:

@@ -237,7 +237,7 @@ def test_a_saved_config_reaches_every_worker_and_every_tick_is_still_rendered_on
     # 每个节拍只渲染一次：数几秒之内的版本号与节拍数；所有者不变
     start = {chart: service.status(chart) for chart in ("extra", "demo")}
     began = time.monotonic()
-    time.sleep(4.5)
+    time.sleep(4)
     elapsed = time.monotonic() - began
     for chart, seconds in (("extra", 1), ("demo", 2)):
         now = service.status(chart)
