@@ -429,9 +429,45 @@ def _schemas() -> dict[str, Any]:
         },
         "ChartsStatus": {
             "type": "object",
-            "required": ["charts", "scheduler", "cache", "now"],
+            "required": ["charts", "scheduler", "cache", "config", "config_error", "config_restart_needed", "now"],
             "properties": {
                 "charts": {"type": "array", "items": _ref("ChartStatus")},
+                "config": {
+                    "type": "object",
+                    "nullable": True,
+                    "description": "the configuration module this process watches and reloads on save (docs/reload.md)",
+                    "required": ["file", "watching", "reloaded_at"],
+                    "properties": {
+                        "file": {"type": "string", "nullable": True},
+                        "watching": {"type": "boolean"},
+                        "reloaded_at": {"type": "string", "nullable": True, "description": "last reload applied (UTC)"},
+                    },
+                    "additionalProperties": False,
+                },
+                "config_error": {
+                    "type": "object",
+                    "nullable": True,
+                    "description": "the last save did not load: the running configuration stays until a valid save",
+                    "required": ["message", "at", "file"],
+                    "properties": {
+                        "message": {"type": "string", "description": "as start-up would print it, secrets removed"},
+                        "at": {"type": "string"},
+                        "file": {"type": "string", "nullable": True},
+                    },
+                    "additionalProperties": False,
+                },
+                "config_restart_needed": {
+                    "type": "object",
+                    "nullable": True,
+                    "description": "settings changed in the file that take effect only after a restart",
+                    "required": ["settings", "message", "at"],
+                    "properties": {
+                        "settings": {"type": "array", "items": {"type": "string"}},
+                        "message": {"type": "string"},
+                        "at": {"type": "string", "nullable": True},
+                    },
+                    "additionalProperties": False,
+                },
                 "cache": {
                     "type": "object",
                     "description": "what this process last saw of the cache: ok, unavailable, or full (Redis refuses writes)",
