@@ -162,7 +162,7 @@ class OwnerSilent(Exception):
 def _redraw_by_owner(chart: str) -> None:
     """立即重绘：本进程是所有者（或图表没有所有者、由本进程接手）时在这个请求里重绘；否则请所有者重绘并等它的结果。
 
-    等所有者时只读版本号与错误记录（几十字节），不读整张图；所有者在取数期限加 2 秒内没有回答时抛 OwnerSilent。
+    等所有者时只读版本号与错误记录（几十字节），版本号变了才读一次图片记录；所有者在取数期限加 2 秒内没有回答时抛 OwnerSilent。
     """
     worker = workers().get(chart)
     if worker is None:
@@ -176,7 +176,14 @@ def _redraw_by_owner(chart: str) -> None:
     give_up = time.monotonic() + worker.fetch_seconds + 2
     while time.monotonic() < give_up:
         time.sleep(0.05)
-        if store.current_version(chart) != version or store.load_failure(chart) != failure:
+        now = store.current_version(chart)
+        if now != version:
+            # 版本号先加一、图片记录后写入（store.save_image）：等到图片记录也是这一版，回答的才是新图
+            image = store.load_image(chart)
+            if image is not None and image.version >= now:
+                return
+            continue
+        if store.load_failure(chart) != failure:
             return
     raise OwnerSilent(f"the process that owns chart {chart!r} ({coordinator.holder(chart) or 'none now'}) did not redraw it within "
                       f"{worker.fetch_seconds + 2:g} s; retry shortly")  # fmt: skip
