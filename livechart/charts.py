@@ -1,7 +1,7 @@
-"""图表绘制：DataFrame 进，PNG 字节出。每个图表复用一个 Figure，只原地更新数据。
+"""内置的时间序列类型：一个 keep=True 的绘图函数（timeseries），与自定义的 draw 函数走同一条路（livechart/renderer.py）。
 
-不使用 pyplot（全局状态、会泄漏），不导入 Flask，也从不写文件：
-Figure 的 Agg 画布 → Pillow → BytesIO → bytes。
+第一次调用时在给它的 Figure 上建好全部图元（放在 context.artists 里），之后只原地更新数据。
+不使用 pyplot（全局状态、会泄漏），不导入 Flask。
 
 为什么不每次都完整重绘（bench/README.md 有测量）：标题、y 轴、网格、背景每次都一样，
 却占了绘制时间的大半。这里把这些静态部分画一次、缓存为背景（Agg 的 copy_from_bbox），
@@ -14,10 +14,7 @@ y 轴范围变化时才重建背景；自动范围取整到刻度，所以很少
 
 from __future__ import annotations
 
-import threading
-import warnings
 from dataclasses import dataclass
-from io import BytesIO
 from typing import Any
 
 import matplotlib.dates as mdates
@@ -25,41 +22,25 @@ import numpy as np
 import pandas as pd
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 from matplotlib.ticker import Locator
 from matplotlib.ticker import MaxNLocator
-from PIL import Image
 
-from livechart import fonts
+from livechart.drawing import DrawContext
+from livechart.drawing import Resolved
 from livechart.quality import drawable
+from livechart.sources.frames import empty_frame
 from livechart.spec import ChartSpec
 from livechart.spec import SeriesSpec
+from livechart.themes import THEMES
+from livechart.themes import Theme
 
 # x 轴至少显示的时长（天，Matplotlib 日期单位）：刚启动时新点从右侧长出，刻度也不会细到毫秒
 MIN_SPAN = 60 / 86400
 SECONDS_PER_DAY = 86400.0
 
-
-@dataclass(frozen=True)
-class Theme:
-    """配色。"""
-
-    face: str
-    text: str
-    grid: str
-    spine: str
-    cycle: tuple[str, ...]
-
-
-THEMES = {
-    "light": Theme("#ffffff", "#1d2430", "#b0b7c3", "#8a93a0", ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-                   "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")),
-    "dark": Theme("#1a1f26", "#e6e9ee", "#4a5260", "#5b6472", ("#4e9bff", "#ffb454", "#5ed28a", "#ff6b6b", "#c08cff",
-                  "#e0a070", "#ff8fd0", "#b0b0b0", "#e6e65c", "#4fd8e8")),
-}  # fmt: skip
 
 BINARY_PREFIXES = ("", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei")
 
@@ -107,18 +88,15 @@ class Drawn:
     label: Artist | None
 
 
-class ChartRenderer:
-    """一个图表的绘制器：持有一个复用的 Figure 及其全部图元。"""
+class TimeSeriesPlot:
+    """一个 Figure 上的时间序列图：全部图元建一次，之后只更新数据，静态部分缓存为背景（局部重绘）。"""
 
-    # Matplotlib 不是线程安全的：同一进程内所有图表的绘制串行进行（类级锁）
-    draw_lock = threading.Lock()
-
-    def __init__(self, spec: ChartSpec, compress_level: int = 1) -> None:
+    def __init__(self, figure: Figure, spec: ChartSpec, theme: Theme) -> None:
         self.spec = spec
-        self.compress_level = compress_level
-        self.theme = theme = THEMES[spec.theme]
-        self.figure = Figure(figsize=(spec.width / spec.dpi, spec.height / spec.dpi), dpi=spec.dpi, facecolor=theme.face)
-        self.canvas = FigureCanvasAgg(self.figure)
+        self.theme = theme
+        self.figure = figure
+        figure.set_facecolor(theme.face)
+        self.canvas = figure.canvas
         self.axes = self.figure.add_subplot()
         self.right = self.axes.twinx() if spec.has_right_axis else None
         self._style()
@@ -343,21 +321,21 @@ class ChartRenderer:
         axis.offsetText.set_text(axis.major.formatter.get_offset())
         axis.offsetText.draw(renderer)
 
-    def _encode(self) -> bytes:
-        """Agg 缓冲区 → PNG 字节。背景不透明，去掉 alpha 通道：编码更快、文件更小。"""
-        width, height = self.canvas.get_width_height()
-        image = Image.frombuffer("RGBA", (width, height), self.canvas.buffer_rgba(), "raw", "RGBA", 0, 1).convert("RGB")
-        buffer = BytesIO()
-        image.save(buffer, format="png", compress_level=self.compress_level)
-        return buffer.getvalue()
+    def draw(self, frame: pd.DataFrame) -> None:
+        """把窗口数据画到画布上（局部重绘），并把 Figure 标记为已画好：绘制器不再整体重画（livechart/renderer.py）。"""
+        self._update(frame)
+        self._draw()
+        self.figure.stale = False
 
-    def render(self, frame: pd.DataFrame) -> bytes:
-        """绘制窗口数据，返回 PNG 字节。"""
-        with self.draw_lock:
-            self._update(frame)
-            with warnings.catch_warnings():
-                if not fonts.cjk_available():
-                    # 已在启动时警告过一次；不要每次绘制都为缺字形刷屏
-                    warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from", category=UserWarning)
-                self._draw()
-            return self._encode()
+
+def timeseries(figure: Figure, data: pd.DataFrame | None, context: DrawContext, *, spec: ChartSpec) -> None:
+    """内置类型的绘图函数（keep=True）：第一次调用时建图，之后只更新数据。"""
+    plot = context.artists.get("plot")
+    if plot is None:
+        plot = context.artists["plot"] = TimeSeriesPlot(figure, spec, THEMES[context.theme])
+    plot.draw(data if data is not None else empty_frame([series.column for series in spec.series]))
+
+
+def builtin(spec: ChartSpec) -> Resolved:
+    """内置类型（line、area、bar、step、scatter）的绘图函数：与 draw 指定的函数同一个接口。"""
+    return Resolved(timeseries, takes_context=True, kwargs={"spec": spec}, keep=True, trusted=True)

@@ -73,6 +73,8 @@ def _query() -> tuple[str, str | None, int]:
 def chart_data(name: str) -> Response:
     """图表当前的滚动窗口：JSON（columns、series、rows、version）或 CSV（?format=csv）。"""
     spec = known(name).spec
+    if spec.source_type is None:
+        abort(404, f"chart {name!r} has no data: it has no source, its draw function gathers its own data")
     form, since_text, limit = _query()
     zone = get_localzone()
     try:
@@ -80,7 +82,9 @@ def chart_data(name: str) -> Response:
     except export.QueryError as exc:
         abort(400, str(exc))
     window, version = _snapshot(name)
-    table = export.select(window, [series.column for series in spec.series], zone, since, limit)
+    # draw 图表的数据源不声明列、也没写 series 时：窗口里的全部列
+    columns = [series.column for series in spec.series] or ([] if window is None else [str(c) for c in window.columns])
+    table = export.select(window, columns, zone, since, limit)
     if form == "csv":
         body = export.to_csv(table).encode()
         # send_file 写 Content-Disposition（非 ASCII 的图表名按 RFC 5987 编码）
@@ -94,7 +98,8 @@ def chart_data(name: str) -> Response:
             version=version,
             timezone=str(zone),
             columns=[export.TIME_COLUMN, *table.columns],
-            series=[{"column": s.column, "label": s.label, "axis": s.axis} for s in spec.series],
+            series=[{"column": s.column, "label": s.label, "axis": s.axis} for s in spec.series]
+            or [{"column": column, "label": column, "axis": "left"} for column in columns],
             rows=export.rows(table),
             total=table.total,
         )

@@ -25,7 +25,6 @@ from livechart import coordination
 from livechart import history
 from livechart import metrics
 from livechart import store
-from livechart.charts import ChartRenderer
 from livechart.deadline import Deadline
 from livechart.deadline import StillRunning
 from livechart.deadline import Stopping
@@ -34,6 +33,8 @@ from livechart.failure_log import FailureLog
 from livechart.pool import RenderPool
 from livechart.quality import DataQuality
 from livechart.redact import public_message
+from livechart.renderer import DRAWING
+from livechart.renderer import Renderer
 from livechart.sources import Source
 from livechart.sources import make_source
 from livechart.sources.frames import empty_frame
@@ -54,11 +55,12 @@ class ChartWorker:
 
     spec: ChartSpec
     interval: float
-    source: Source
+    # 没有 source 的 draw 图表为 None：函数自己收集数据，没有窗口
+    source: Source | None
     # 一次取数的总期限（秒）：数据源自己的 timeout，没有时取 LIVECHART_FETCH_TIMEOUT
     fetch_seconds: float
     # 本进程内的绘制器；使用渲染进程池时为 None（Figure 在池的工作进程里）
-    renderer: ChartRenderer | None
+    renderer: Renderer | None
     pool: RenderPool | None = None
     # POST /scheduler/jobs/<id>/run 在请求线程里直接调用任务，绕过 max_instances，
     # 可能与计划运行重叠（docs/pitfalls.md 第 5 条），所以这里自己加锁
@@ -81,6 +83,11 @@ class ChartWorker:
         self.failures = FailureLog(self.spec.name)
         self.quality = DataQuality(self.spec.name, tuple(series.column for series in self.spec.series))
         self.fetcher = Deadline(self.spec.name)
+
+    def close_source(self) -> None:
+        """关闭数据源（连接池等）；没有 source 的图表什么也不做。"""
+        if self.source is not None:
+            self.source.close()
 
     def _load(self) -> None:
         """从共享的窗口读回本进程的副本（第一次、接手时、写入序号对不上时）。
@@ -167,6 +174,7 @@ class ChartWorker:
         if not self.lock.acquire(timeout=timeout):
             # 别的重绘（/run 或缓存未命中）正在进行：这个节拍让给它，不算失败
             current_app.logger.debug("图表 %s 正在重绘，跳过这个节拍", name)
+            self._report_hung()
             return store.last_known(name)
         try:
             if self.retired:
@@ -182,12 +190,24 @@ class ChartWorker:
         finally:
             self.lock.release()
 
-    def _draw(self, window: pd.DataFrame) -> bytes:
-        """绘制：有渲染进程池时在池里，否则在本进程（类级锁串行）。"""
+    def _draw(self, window: pd.DataFrame | None) -> bytes:
+        """绘制：有渲染进程池时在池里，否则在本进程（进程级的绘制锁串行，renderer.py）。"""
         if self.pool is not None:
             return self.pool.render(self.spec.name, window, current_app.config["LIVECHART_RENDER_TIMEOUT"], self.spec)
         assert self.renderer is not None
         return self.renderer.render(window)
+
+    def _report_hung(self) -> None:
+        """本进程里这个图表的绘图函数画了超过 LIVECHART_RENDER_TIMEOUT 还没返回：在状态里报告（每个节拍更新时长）。
+        它占着进程级的绘制锁，别的图表等锁超时也会报告它（renderer.DrawingBlocked）。"""
+        busy = DRAWING.busy_for(self.spec.name)
+        if busy is not None and busy > current_app.config["LIVECHART_RENDER_TIMEOUT"]:
+            message = (
+                f"drawing: the draw function has been running for {busy:.0f} s and has not returned; it stops all drawing in "
+                "this process (run slow or untrusted draw functions with LIVECHART_RENDER_PROCESSES)"
+            )
+            with contextlib.suppress(store.Unavailable):
+                store.record_failure(self.spec.name, message)
 
     def live_interval(self) -> float:
         """任务当前的间隔（可能已被 API 修改）；没有任务时取配置的间隔。"""
@@ -208,10 +228,14 @@ class ChartWorker:
         started = time.perf_counter()
         # 出错的地方写进公开的错误消息（数据源还是绘制）
         where = f"{self.spec.source_type} source"
+        drawing_where = "drawing" if self.spec.draw is None else f"draw function {self.spec.draw.function}"
         try:
-            if only_if_missing and not coordination.get().owns(name):
+            if self.source is None:
+                # 没有 source 的 draw 图表：函数自己收集数据（每个进程各自的状态），没有窗口
+                where, window = drawing_where, None
+            elif only_if_missing and not coordination.get().owns(name):
                 # 缓存未命中而本进程不是所有者：用共享的窗口画，不取数（取数只由所有者做，窗口不会分叉）
-                where = "drawing"
+                where = drawing_where
                 window = self._shared_window()
             else:
                 # 卡住的数据源最多占用期限这么久，之后报告超时（deadline.py）
@@ -219,11 +243,12 @@ class ChartWorker:
                 rows = self.fetcher.call(self.source.fetch, self.fetch_seconds, patience)
                 if self.retired:
                     return None  # 取数期间图表被删掉了（或换了数据源）：结果不进窗口
-                where = "drawing"
+                where = drawing_where
                 # 时间比现在晚太多的行不进窗口（只计数），否则一行 2099 年的数据就卡住图表（livechart/quality.py）
                 rows = self.quality.admit(rows, current_app.config["LIVECHART_FUTURE_MARGIN"], current_app.logger)
                 window = self._store_rows(rows)
-            self.quality.check(window, current_app.logger)
+            if window is not None:
+                self.quality.check(window, current_app.logger)
             png = self._draw(window)
         except (store.Unavailable, Stopping):
             raise
@@ -268,15 +293,19 @@ def fetch_deadline(params: Mapping[str, Any], default: float) -> float:
     return 2 * float(own) + 2 if own is not None else float(default)
 
 
+def make_renderer(app: Flask, spec: ChartSpec) -> Renderer:
+    """本进程里的绘制器（PNG 压缩级别、等绘制锁的期限来自配置）。"""
+    return Renderer(spec, app.config["LIVECHART_PNG_COMPRESS_LEVEL"], app.config["LIVECHART_RENDER_TIMEOUT"])
+
+
 def build_worker(app: Flask, spec: ChartSpec, interval: float, render_pool: RenderPool | None) -> ChartWorker:
     """为一个图表创建数据源与绘制器（启动与重新载入配置时同一个函数）。"""
-    level = app.config["LIVECHART_PNG_COMPRESS_LEVEL"]
     return ChartWorker(
         spec,
         interval,
-        make_source(spec.source_type, spec.source_params),
+        None if spec.source_type is None else make_source(spec.source_type, spec.source_params),
         fetch_deadline(spec.source_params, app.config["LIVECHART_FETCH_TIMEOUT"]),
-        None if render_pool else ChartRenderer(spec, level),
+        None if render_pool else make_renderer(app, spec),
         render_pool,
     )
 
@@ -286,8 +315,7 @@ def successor(app: Flask, old: ChartWorker, spec: ChartSpec, interval: float) ->
     重绘锁总是沿用：新旧两个重绘器不会同时画这个图表，旧的那次画完的图也不会盖掉新规格的图。"""
     same_source = (old.spec.source_type, dict(old.spec.source_params)) == (spec.source_type, dict(spec.source_params))
     if same_source:
-        level = app.config["LIVECHART_PNG_COMPRESS_LEVEL"]
-        renderer = None if old.pool else ChartRenderer(spec, level)
+        renderer = None if old.pool else make_renderer(app, spec)
         worker = ChartWorker(spec, interval, old.source, old.fetch_seconds, renderer, old.pool, lock=old.lock)
         worker.window, worker.seq, worker.loaded, worker.pending = old.window, old.seq, old.loaded, old.pending
         worker.fetcher, worker.failures, worker.renders = old.fetcher, old.failures, old.renders

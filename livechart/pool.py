@@ -5,8 +5,11 @@
 服务线程抢不到绘制的 GIL，几个图表也能在几个核上并行绘制。调度器线程只取数据、存字节。
 
 每个图表固定分给一个工作进程（按配置顺序轮流分配），所以每个图表只有一个 Figure，
-背景缓存照样有效。工作进程用 spawn 启动（fork 一个有线程的进程不安全），导入 livechart 时选择 Agg。
+背景缓存照样有效。工作进程用 spawn 启动（fork 一个有线程的进程不安全），导入 livechart 时选择 Agg；
+绘图函数（draw）在工作进程里按路径导入。
 工作进程死掉（被杀、崩溃）时这一次重绘记为失败，换一个新进程，下一次照常。
+一次绘制超过 LIVECHART_RENDER_TIMEOUT（卡住的绘图函数）时放弃它：杀掉这个进程、换一个新的；
+排在它后面的、分给同一个进程的图表改到新进程上画，只有它们要等（docs/drawing.md）。
 """
 
 from __future__ import annotations
@@ -14,13 +17,17 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import threading
+import time
+from concurrent.futures import CancelledError
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 
 import pandas as pd
 
-from livechart.charts import ChartRenderer
+from livechart import drawing
 from livechart.fonts import configure_fonts
+from livechart.renderer import Renderer
 from livechart.spec import ChartSpec
 
 log = logging.getLogger("livechart")
@@ -30,9 +37,13 @@ class RenderProcessDied(RuntimeError):
     """绘制进程在绘制中途退出。"""
 
 
+class RenderTimedOut(RuntimeError):
+    """一次绘制超过了期限：放弃它，换了一个新的绘制进程。"""
+
+
 # --- 工作进程里的状态 ---
 _specs: dict[str, ChartSpec] = {}
-_renderers: dict[str, ChartRenderer] = {}
+_renderers: dict[str, Renderer] = {}
 _level = 1
 
 
@@ -49,16 +60,17 @@ def _ready() -> bool:
     return True
 
 
-def _render(name: str, frame: pd.DataFrame, spec: ChartSpec | None = None) -> bytes:
-    """在工作进程里绘制；每个图表的 ChartRenderer 在第一次绘制时创建，之后复用。
+def _render(name: str, frame: pd.DataFrame | None, spec: ChartSpec | None = None) -> tuple[bytes, bool]:
+    """在工作进程里绘制；每个图表的绘制器在第一次绘制时创建，之后复用。返回 (PNG, pyplot 是否已被导入)。
     spec：图表现在的规格（重新载入配置之后可能变了、或是新图表）；与这个进程记下的不同时换新的绘制器。"""
     if spec is not None and _specs.get(name) != spec:
         _specs[name] = spec
         _renderers.pop(name, None)
     renderer = _renderers.get(name)
     if renderer is None:
-        renderer = _renderers[name] = ChartRenderer(_specs[name], _level)
-    return renderer.render(frame)
+        # 进程里一次只画一个图表，不会等绘制锁
+        renderer = _renderers[name] = Renderer(_specs[name], _level)
+    return renderer.render(frame), drawing.pyplot_loaded()
 
 
 class RenderPool:
@@ -83,21 +95,47 @@ class RenderPool:
         for future in futures:
             future.result(timeout)
 
-    def render(self, name: str, frame: pd.DataFrame, timeout: float, spec: ChartSpec | None = None) -> bytes:
+    def render(self, name: str, frame: pd.DataFrame | None, timeout: float, spec: ChartSpec | None = None) -> bytes:
         """在分给这个图表的进程里绘制，返回 PNG 字节。spec：图表现在的规格（随每次绘制发过去，
-        重新载入配置后新增或改了的图表不用等工作进程更新）；新图表按顺序轮流分配给工作进程。"""
+        重新载入配置后新增或改了的图表不用等工作进程更新）；新图表按顺序轮流分配给工作进程。
+
+        超过 timeout 秒：放弃这次绘制，换掉这个进程，抛 RenderTimedOut。排在后面的绘制因为进程被换掉而失败时
+        （不是自己的进程死了），在新进程上再画一次，用的是剩下的期限。"""
+        deadline = time.monotonic() + timeout
         with self.lock:
             index = self.assignment.setdefault(name, len(self.assignment) % len(self.executors))
-            executor = self.executors[index]
-        try:
-            return executor.submit(_render, name, frame, spec).result(timeout)
-        except BrokenProcessPool:
+        while True:
             with self.lock:
-                if self.executors[index] is executor:
-                    log.error("绘制进程 %d 意外退出，换一个新进程", index)
-                    executor.shutdown(wait=False, cancel_futures=True)
-                    self.executors[index] = self._executor()
-            raise RenderProcessDied(f"render process {index} died while drawing {name!r}") from None
+                executor = self.executors[index]
+            try:
+                png, pyplot = executor.submit(_render, name, frame, spec).result(max(0.0, deadline - time.monotonic()))
+            except FutureTimeout:
+                self._replace(index, executor, f"绘制进程 %d 画图表 {name} 超过 {timeout:g} 秒，放弃这次绘制，换一个新进程")
+                raise RenderTimedOut(
+                    f"drawing took longer than LIVECHART_RENDER_TIMEOUT ({timeout:g} s); it was abandoned and its render "
+                    "process replaced"
+                ) from None
+            except (BrokenProcessPool, CancelledError):
+                with self.lock:
+                    replaced = self.executors[index] is not executor
+                if replaced and time.monotonic() < deadline:
+                    continue  # 进程是因为别的图表卡住才被换掉的：在新进程上画
+                self._replace(index, executor, f"绘制进程 %d 在画图表 {name} 时意外退出，换一个新进程")
+                raise RenderProcessDied(f"render process {index} died while drawing {name!r}") from None
+            drawing.warn_if_pyplot(pyplot)
+            return png
+
+    def _replace(self, index: int, executor: ProcessPoolExecutor, message: str) -> None:
+        """换掉第 index 个进程（还是 executor 时；别的线程可能已经换过）：杀掉旧进程，新进程在下一次提交时启动。"""
+        with self.lock:
+            if self.executors[index] is not executor:
+                return
+            log.error(message, index)
+            processes = list((executor._processes or {}).values())
+            self.executors[index] = self._executor()
+        executor.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.kill()
 
     def pids(self) -> list[int]:
         """工作进程的 pid（测试与基准用）。"""

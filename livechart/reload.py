@@ -292,7 +292,7 @@ class Reloader:
     @staticmethod
     def _close(built: list[jobs.ChartWorker]) -> None:
         for worker in built:
-            worker.source.close()
+            worker.close_source()
 
     # ------------------------------------------------------------ 应用
 
@@ -421,7 +421,7 @@ class Reloader:
             if acquired:
                 worker.lock.release()
         metrics.forget(app, chart)
-        worker.source.close()
+        worker.close_source()
 
     @staticmethod
     def _close_later(worker: jobs.ChartWorker) -> None:
@@ -430,7 +430,7 @@ class Reloader:
         def close() -> None:
             acquired = worker.lock.acquire(timeout=worker.fetch_seconds + REMOVE_WAIT_SECONDS)
             try:
-                worker.source.close()
+                worker.close_source()
             finally:
                 if acquired:
                     worker.lock.release()

@@ -128,6 +128,7 @@ def check(config: Mapping[str, Any]) -> Settings:
     if config.get("LIVECHART_SCHEDULER") not in SCHEDULER_MODES:
         raise ConfigError(f"LIVECHART_SCHEDULER={config.get('LIVECHART_SCHEDULER')!r}: use one of {', '.join(SCHEDULER_MODES)}")
     _seconds("LIVECHART_FETCH_TIMEOUT", config.get("LIVECHART_FETCH_TIMEOUT"), 3600)
+    _seconds("LIVECHART_RENDER_TIMEOUT", config.get("LIVECHART_RENDER_TIMEOUT"), 3600)
     _seconds("LIVECHART_RECONCILE_SECONDS", config.get("LIVECHART_RECONCILE_SECONDS"), 60)
     if not isinstance(config.get("LIVECHART_RELOAD", True), bool):
         raise ConfigError(f"LIVECHART_RELOAD={config.get('LIVECHART_RELOAD')!r}: must be True or False")

@@ -17,6 +17,7 @@ import pandas as pd
 from apscheduler.triggers.interval import IntervalTrigger
 from matplotlib.colors import is_color_like
 
+from livechart import drawing
 from livechart import sources
 
 JOB_FUNC = "livechart.jobs:redraw"
@@ -49,8 +50,10 @@ THEMES = ("light", "dark")
 AXES = ("left", "right")
 CHART_KEYS = (
     "title", "kind", "stacked", "source", "series", "ylabel", "y2label", "unit", "y2unit", "ylim", "y2lim",
-    "window", "size", "dpi", "theme", "annotate_last", "legend",
+    "window", "size", "dpi", "theme", "annotate_last", "legend", "draw",
 )  # fmt: skip
+# 只属于内置类型的选项：有 draw 的图表自己画坐标轴，给了这些就是配置错误
+KIND_ONLY = ("kind", "stacked", "ylabel", "y2label", "unit", "y2unit", "ylim", "y2lim", "annotate_last", "legend")
 SERIES_KEYS = ("label", "axis", "color")
 # 按时长的窗口最多保留的点数（内存上限）
 MAX_POINTS = 100_000
@@ -80,10 +83,12 @@ class ChartSpec:
 
     name: str
     title: str
-    source_type: str
+    # 没有 source 的图表（只有 draw 的才可以）：None 与 {}
+    source_type: str | None
     source_params: Mapping[str, Any]
     series: tuple[SeriesSpec, ...]
-    kind: str = "line"
+    # 有 draw 的图表为 None
+    kind: str | None = "line"
     stacked: bool = False
     ylabel: str = ""
     y2label: str = ""
@@ -100,6 +105,8 @@ class ChartSpec:
     theme: str = "light"
     annotate_last: bool = False
     legend: bool = True
+    # 自定义的绘图函数（livechart/drawing.py）；None 为内置类型
+    draw: drawing.DrawSpec | None = None
 
     @property
     def job_id(self) -> str:
@@ -223,38 +230,23 @@ def parse_chart(name: Any, raw: Any) -> ChartSpec:
     unknown = sorted(set(raw) - set(CHART_KEYS))
     if unknown:
         raise _fail(where, f"unknown option {unknown[0]!r} (known: {', '.join(CHART_KEYS)})")
-    for required in ("title", "source"):
-        if required not in raw:
-            raise _fail(where, f"option '{required}' is required")
-    if not isinstance(raw["source"], Mapping):
-        raise _fail(where, "option 'source' must be a dict with a 'type'")
-    try:
-        source_type, source_params = sources.normalize(raw["source"])
-    except sources.SourceError as exc:
-        raise _fail(where, str(exc)) from None
-    columns = sources.SOURCES[source_type].columns(source_params)
-    series = _series(where, raw.get("series"), source_type, columns)
-    if columns is None and source_type == "python":
-        # 事先不知道列的数据源（python）：告诉它图表要画哪些列，结果缺列时它在取数时就报错并指明缺的列
-        source_params = {**source_params, "columns": [s.column for s in series]}
+    if "title" not in raw:
+        raise _fail(where, "option 'title' is required")
+    if "draw" in raw:
+        return _parse_drawn(where, name, raw)
+    if "source" not in raw:
+        raise _fail(where, "option 'source' is required (or 'draw', a function that draws the chart and may gather its own data)")
+    source_type, source_params, series = _source(where, raw)
     kind = _choice(where, "kind", raw.get("kind", "line"), KINDS)
     stacked = _flag(where, "stacked", raw.get("stacked", False))
     if stacked and kind not in ("area", "bar"):
         raise _fail(where, f"option 'stacked' applies to area and bar charts, not {kind!r}")
-    size = raw.get("size", [800, 400])
-    if not isinstance(size, list | tuple) or len(size) != 2:
-        raise _fail(where, "option 'size' must be [width, height] in pixels")
-    points, span = _window(where, raw.get("window", 300))
     has_right = any(s.axis == "right" for s in series)
     for key in ("y2label", "y2unit", "y2lim"):
         if key in raw and not has_right:
             raise _fail(where, f'option \'{key}\' needs a series with "axis": "right"')
     return ChartSpec(
-        name=name,
-        title=_text(where, "title", raw["title"], required=True),
-        source_type=source_type,
-        source_params=source_params,
-        series=series,
+        **_common(where, name, raw, source_type, source_params, series),
         kind=kind,
         stacked=stacked,
         ylabel=_text(where, "ylabel", raw.get("ylabel", "")),
@@ -263,15 +255,77 @@ def parse_chart(name: Any, raw: Any) -> ChartSpec:
         y2unit=_choice(where, "y2unit", raw.get("y2unit", "plain"), UNITS),
         ylim=_limits(where, "ylim", raw.get("ylim")),
         y2lim=_limits(where, "y2lim", raw.get("y2lim")),
-        points=points,
-        span=span,
-        width=_number(where, "size", size[0], 100, 4000, integer=True),
-        height=_number(where, "size", size[1], 100, 4000, integer=True),
-        dpi=_number(where, "dpi", raw.get("dpi", 100), 50, 400, integer=True),
-        theme=_choice(where, "theme", raw.get("theme", "light"), THEMES),
         annotate_last=_flag(where, "annotate_last", raw.get("annotate_last", False)),
         legend=_flag(where, "legend", raw.get("legend", len(series) > 1)),
     )
+
+
+def _parse_drawn(where: str, name: str, raw: Mapping[str, Any]) -> ChartSpec:
+    """有 draw 的图表：函数在启动时导入并检查签名；source 可以省略（函数自己收集数据）。"""
+    if "kind" in raw:
+        raise _fail(
+            where, "options 'draw' and 'kind' cannot be combined: a chart is drawn by its draw function or is a built-in kind"
+        )
+    for key in KIND_ONLY:
+        if key in raw:
+            raise _fail(where, f"option '{key}' applies to the built-in kinds; a chart with 'draw' draws its own axes")
+    try:
+        draw = drawing.parse(raw["draw"])
+        drawing.resolve(draw)
+    except drawing.DrawError as exc:
+        raise _fail(where, str(exc)) from None
+    if "source" in raw:
+        source_type, source_params, series = _source(where, raw, optional_series=True)
+    else:
+        for key in ("series", "window"):
+            if key in raw:
+                raise _fail(where, f"option '{key}' needs a 'source' (without one, the draw function gathers its own data)")
+        source_type, source_params, series = None, {}, ()
+    return ChartSpec(**_common(where, name, raw, source_type, source_params, series), kind=None, draw=draw)
+
+
+def _common(
+    where: str, name: str, raw: Mapping[str, Any], source_type: str | None, source_params: Mapping[str, Any],
+    series: tuple[SeriesSpec, ...],
+) -> dict[str, Any]:  # fmt: skip
+    """内置类型与 draw 图表共有的选项：标题、数据源、窗口、大小、dpi、主题。"""
+    size = raw.get("size", [800, 400])
+    if not isinstance(size, list | tuple) or len(size) != 2:
+        raise _fail(where, "option 'size' must be [width, height] in pixels")
+    points, span = _window(where, raw.get("window", 300))
+    return {
+        "name": name,
+        "title": _text(where, "title", raw["title"], required=True),
+        "source_type": source_type,
+        "source_params": source_params,
+        "series": series,
+        "points": points,
+        "span": span,
+        "width": _number(where, "size", size[0], 100, 4000, integer=True),
+        "height": _number(where, "size", size[1], 100, 4000, integer=True),
+        "dpi": _number(where, "dpi", raw.get("dpi", 100), 50, 400, integer=True),
+        "theme": _choice(where, "theme", raw.get("theme", "light"), THEMES),
+    }
+
+
+def _source(
+    where: str, raw: Mapping[str, Any], optional_series: bool = False
+) -> tuple[str, Mapping[str, Any], tuple[SeriesSpec, ...]]:
+    """数据源与序列。optional_series：draw 图表的数据源不声明列（python）又没写 series 时，窗口里是函数返回的全部列。"""
+    if not isinstance(raw["source"], Mapping):
+        raise _fail(where, "option 'source' must be a dict with a 'type'")
+    try:
+        source_type, source_params = sources.normalize(raw["source"])
+    except sources.SourceError as exc:
+        raise _fail(where, str(exc)) from None
+    columns = sources.SOURCES[source_type].columns(source_params)
+    if optional_series and columns is None and raw.get("series") is None:
+        return source_type, source_params, ()
+    series = _series(where, raw.get("series"), source_type, columns)
+    if columns is None and source_type == "python":
+        # 事先不知道列的数据源（python）：告诉它图表要画哪些列，结果缺列时它在取数时就报错并指明缺的列
+        source_params = {**source_params, "columns": [s.column for s in series]}
+    return source_type, source_params, series
 
 
 def job_interval(job: Any) -> float | None:

@@ -60,6 +60,14 @@ def wait_for(predicate: Callable[[], Any], timeout: float, message: str, step: f
         time.sleep(step)
 
 
+def built_in(renderer: Any) -> Any:
+    """内置类型绘制器在默认变体上的 TimeSeriesPlot（还没画过时先画一个空窗口）。"""
+    page = renderer.page()
+    if "plot" not in page.artists:
+        renderer.render(None)
+    return page.artists["plot"]
+
+
 def shutdown_scheduler() -> None:
     """模块级调度器会被多个 app 共用（docs/pitfalls.md 第 2 条）：每个测试后关掉并清空任务。"""
     if scheduler.running:

@@ -16,11 +16,12 @@ import pytest
 from PIL import Image
 
 from livechart import fonts
-from livechart.charts import ChartRenderer
 from livechart.charts import format_value
+from livechart.renderer import Renderer
 from livechart.spec import ConfigError
 from livechart.spec import parse_chart
 from tests.conftest import IN_CI
+from tests.conftest import built_in
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
@@ -101,7 +102,7 @@ def pixels(png: bytes) -> np.ndarray:
 def test_golden_image(name: str, tmp_path: Path) -> None:
     require_cjk()
     options, frame = CASES[name]
-    png = ChartRenderer(chart(**options)).render(frame)
+    png = Renderer(chart(**options)).render(frame)
     golden = GOLDEN / f"{name}.png"
     if UPDATE:
         GOLDEN.mkdir(exist_ok=True)
@@ -120,7 +121,7 @@ def test_golden_comparison_detects_a_change() -> None:
     """对照组：换一组数据，比较必须失败（容差不会大到什么都放过）。"""
     require_cjk()
     options, frame = CASES["line"]
-    changed = pixels(ChartRenderer(chart(**options)).render(frame * 0.5))
+    changed = pixels(Renderer(chart(**options)).render(frame * 0.5))
     expected = pixels((GOLDEN / "line.png").read_bytes())
     assert float((np.abs(changed - expected).max(axis=2) > 40).mean()) > 0.002
 
@@ -145,54 +146,54 @@ def test_format_value(unit: str, value: float, precise: bool, text: str) -> None
 
 def test_stacked_area_tops_are_cumulative() -> None:
     frame = data(10)
-    renderer = ChartRenderer(chart(kind="area", stacked=True))
+    renderer = Renderer(chart(kind="area", stacked=True))
     renderer.render(frame)
-    second = renderer.drawn[1].artist.get_paths()[0].vertices
+    second = built_in(renderer).drawn[1].artist.get_paths()[0].vertices
     top = second[: len(frame), 1]
     assert np.allclose(top, frame["a"] + frame["b"])
 
 
 def test_side_by_side_bars_do_not_overlap() -> None:
-    renderer = ChartRenderer(chart(kind="bar"))
+    renderer = Renderer(chart(kind="bar"))
     renderer.render(data(10, "1min"))
-    first = renderer.drawn[0].artist.get_paths()[0].vertices[:, 0]
-    second = renderer.drawn[1].artist.get_paths()[0].vertices[:, 0]
+    first = built_in(renderer).drawn[0].artist.get_paths()[0].vertices[:, 0]
+    second = built_in(renderer).drawn[1].artist.get_paths()[0].vertices[:, 0]
     assert first.max() <= second.min() + 1e-12
 
 
 def test_last_value_label_follows_the_data() -> None:
     frame = data(20)
-    renderer = ChartRenderer(chart(annotate_last=True, unit="percent"))
+    renderer = Renderer(chart(annotate_last=True, unit="percent"))
     renderer.render(frame)
-    label = renderer.drawn[0].label
+    label = built_in(renderer).drawn[0].label
     assert label.get_text() == f"{frame['a'].iloc[-1]:.1f}%"
     renderer.render(frame.iloc[:5])
     assert label.get_text() == f"{frame['a'].iloc[4]:.1f}%"
 
 
 def test_right_axis_and_legend_options() -> None:
-    renderer = ChartRenderer(chart(series={"a": "甲", "b": {"label": "乙", "axis": "right"}}, legend=False))
-    assert renderer.right is not None
-    assert renderer.drawn[1].axes is renderer.right
-    assert renderer.axes.get_legend() is None and renderer.right.get_legend() is None
-    assert ChartRenderer(chart()).axes.get_legend() is not None
+    renderer = Renderer(chart(series={"a": "甲", "b": {"label": "乙", "axis": "right"}}, legend=False))
+    assert built_in(renderer).right is not None
+    assert built_in(renderer).drawn[1].axes is built_in(renderer).right
+    assert built_in(renderer).axes.get_legend() is None and built_in(renderer).right.get_legend() is None
+    assert built_in(Renderer(chart())).axes.get_legend() is not None
 
 
 def test_duration_window_fixes_the_x_span() -> None:
-    renderer = ChartRenderer(chart(window="10min"))
+    renderer = Renderer(chart(window="10min"))
     renderer.render(data(30, "5s"))
-    left, right = renderer.axes.get_xlim()
+    left, right = built_in(renderer).axes.get_xlim()
     assert (right - left) * 86400 == pytest.approx(600)
 
 
 def test_missing_column_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="no column 'b'"):
-        ChartRenderer(chart()).render(data(5, columns=("a",)))
+        Renderer(chart()).render(data(5, columns=("a",)))
 
 
 def test_every_kind_renders_an_empty_window() -> None:
     for kind in ("line", "area", "bar", "step", "scatter"):
-        png = ChartRenderer(chart(kind=kind)).render(data(0))
+        png = Renderer(chart(kind=kind)).render(data(0))
         assert png.startswith(b"\x89PNG")
 
 

@@ -12,10 +12,10 @@ from livechart import ConfigError
 from livechart import create_app
 from livechart import jobs
 from livechart import store
-from livechart.charts import ChartRenderer
 from livechart.fonts import configure_fonts
 from livechart.pool import RenderPool
 from livechart.pool import RenderProcessDied
+from livechart.renderer import Renderer
 from livechart.sources import DemoSource
 from livechart.spec import parse_chart
 from tests.conftest import wait_for
@@ -41,7 +41,7 @@ def _frame(seed: int = 3) -> Any:
 def test_the_pool_draws_the_same_png_as_this_process(pool: RenderPool) -> None:
     frame = _frame()
     configure_fonts([])  # 与工作进程同样的字体设置
-    local = ChartRenderer(SPECS["a"], 1).render(frame)
+    local = Renderer(SPECS["a"], 1).render(frame)
     assert pool.render("a", frame, 30) == local
     # 同一个图表再画一次（复用工作进程里的 Figure）结果不变
     assert pool.render("a", frame, 30) == local

@@ -15,9 +15,10 @@ import pytest
 from PIL import Image
 
 from livechart import fonts
-from livechart.charts import ChartRenderer
+from livechart.renderer import Renderer
 from livechart.spec import parse_chart
 from tests.conftest import IN_CI
+from tests.conftest import built_in
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -44,7 +45,7 @@ def test_agg_backend_and_no_pyplot() -> None:
 
 @pytest.mark.parametrize("size", [(800, 400), (640, 480), (300, 200)])
 def test_render_returns_png_of_the_configured_size(size: tuple[int, int]) -> None:
-    renderer = ChartRenderer(spec(size=list(size)))
+    renderer = Renderer(spec(size=list(size)))
     png = renderer.render(frame(120))
     assert png.startswith(PNG_MAGIC)
     with Image.open(io.BytesIO(png)) as image:
@@ -53,39 +54,39 @@ def test_render_returns_png_of_the_configured_size(size: tuple[int, int]) -> Non
 
 @pytest.mark.parametrize("rows", [0, 1, 2, 600])
 def test_render_handles_any_window_length(rows: int) -> None:
-    png = ChartRenderer(spec()).render(frame(rows))
+    png = Renderer(spec()).render(frame(rows))
     assert png.startswith(PNG_MAGIC)
 
 
 def test_render_reflects_the_data() -> None:
-    renderer = ChartRenderer(spec())
+    renderer = Renderer(spec())
     first = renderer.render(frame(100, seed=1))
     second = renderer.render(frame(100, seed=2))
-    again = ChartRenderer(spec()).render(frame(100, seed=1))
+    again = Renderer(spec()).render(frame(100, seed=1))
     assert first != second
     assert first == again  # 同样的数据，同样的像素
 
 
 def test_one_figure_is_reused_and_updated_in_place() -> None:
     """多次绘制后图元数量不变：只更新数据，不新增线条或文字（内存保持平稳）。"""
-    renderer = ChartRenderer(spec())
-    figure = renderer.figure
+    renderer = Renderer(spec())
+    figure = renderer.page().figure
     renderer.render(frame(50))
-    artists = len(renderer.axes.get_children())
+    artists = len(built_in(renderer).axes.get_children())
     gc.collect()
     objects = len(gc.get_objects())
     for i in range(30):
         renderer.render(frame(50 + i, seed=i))
     gc.collect()
-    assert renderer.figure is figure
-    assert len(renderer.axes.get_children()) == artists
+    assert renderer.page().figure is figure
+    assert len(built_in(renderer).axes.get_children()) == artists
     assert len(gc.get_objects()) - objects < 2000
 
 
 def test_fixed_ylim_is_kept() -> None:
-    renderer = ChartRenderer(spec(ylim=[0, 100]))
+    renderer = Renderer(spec(ylim=[0, 100]))
     renderer.render(frame(50))
-    assert renderer.axes.get_ylim() == (0, 100)
+    assert built_in(renderer).axes.get_ylim() == (0, 100)
 
 
 def test_cjk_text_renders_without_missing_glyphs() -> None:
@@ -98,7 +99,7 @@ def test_cjk_text_renders_without_missing_glyphs() -> None:
         pytest.skip(message)
     families = fonts.configure_fonts()
     assert len(families) == 2
-    renderer = ChartRenderer(spec(title="中文标题：温度与湿度", ylabel="使用率 (%)"))
+    renderer = Renderer(spec(title="中文标题：温度与湿度", ylabel="使用率 (%)"))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         renderer.render(frame(30))
@@ -114,7 +115,7 @@ def test_missing_cjk_font_warns_once(monkeypatch: pytest.MonkeyPatch, caplog: py
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warned) == 1
     assert "CJK" in warned[0]
-    renderer = ChartRenderer(spec(title="没有中文字体"))
+    renderer = Renderer(spec(title="没有中文字体"))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         renderer.render(frame(10))
@@ -127,27 +128,27 @@ def test_find_cjk_font_checks_glyphs_not_names() -> None:
 
 def test_cached_background_leaves_no_trace_of_the_previous_frame() -> None:
     """复用背景后的一帧，与全新绘制器画同样数据得到的像素完全一样。"""
-    reused = ChartRenderer(spec(ylim=[-5, 5]))
+    reused = Renderer(spec(ylim=[-5, 5]))
     reused.render(frame(200, seed=1))
     reused.render(frame(80, seed=2))
-    background = reused.background
+    background = built_in(reused).background
     again = reused.render(frame(150, seed=3))
-    assert reused.background is background  # y 范围不变：背景被复用
-    assert again == ChartRenderer(spec(ylim=[-5, 5])).render(frame(150, seed=3))
+    assert built_in(reused).background is background  # y 范围不变：背景被复用
+    assert again == Renderer(spec(ylim=[-5, 5])).render(frame(150, seed=3))
 
 
 def test_auto_ylim_is_round_covers_the_data_and_rebuilds_the_background() -> None:
-    renderer = ChartRenderer(spec())
+    renderer = Renderer(spec())
     data = frame(100)
     renderer.render(data)
-    low, high = renderer.axes.get_ylim()
+    low, high = built_in(renderer).axes.get_ylim()
     assert low < data.min().min() and high > data.max().max()
-    ticks = renderer.axes.get_yticks()
+    ticks = built_in(renderer).axes.get_yticks()
     assert low in ticks and high in ticks  # 取整到刻度
-    background = renderer.background
+    background = built_in(renderer).background
     renderer.render(data * 100)
-    assert renderer.background is not background
-    assert renderer.axes.get_ylim()[1] > data.max().max() * 100
+    assert built_in(renderer).background is not background
+    assert built_in(renderer).axes.get_ylim()[1] > data.max().max() * 100
 
 
 @pytest.mark.parametrize("kind", ["line", "area", "bar", "step", "scatter"])
@@ -158,27 +159,29 @@ def test_values_out_of_range_do_not_hide_the_data(kind: str, bad: list[float]) -
     broken = data.copy()
     broken.iloc[10 : 10 + len(bad), 0] = bad
     broken.iloc[40, 1] = bad[0]
-    renderer = ChartRenderer(spec(kind=kind, annotate_last=True))
+    renderer = Renderer(spec(kind=kind, annotate_last=True))
     png = renderer.render(broken)
-    low, high = renderer.axes.get_ylim()
+    low, high = built_in(renderer).axes.get_ylim()
     real = broken.where(np.isfinite(broken) & (broken.abs() < 1e18)).stack()
     assert low <= real.min() and high >= real.max()
     # 范围跟着真实数据走，而不是被一个巨大的值撑开
     assert high - low < 10 * (real.max() - real.min()) + 10
     gaps = broken.where(np.isfinite(broken) & (broken.abs() < 1e18))
-    assert png == ChartRenderer(spec(kind=kind, annotate_last=True)).render(gaps)
+    assert png == Renderer(spec(kind=kind, annotate_last=True)).render(gaps)
 
 
 def test_png_is_opaque_rgb() -> None:
-    with Image.open(io.BytesIO(ChartRenderer(spec()).render(frame(10)))) as image:
+    with Image.open(io.BytesIO(Renderer(spec()).render(frame(10)))) as image:
         assert image.mode == "RGB"
 
 
 @pytest.mark.parametrize("window", [30, 300, 5000])
 def test_the_single_pass_x_axis_draws_exactly_what_xaxis_draw_draws(window: int) -> None:
-    # ChartRenderer._draw_xaxis 只算一次刻度（比 XAxis.draw 快约 13 %）；像素必须完全相同
-    fast, reference = ChartRenderer(spec()), ChartRenderer(spec())
-    reference._draw_xaxis = lambda renderer, place_offset: reference.figure.draw_artist(reference.axes.xaxis)  # type: ignore[method-assign]
+    # TimeSeriesPlot._draw_xaxis 只算一次刻度（比 XAxis.draw 快约 13 %）；像素必须完全相同
+    fast, reference = Renderer(spec()), Renderer(spec())
+    built_in(fast)  # 两个都先画过一个空窗口，经历相同
+    plot = built_in(reference)
+    plot._draw_xaxis = lambda renderer, place_offset: plot.figure.draw_artist(plot.axes.xaxis)  # type: ignore[method-assign]
     for seed in range(3):
         data = frame(window, seed)
         a = np.asarray(Image.open(io.BytesIO(fast.render(data))))

@@ -1,0 +1,147 @@
+"""绘图函数（图表规格的 draw）：解析、启动时检查、调用约定。
+
+一个图表怎么画只有一种方式：一个绘图函数 function(fig, data[, context], **kwargs)。
+- fig：图表大小与 dpi 的 matplotlib.figure.Figure（由 livechart/renderer.py 创建与复用）；
+- data：图表的滚动窗口（DataFrame 的副本；没有 source 的图表为 None）；
+- context：可选的第三个参数，DrawContext（图表名、主题、倍率、两个状态字典）。
+内置的五种类型（line、area、bar、step、scatter）也是这样一个函数（livechart/charts.py 的 timeseries）。
+
+默认每次调用前清空 Figure（fig.clear()），函数每次从头画；keep=True 时不清空，函数第一次建好图元
+（context.artists 为空），之后只更新数据——更快，内置类型就是这样做的。
+函数在主题的样式上下文里被调用（livechart/themes.py）。本模块不导入 Flask（docs/drawing.md）。
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import sys
+from collections.abc import Callable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+
+from werkzeug.utils import ImportStringError
+from werkzeug.utils import import_string
+
+log = logging.getLogger("livechart")
+
+DRAW_KEYS = ("function", "kwargs", "keep")
+
+
+class DrawError(ValueError):
+    """draw 选项不合法：消息不含图表名（调用方加上）。"""
+
+
+@dataclass(frozen=True)
+class DrawSpec:
+    """一个图表的绘图函数："包.模块:函数"、额外的关键字参数、是否保留图元（keep）。"""
+
+    function: str
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    keep: bool = False
+
+
+@dataclass
+class DrawContext:
+    """绘图函数可选的第三个参数。
+
+    state：这个图表的字典，在本进程里一直保留（各个变体共用）：放函数自己收集的数据。
+    artists：这个 Figure 的字典（每个变体一个 Figure）：keep=True 时放建好的图元；Figure 新建或出错重置后为空。
+    """
+
+    chart: str
+    theme: str
+    scale: float
+    state: dict[str, Any]
+    artists: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """导入好的绘图函数与调用方式。"""
+
+    function: Callable[..., Any]
+    takes_context: bool
+    kwargs: Mapping[str, Any]
+    keep: bool
+    # 内置类型：数据不会被改动，不必复制
+    trusted: bool = False
+
+
+def parse(raw: Any) -> DrawSpec:
+    """draw 选项："包.模块:函数"，或 {"function": …, "kwargs": {…}, "keep": false}。只查形状，不导入。"""
+    if isinstance(raw, str):
+        raw = {"function": raw}
+    if not isinstance(raw, Mapping):
+        raise DrawError("option 'draw' must be 'package.module:function' or a dict with 'function' and 'kwargs'")
+    unknown = sorted(set(raw) - set(DRAW_KEYS))
+    if unknown:
+        raise DrawError(f"option 'draw': unknown key {unknown[0]!r} (known: {', '.join(DRAW_KEYS)})")
+    function = raw.get("function")
+    if not isinstance(function, str) or ":" not in function or not all(function.split(":", 1)):
+        raise DrawError(f"option 'draw': 'function' must be 'package.module:function', got {function!r}")
+    kwargs = raw.get("kwargs", {})
+    if not isinstance(kwargs, Mapping) or not all(isinstance(key, str) and key.isidentifier() for key in kwargs):
+        raise DrawError("option 'draw': 'kwargs' must be a dict of keyword arguments (names as strings)")
+    keep = raw.get("keep", False)
+    if not isinstance(keep, bool):
+        raise DrawError(f"option 'draw': 'keep' must be true or false, got {keep!r}")
+    return DrawSpec(function, dict(kwargs), keep)
+
+
+def _takes_context(function: Callable[..., Any], ref: str, kwargs: Mapping[str, Any]) -> bool:
+    """函数能否以 (fig, data, context, **kwargs) 调用；只能以 (fig, data, **kwargs) 调用时为 False；都不行时抛 DrawError。"""
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):
+        raise DrawError(f"option 'draw': cannot read the signature of {ref!r}") from None
+    if inspect.iscoroutinefunction(function):
+        raise DrawError(f"option 'draw': {ref!r} is async; a draw function must be a plain function")
+    for arguments, with_context in (((None, None, None), True), ((None, None), False)):
+        try:
+            signature.bind(*arguments, **kwargs)
+        except TypeError:
+            continue
+        return with_context
+    extra = f" plus keyword arguments {', '.join(kwargs)}" if kwargs else ""
+    raise DrawError(f"option 'draw': {ref}{signature} must accept (fig, data) or (fig, data, context){extra}")
+
+
+def resolve(draw: DrawSpec) -> Resolved:
+    """导入并检查绘图函数（启动时与每个绘制进程里）；不合法时抛 DrawError。"""
+    try:
+        function = import_string(draw.function)
+    except ImportStringError as exc:
+        cause = exc.exception
+        raise DrawError(f"option 'draw': cannot import {draw.function!r} ({type(cause).__name__}: {cause})") from None
+    except Exception as exc:  # 模块在导入时出错（语法错误、它自己的异常）：指明函数与原因，而不是一个堆栈
+        raise DrawError(f"option 'draw': importing {draw.function!r} failed ({type(exc).__name__}: {exc})") from None
+    if not callable(function):
+        raise DrawError(f"option 'draw': {draw.function!r} is not callable")
+    takes_context = _takes_context(function, draw.function, draw.kwargs)
+    warn_if_pyplot()
+    return Resolved(function, takes_context, draw.kwargs, draw.keep)
+
+
+_pyplot_warned = False
+
+
+def pyplot_loaded() -> bool:
+    """pyplot 是否已被导入到这个进程。"""
+    return "matplotlib.pyplot" in sys.modules
+
+
+def warn_if_pyplot(loaded: bool | None = None) -> bool:
+    """pyplot 被导入了时记一条警告（每个服务进程一次）：它的全局状态不是线程安全的，绘图函数应当只画在给它的 Figure 上。
+    loaded：绘制进程报告的（pool.py），None 时看本进程。返回 pyplot 是否已导入。"""
+    global _pyplot_warned
+    loaded = pyplot_loaded() if loaded is None else loaded
+    if loaded and not _pyplot_warned:
+        _pyplot_warned = True
+        log.warning(
+            "matplotlib.pyplot 已被导入（多半来自一个绘图函数或它的模块）：pyplot 的全局状态不是线程安全的，"
+            "绘图函数应当只画在传给它的 Figure 上，不要用 plt（docs/drawing.md）"
+        )
+    return loaded

@@ -1,0 +1,163 @@
+"""绘制器：一个图表的 Figure（每个变体一个，复用）→ 调用绘图函数 → Agg 画布 → PNG 字节。
+
+图表怎么画由它的绘图函数决定（livechart/drawing.py）：内置类型是 livechart/charts.py 的 timeseries，
+自定义的是图表规格里 draw 指定的函数。两者走同一条路：
+1. 取这个变体（主题 × 倍率）的 Figure：尺寸为图表的英寸大小，dpi 为图表的 dpi × 倍率；
+2. 默认先清空 Figure（keep=True 时保留图元）；
+3. 在主题的样式上下文里调用函数（livechart/themes.py）；
+4. Figure 仍是 stale（Matplotlib 自己的“需要重画”标记）时整体画一遍；自己画好画布的函数（内置类型的局部重绘）
+   把它标记为不 stale，这里不再重画；
+5. Agg 缓冲区 → Pillow → BytesIO → bytes。从不写文件，也不用 pyplot。
+
+Matplotlib 在一个进程里一次只能画一个 Figure：所有图表的第 2–4 步由一把进程级的锁串行（DRAWING），
+编码在锁外进行（Pillow 压缩时释放 GIL，下一个图表可以同时绘制）。锁记下正在画的图表与开始时间：
+一个卡住的绘图函数让本进程所有的绘制停下，等锁超过 LIVECHART_RENDER_TIMEOUT 的图表报告是谁卡住了
+（docs/drawing.md；慢的或不可信的代码请用 LIVECHART_RENDER_PROCESSES）。本模块不导入 Flask。
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import warnings
+from dataclasses import dataclass
+from dataclasses import field
+from io import BytesIO
+from typing import Any
+
+import matplotlib
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import to_rgba
+from matplotlib.figure import Figure
+from PIL import Image
+
+from livechart import drawing
+from livechart import fonts
+from livechart.charts import builtin
+from livechart.spec import ChartSpec
+from livechart.themes import style
+
+# 等进程级绘制锁的默认期限（秒）；服务里用 LIVECHART_RENDER_TIMEOUT
+DEFAULT_TIMEOUT = 30.0
+
+
+class DrawingBlocked(RuntimeError):
+    """等绘制锁超过了期限：别的图表的绘制卡住了。"""
+
+
+class DrawLock:
+    """进程级的绘制锁，记下持有它的图表与开始时间（报告卡住的绘图函数用）。"""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.holder: str | None = None
+        self.since = 0.0
+
+    def acquire(self, chart: str, timeout: float) -> None:
+        """拿到锁；timeout 秒内拿不到时抛 DrawingBlocked，指明卡住的图表。"""
+        if not self._lock.acquire(timeout=timeout):
+            holder, since = self.holder, self.since
+            held = time.monotonic() - since if since else timeout
+            raise DrawingBlocked(
+                f"drawing is blocked: chart {holder!r} has been drawing for {held:.0f} s; a draw function that hangs stops "
+                "all drawing in its process (run slow or untrusted draw functions with LIVECHART_RENDER_PROCESSES)"
+            )
+        self.holder, self.since = chart, time.monotonic()
+
+    def release(self) -> None:
+        self.holder, self.since = None, 0.0
+        self._lock.release()
+
+    def busy_for(self, chart: str) -> float | None:
+        """chart 正持有锁时，已经画了多少秒；否则为 None。"""
+        since = self.since
+        return time.monotonic() - since if self.holder == chart and since else None
+
+
+DRAWING = DrawLock()
+
+
+@dataclass
+class Page:
+    """一个变体（主题 × 倍率）的 Figure、画布与它的图元字典。"""
+
+    figure: Figure
+    canvas: FigureCanvasAgg
+    artists: dict[str, Any] = field(default_factory=dict)
+
+
+class Renderer:
+    """一个图表的绘制器。compress_level：PNG 的 zlib 压缩级别；timeout：等绘制锁的期限（秒）。"""
+
+    def __init__(self, spec: ChartSpec, compress_level: int = 1, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.spec = spec
+        self.compress_level = compress_level
+        self.timeout = timeout
+        # 内置类型或 draw 指定的函数（导入并检查签名；启动时已检查过一次）
+        self.draw = builtin(spec) if spec.draw is None else drawing.resolve(spec.draw)
+        # 这个图表的状态字典：各个变体共用，本进程里一直保留
+        self.state: dict[str, Any] = {}
+        self.pages: dict[tuple[str, float], Page] = {}
+        # 同一个图表的各次绘制与编码串行（编码读的是这个 Figure 的缓冲区）
+        self.lock = threading.Lock()
+
+    def page(self, theme: str | None = None, scale: float = 1.0) -> Page:
+        """变体的 Figure（第一次用时在主题的样式里创建）。"""
+        theme = theme or self.spec.theme
+        page = self.pages.get((theme, scale))
+        if page is None:
+            spec = self.spec
+            with matplotlib.rc_context(style(theme)):
+                figure = Figure(figsize=(spec.width / spec.dpi, spec.height / spec.dpi), dpi=spec.dpi * scale)
+            page = self.pages[(theme, scale)] = Page(figure, FigureCanvasAgg(figure))
+        return page
+
+    def render(self, data: pd.DataFrame | None, theme: str | None = None, scale: float = 1.0) -> bytes:
+        """画一个变体（默认：图表自己的主题、1 倍），返回 PNG 字节。函数出错时抛出它的异常（上一张好图由调用方保留）。"""
+        theme = theme or self.spec.theme
+        with self.lock:
+            page = self.page(theme, scale)
+            context = drawing.DrawContext(self.spec.name, theme, scale, self.state, page.artists)
+            if data is not None and not self.draw.trusted:
+                data = data.copy()  # 函数改动它也不影响窗口
+            DRAWING.acquire(self.spec.name, self.timeout)
+            try:
+                self._draw(page, data, context)
+            finally:
+                DRAWING.release()
+            if not self.draw.trusted:
+                drawing.warn_if_pyplot()
+            return self._encode(page)
+
+    def _draw(self, page: Page, data: pd.DataFrame | None, context: drawing.DrawContext) -> None:
+        """在主题的样式里调用绘图函数，需要时把 Figure 画到画布上（已持有绘制锁）。"""
+        figure, draw = page.figure, self.draw
+        with warnings.catch_warnings(), matplotlib.rc_context(style(context.theme)):
+            if not fonts.cjk_available():
+                # 已在启动时警告过一次；不要每次绘制都为缺字形刷屏
+                warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from", category=UserWarning)
+            if not draw.keep:
+                figure.clear()
+                page.artists.clear()
+            try:
+                arguments = (figure, data, context) if draw.takes_context else (figure, data)
+                draw.function(*arguments, **draw.kwargs)
+                if figure.stale:
+                    page.canvas.draw()
+            except BaseException:
+                # 画到一半的 Figure 不再用：下一次从空的 Figure 开始（keep=True 的函数重新建图元）
+                figure.clear()
+                page.artists.clear()
+                raise
+
+    def _encode(self, page: Page) -> bytes:
+        """Agg 缓冲区 → PNG 字节。背景不透明时去掉 alpha 通道：编码更快、文件更小。"""
+        canvas = page.canvas
+        width, height = canvas.get_width_height(physical=True)
+        image = Image.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+        if to_rgba(page.figure.get_facecolor())[3] == 1.0 and page.figure.patch.get_visible():
+            image = image.convert("RGB")
+        buffer = BytesIO()
+        image.save(buffer, format="png", compress_level=self.compress_level)
+        return buffer.getvalue()
