@@ -60,6 +60,52 @@ def wait_for(predicate: Callable[[], Any], timeout: float, message: str, step: f
         time.sleep(step)
 
 
+GOLDEN = Path(__file__).resolve().parent / "golden"
+# 重新生成黄金图像：UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_kinds.py tests/test_draw.py（生成后要看一眼）
+UPDATE_GOLDEN = os.environ.get("UPDATE_GOLDEN") == "1"
+
+
+def require_cjk() -> None:
+    """黄金图像里有中文：需要 CJK 字体（CI 安装 fonts-wqy-microhei）。"""
+    from livechart import fonts
+
+    if fonts.find_cjk_font() is None:
+        message = "no CJK font installed; golden images contain Chinese text"
+        if IN_CI:
+            pytest.fail(f"CI=true: {message}")
+        pytest.skip(message)
+    fonts.configure_fonts()
+
+
+def pixels(png: bytes) -> Any:
+    """PNG → RGB 像素（int16，相减不溢出）。"""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    with Image.open(io.BytesIO(png)) as image:
+        return np.asarray(image.convert("RGB"), dtype=np.int16)
+
+
+def assert_golden(name: str, png: bytes, tmp_path: Path) -> None:
+    """按像素、带容差与 tests/golden/<name>.png 比较（字体渲染的细微差别不算）；不同时把实际的图留在 tmp_path。"""
+    import numpy as np
+
+    golden = GOLDEN / f"{name}.png"
+    if UPDATE_GOLDEN:
+        GOLDEN.mkdir(exist_ok=True)
+        golden.write_bytes(png)
+    assert golden.is_file(), f"no golden image {golden}; run with UPDATE_GOLDEN=1"
+    actual, expected = pixels(png), pixels(golden.read_bytes())
+    assert actual.shape == expected.shape
+    diff = np.abs(actual - expected)
+    changed = float((diff.max(axis=2) > 40).mean())
+    if diff.mean() > 0.5 or changed > 0.002:
+        (tmp_path / f"{name}.actual.png").write_bytes(png)
+        pytest.fail(f"{name}: mean diff {diff.mean():.3f}, {changed:.3%} pixels changed; actual in {tmp_path}")
+
+
 def built_in(renderer: Any) -> Any:
     """内置类型绘制器在默认变体上的 TimeSeriesPlot（还没画过时先画一个空窗口）。"""
     page = renderer.page()
@@ -93,7 +139,7 @@ def make_app() -> Iterator[Callable[..., Any]]:
         with app.app_context():
             cache.clear()
         for worker in jobs.workers(app).values():
-            worker.source.close()
+            worker.close_source()
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from livechart import ConfigError
 from livechart import history
 from livechart import jobs
 from tests.conftest import Server
+from tests.conftest import built_in
 from tests.conftest import start_server
 from tests.conftest import wait_for
 
@@ -63,7 +64,7 @@ def test_python_rows_from_the_future_are_dropped_and_counted_once(make_app: Any,
     window = worker.window
     assert len(window) == 4 and window["v"].tolist() == [1.0] * 4, window
     assert window.index[-1] <= pd.Timestamp.now()
-    right = mdates.num2date(worker.renderer.axes.get_xlim()[1]).replace(tzinfo=None)
+    right = mdates.num2date(built_in(worker.renderer).axes.get_xlim()[1]).replace(tzinfo=None)
     assert abs(pd.Timestamp(right) - pd.Timestamp.now()) < pd.Timedelta(minutes=1)
     status = client.get("/api/charts/ahead").get_json()
     assert status["last_error"] is None and status["version"] == 4, status
@@ -114,7 +115,7 @@ def test_values_out_of_range_are_reported_and_the_real_data_is_drawn(make_app: A
     assert image.status_code == 200 and image.data.startswith(b"\x89PNG")
     status = client.get("/api/charts/huge").get_json()
     assert status["last_error"] is None and status["version"] == 2, status
-    low, high = jobs.workers(app)["huge"].renderer.axes.get_ylim()
+    low, high = built_in(jobs.workers(app)["huge"].renderer).axes.get_ylim()
     assert low <= 20 and high >= 22 and high - low < 10, (low, high)
     warning = warnings_of(client, "huge")["values_out_of_range"]
     assert warning["count"] == 3 and warning["row_time"] == START.isoformat(), warning

@@ -1,30 +1,26 @@
 """图表类型与选项：黄金图像（按像素、带容差比较，而不是按字节）与行为检查。
 
-重新生成黄金图像：UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_kinds.py
+重新生成黄金图像：UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_kinds.py（tests/conftest.py 的 assert_golden）
 """
 
 from __future__ import annotations
 
-import io
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
-from PIL import Image
 
-from livechart import fonts
 from livechart.charts import format_value
 from livechart.renderer import Renderer
 from livechart.spec import ConfigError
 from livechart.spec import parse_chart
-from tests.conftest import IN_CI
+from tests.conftest import GOLDEN
+from tests.conftest import assert_golden
 from tests.conftest import built_in
-
-GOLDEN = Path(__file__).resolve().parent / "golden"
-UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
+from tests.conftest import pixels
+from tests.conftest import require_cjk
 
 
 def data(n: int = 120, step: str = "5s", columns: tuple[str, ...] = ("a", "b", "c"), seed: int = 3) -> pd.DataFrame:
@@ -83,38 +79,11 @@ CASES = {
 }
 
 
-def require_cjk() -> None:
-    """黄金图像里有中文：需要 CJK 字体（CI 安装 fonts-wqy-microhei）。"""
-    if fonts.find_cjk_font() is None:
-        message = "no CJK font installed; golden images contain Chinese text"
-        if IN_CI:
-            pytest.fail(f"CI=true: {message}")
-        pytest.skip(message)
-    fonts.configure_fonts()
-
-
-def pixels(png: bytes) -> np.ndarray:
-    with Image.open(io.BytesIO(png)) as image:
-        return np.asarray(image.convert("RGB"), dtype=np.int16)
-
-
 @pytest.mark.parametrize("name", list(CASES))
 def test_golden_image(name: str, tmp_path: Path) -> None:
     require_cjk()
     options, frame = CASES[name]
-    png = Renderer(chart(**options)).render(frame)
-    golden = GOLDEN / f"{name}.png"
-    if UPDATE:
-        GOLDEN.mkdir(exist_ok=True)
-        golden.write_bytes(png)
-    assert golden.is_file(), f"no golden image {golden}; run with UPDATE_GOLDEN=1"
-    actual, expected = pixels(png), pixels(golden.read_bytes())
-    assert actual.shape == expected.shape
-    diff = np.abs(actual - expected)
-    changed = float((diff.max(axis=2) > 40).mean())
-    if diff.mean() > 0.5 or changed > 0.002:
-        (tmp_path / f"{name}.actual.png").write_bytes(png)
-        pytest.fail(f"{name}: mean diff {diff.mean():.3f}, {changed:.3%} pixels changed; actual in {tmp_path}")
+    assert_golden(name, Renderer(chart(**options)).render(frame), tmp_path)
 
 
 def test_golden_comparison_detects_a_change() -> None:

@@ -1,0 +1,95 @@
+"""测试用的绘图函数（draw）：按路径 tests.draw_functions:<名字> 导入，渲染进程池里也一样。"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+# 每个进程里被调用的次数（按图表名）
+CALLS: dict[str, int] = {}
+# hang 在它被设置时卡住，直到它被清除
+HANG = threading.Event()
+# 最近一次收到的参数（测试检查）
+SEEN: dict[str, Any] = {}
+
+
+def bars(fig: Any, data: pd.DataFrame | None) -> None:
+    """最普通的两参数函数：窗口最后一行的柱状图。"""
+    ax = fig.add_subplot()
+    if data is not None and len(data):
+        row = data.iloc[-1]
+        ax.bar([str(c) for c in row.index], row.to_numpy())
+
+
+def inspect(fig: Any, data: pd.DataFrame | None, context: Any, *, label: str = "") -> None:
+    """记下收到的一切，并改动 data（不能影响窗口）。"""
+    SEEN.update(
+        figure=fig, size=tuple(fig.get_size_inches() * fig.dpi), dpi=fig.dpi, data=None if data is None else data.copy(),
+        context=context, label=label, axes_before=len(fig.axes), face=fig.get_facecolor(),
+    )  # fmt: skip
+    context.state["calls"] = context.state.get("calls", 0) + 1
+    ax = fig.add_subplot()
+    ax.plot([0, 1], [0, 1])
+    ax.set_title(label or context.chart)
+    if data is not None:
+        data.iloc[:, :] = -1.0
+
+
+def counted(fig: Any, data: pd.DataFrame | None, context: Any) -> None:
+    """数自己在这个进程里被调用了几次；图上写出 pid 与次数。"""
+    CALLS[context.chart] = CALLS.get(context.chart, 0) + 1
+    ax = fig.add_subplot()
+    ax.text(0.5, 0.5, f"{os.getpid()} #{CALLS[context.chart]}", ha="center")
+
+
+def kept(fig: Any, data: pd.DataFrame | None, context: Any) -> None:
+    """keep=True：第一次建线条，之后只更新；记下线条对象。"""
+    values = np.arange(10.0) * (context.state.setdefault("n", 0) + 1)
+    context.state["n"] += 1
+    if not context.artists:
+        ax = fig.add_subplot()
+        (context.artists["line"],) = ax.plot(values)
+        ax.set_ylim(0, 200)
+    else:
+        context.artists["line"].set_ydata(values)
+    SEEN["line"] = context.artists["line"]
+
+
+def broken(fig: Any, data: pd.DataFrame | None) -> None:
+    """出错：文件 LIVECHART_TEST_BREAK 存在时除以零。"""
+    path = os.environ.get("LIVECHART_TEST_BREAK")
+    if path and Path(path).exists():
+        raise ZeroDivisionError("division by zero in the test function")
+    fig.add_subplot().plot([1, 2, 3])
+
+
+def hang(fig: Any, data: pd.DataFrame | None) -> None:
+    """HANG 被设置时卡住，直到它被清除（本进程里的测试）。"""
+    while HANG.is_set():
+        time.sleep(0.01)
+    fig.add_subplot().plot([3, 2, 1])
+
+
+def hang_forever(fig: Any, data: pd.DataFrame | None) -> None:
+    """一直卡住（渲染进程池的测试：进程会被杀掉）。"""
+    time.sleep(3600)
+
+
+def uses_pyplot(fig: Any, data: pd.DataFrame | None) -> None:
+    """在调用时导入 pyplot（不该这样做；服务记一条警告）。"""
+    import matplotlib.pyplot  # noqa: F401
+
+    fig.add_subplot().plot([1, 2])
+
+
+def two_arguments_only(fig: Any) -> None:
+    """签名不对：少了 data。"""
+
+
+NOT_CALLABLE = 42

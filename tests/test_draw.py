@@ -1,0 +1,367 @@
+"""自定义的绘图函数（图表规格的 draw）：解析与启动检查、调用约定、生命周期、出错与卡住、渲染进程池、示例的黄金图像。"""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.colors import to_hex
+from PIL import Image
+
+from examples import custom
+from livechart import ConfigError
+from livechart import jobs
+from livechart import store
+from livechart.pool import RenderPool
+from livechart.pool import RenderTimedOut
+from livechart.renderer import DRAWING
+from livechart.renderer import DrawingBlocked
+from livechart.renderer import Renderer
+from livechart.spec import parse_chart
+from livechart.themes import THEMES
+from tests import draw_functions
+from tests.conftest import ROOT
+from tests.conftest import assert_golden
+from tests.conftest import pixels
+from tests.conftest import require_cjk
+from tests.conftest import wait_for
+
+F = "tests.draw_functions"
+
+
+def drawn(name: str = "custom", **options: Any) -> Any:
+    """一个 draw 图表的规格（默认没有数据源）。"""
+    return parse_chart(name, {"title": "自定义", **options})
+
+
+def config(**charts: dict[str, Any]) -> dict[str, Any]:
+    """只有这些图表的配置（每个图表每秒一次）。"""
+    jobs_ = [
+        {"id": f"redraw-{name}", "func": "livechart.jobs:redraw", "kwargs": {"chart": name}, "trigger": "interval", "seconds": 1}
+        for name in charts
+    ]
+    return {"CHARTS": {name: {"title": name, **spec} for name, spec in charts.items()}, "JOBS": jobs_}
+
+
+def frame(n: int = 30) -> pd.DataFrame:
+    index = pd.date_range("2026-01-01 12:00", periods=n, freq="1s", name="time")
+    return pd.DataFrame({"signal": np.linspace(0, 1, n), "walk": np.linspace(1, 0, n)}, index=index)
+
+
+# ------------------------------------------------------------ 解析与启动检查
+
+
+def test_draw_as_text_or_dict() -> None:
+    spec = drawn(draw=f"{F}:bars")
+    assert spec.draw.function == f"{F}:bars" and spec.draw.kwargs == {} and spec.draw.keep is False
+    assert spec.source_type is None and spec.kind is None
+    spec = drawn(draw={"function": f"{F}:inspect", "kwargs": {"label": "x"}, "keep": True}, source={"type": "demo"})
+    assert spec.draw.kwargs == {"label": "x"} and spec.draw.keep is True
+    assert [s.column for s in spec.series] == ["signal", "walk"]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"draw": f"{F}:bars", "kind": "line"}, "options 'draw' and 'kind' cannot be combined"),
+        ({"draw": f"{F}:bars", "unit": "percent"}, "option 'unit' applies to the built-in kinds"),
+        ({"draw": f"{F}:bars", "series": ["a"]}, "option 'series' needs a 'source'"),
+        ({"draw": "no_colon"}, "'function' must be 'package.module:function'"),
+        ({"draw": {"function": f"{F}:bars", "kwargs": [1]}}, "'kwargs' must be a dict"),
+        ({"draw": {"function": f"{F}:bars", "keep": "yes"}}, "'keep' must be true or false"),
+        ({"draw": {"function": f"{F}:bars", "args": []}}, "unknown key 'args'"),
+        ({"draw": "tests.no_such_module:f"}, "cannot import 'tests.no_such_module:f' (ModuleNotFoundError"),
+        ({"draw": f"{F}:missing"}, f"cannot import '{F}:missing'"),
+        ({"draw": f"{F}:NOT_CALLABLE"}, "is not callable"),
+        ({"draw": f"{F}:two_arguments_only"}, "two_arguments_only(fig: 'Any') -> 'None' must accept (fig, data)"),
+        ({"draw": {"function": f"{F}:bars", "kwargs": {"colour": 1}}}, "plus keyword arguments colour"),
+        ({}, "option 'source' is required (or 'draw'"),
+    ],
+)
+def test_bad_draw_options_stop_start_up_naming_the_chart(make_app: Any, options: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        make_app("testing", **config(mine=options))
+    text = str(caught.value)
+    assert text.startswith("CHARTS['mine']: ") and message in text and "\n" not in text
+
+
+def test_python_m_livechart_prints_one_line_for_a_draw_function_that_cannot_be_imported(tmp_path: Path) -> None:
+    (tmp_path / "badconf.py").write_text(
+        "from config import TestingConfig\n\n"
+        "class Bad(TestingConfig):\n"
+        "    CHARTS = {'mine': {'title': 'x', 'draw': 'nowhere.mod:draw'}}\n"
+        "    JOBS = [{'id': 'redraw-mine', 'func': 'livechart.jobs:redraw', 'kwargs': {'chart': 'mine'}, "
+        "'trigger': 'interval', 'seconds': 1}]\n"
+    )
+    env = {"LIVECHART_CONFIG": "badconf:Bad", "PYTHONPATH": f"{tmp_path}:{ROOT}", "PATH": "/usr/bin:/bin"}
+    result = subprocess.run([sys.executable, "-m", "livechart"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if "configuration error" in line]
+    assert lines == [
+        "livechart: configuration error: CHARTS['mine']: option 'draw': cannot import 'nowhere.mod:draw' "
+        "(ModuleNotFoundError: No module named 'nowhere')"
+    ]
+    assert "Traceback" not in result.stderr
+
+
+# ------------------------------------------------------------ 调用约定
+
+
+def test_the_function_gets_a_figure_of_the_chart_size_a_copy_of_the_window_and_a_context() -> None:
+    renderer = Renderer(drawn(draw={"function": f"{F}:inspect", "kwargs": {"label": "标签"}}, source={"type": "demo"},
+                              size=[640, 300], dpi=80))  # fmt: skip
+    window = frame()
+    png = renderer.render(window)
+    seen = draw_functions.SEEN
+    assert seen["size"] == pytest.approx((640, 300)) and seen["dpi"] == 80
+    assert seen["data"].equals(frame()) and window.equals(frame())  # 函数改了它收到的 data，窗口不变
+    context = seen["context"]
+    assert (context.chart, context.theme, context.scale, context.state) == ("custom", "light", 1.0, {"calls": 1})
+    assert seen["label"] == "标签"
+    with Image.open(io.BytesIO(png)) as image:
+        assert image.size == (640, 300) and image.mode == "RGB"
+
+
+def test_one_function_serves_every_theme_and_scale() -> None:
+    """同一个函数画亮色、暗色、2× 的图而不必知道：主题是样式上下文，倍率是 Figure 的 dpi。"""
+    renderer = Renderer(drawn(draw=f"{F}:inspect"))
+    light = pixels(renderer.render(None))
+    assert to_hex(draw_functions.SEEN["face"]) == THEMES["light"].face
+    dark = pixels(renderer.render(None, theme="dark", scale=2))
+    assert light.shape == (400, 800, 3) and dark.shape == (800, 1600, 3)
+    assert draw_functions.SEEN["dpi"] == 200 and draw_functions.SEEN["context"].scale == 2
+    assert to_hex(dark[5, 5] / 255) == THEMES["dark"].face and to_hex(light[5, 5] / 255) == THEMES["light"].face
+    # 每个变体一个 Figure；图表的 state 各变体共用
+    assert len(renderer.pages) == 2 and renderer.state == {"calls": 2}
+
+
+def test_by_default_the_figure_is_cleared_and_reused() -> None:
+    renderer = Renderer(drawn(draw=f"{F}:inspect"))
+    for _ in range(5):
+        renderer.render(None)
+        assert draw_functions.SEEN["axes_before"] == 0
+    figure = renderer.page().figure
+    assert draw_functions.SEEN["figure"] is figure and len(figure.axes) == 1
+
+
+def test_keep_leaves_the_artists_for_the_function_to_update() -> None:
+    renderer = Renderer(drawn(draw={"function": f"{F}:kept", "keep": True}))
+    first = pixels(renderer.render(None))
+    line = draw_functions.SEEN["line"]
+    second = pixels(renderer.render(None))
+    assert draw_functions.SEEN["line"] is line and len(renderer.page().figure.axes) == 1
+    assert (first != second).any()  # 更新了数据，图变了
+
+
+def test_the_kept_histogram_draws_exactly_what_the_plain_one_draws() -> None:
+    """keep=True 的示例函数与每次从头画的函数，对同样的数据画出逐像素相同的图（图元确实被更新了）。"""
+    source = {"type": "python", "callable": "examples.custom:requests", "columns": ["latency_ms"]}
+    plain = Renderer(drawn(source=source, draw="examples.custom:latency_histogram"))
+    kept = Renderer(drawn(source=source, draw={"function": "examples.custom:latency_histogram_kept", "keep": True}))
+    for seeds in (range(0, 20), range(20, 25), range(0, 0), range(3, 60)):
+        window = pd.concat([custom.requests(seed=seed) for seed in seeds]) if len(seeds) else custom.requests(rate=0)
+        assert (pixels(plain.render(window)) == pixels(kept.render(window))).all()
+
+
+def test_an_error_resets_a_kept_figure() -> None:
+    renderer = Renderer(drawn(draw={"function": f"{F}:kept", "keep": True}))
+    renderer.render(None)
+    renderer.page().artists["line"] = "not a line"
+    with pytest.raises(AttributeError):
+        renderer.render(None)
+    assert renderer.page().artists == {} and renderer.page().figure.axes == []
+    renderer.render(None)  # 下一次从空的 Figure 开始
+    assert len(renderer.page().figure.axes) == 1
+
+
+def test_importing_pyplot_logs_one_warning() -> None:
+    """pyplot 被导入到服务里时记一条警告（每个进程一次）。在子进程里试：导入 pyplot 会留在这个测试进程里。"""
+    code = (
+        "import logging, sys\n"
+        "logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format='%(levelname)s %(message)s')\n"
+        "from livechart.renderer import Renderer\n"
+        "from livechart.spec import parse_chart\n"
+        f"r = Renderer(parse_chart('p', {{'title': 'p', 'draw': '{F}:uses_pyplot'}}))\n"
+        "assert 'matplotlib.pyplot' not in sys.modules\n"
+        "for _ in range(3):\n"
+        "    r.render(None)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if "pyplot" in line]
+    assert len(warnings) == 1 and warnings[0].startswith("WARNING matplotlib.pyplot 已被导入"), result.stderr
+
+
+# ------------------------------------------------------------ 在服务里
+
+
+def test_a_chart_without_a_source_is_served_like_any_other(make_app: Any) -> None:
+    app = make_app("testing", **config(plain={"draw": f"{F}:counted"}, demo={"source": {"type": "demo"}}))
+    client = app.test_client()
+    status = client.get("/api/charts/plain").get_json()
+    assert status["version"] == 1 and status["last_error"] is None and status["data_warnings"] == []
+    first = client.get("/plot.png")  # 第一个图表
+    assert first.status_code == 200 and first.data == client.get("/charts/plain.png").data and first.headers["ETag"]
+    data = client.get("/api/charts/plain/data")
+    assert data.status_code == 404 and "has no data: it has no source" in data.get_json()["message"]
+    with app.app_context():
+        jobs.redraw("plain")
+    assert client.get("/api/charts/plain").get_json()["version"] == 2
+    assert 'livechart_renders_total{chart="plain"} 2.0' in client.get("/metrics").get_data(as_text=True)
+    assert client.get("/api/charts/demo/data").status_code == 200
+
+
+def test_a_failing_function_keeps_the_last_image_and_says_why(make_app: Any, tmp_path: Path, monkeypatch: Any) -> None:
+    switch = tmp_path / "break"
+    monkeypatch.setenv("LIVECHART_TEST_BREAK", str(switch))
+    app = make_app("testing", **config(fragile={"draw": f"{F}:broken"}))
+    client = app.test_client()
+    good = client.get("/charts/fragile.png").data
+    switch.touch()
+    with app.app_context():
+        jobs.redraw("fragile")
+    status = client.get("/api/charts/fragile").get_json()
+    assert status["version"] == 1
+    assert status["last_error"]["message"] == (
+        f"draw function {F}:broken: ZeroDivisionError: division by zero in the test function"
+    )
+    assert client.get("/charts/fragile.png").data == good
+    switch.unlink()
+    with app.app_context():
+        jobs.redraw("fragile")
+    status = client.get("/api/charts/fragile").get_json()
+    assert status["version"] == 2 and status["last_error"]["consecutive_failures"] == 0
+
+
+def test_a_hung_function_in_process_is_reported_by_the_charts_it_blocks(make_app: Any) -> None:
+    """本进程里卡住的绘图函数让所有绘制停下：等锁超时的图表报告是哪个图表卡住了，卡住的图表自己也报告。"""
+    app = make_app("testing", LIVECHART_RENDER_TIMEOUT=0.5, **config(stuck={"draw": f"{F}:hang"}, other={"draw": f"{F}:bars"}))
+    draw_functions.HANG.set()
+    thread = threading.Thread(target=lambda: jobs.redraw("stuck"), daemon=True)
+    try:
+        thread.start()
+        wait_for(lambda: DRAWING.holder == "stuck", 10, "the hung function never started")
+        with app.app_context():
+            jobs.redraw("other")
+            wait_for(lambda: (DRAWING.busy_for("stuck") or 0) > 0.6, 10, "the hung function returned")
+            jobs.workers()["stuck"].redraw()
+            other, stuck = store.load_failure("other"), store.load_failure("stuck")
+        assert other.message.startswith("draw function tests.draw_functions:bars: DrawingBlocked: drawing is blocked: ")
+        assert "chart 'stuck' has been drawing for" in other.message
+        assert "has been running for" in stuck.message and "LIVECHART_RENDER_PROCESSES" in stuck.message
+    finally:
+        draw_functions.HANG.clear()
+        thread.join(10)
+    with app.app_context():
+        jobs.redraw("other")
+        assert store.load_failure("other").consecutive == 0
+
+
+def test_drawing_blocked_names_the_chart_holding_the_lock() -> None:
+    draw_functions.HANG.set()
+    hung = Renderer(drawn("stuck", draw=f"{F}:hang"))
+    thread = threading.Thread(target=hung.render, args=(None,), daemon=True)
+    try:
+        thread.start()
+        wait_for(lambda: DRAWING.holder == "stuck", 10, "the hung function never started")
+        with pytest.raises(DrawingBlocked, match="chart 'stuck' has been drawing for"):
+            Renderer(drawn("waiting", draw=f"{F}:bars"), timeout=0.2).render(None)
+    finally:
+        draw_functions.HANG.clear()
+        thread.join(10)
+
+
+# ------------------------------------------------------------ 渲染进程池
+
+
+def test_a_hung_render_in_the_pool_is_abandoned_and_only_its_process_waits() -> None:
+    """超过期限的绘制被放弃、它的进程被换掉；分给同一进程的图表在新进程上画出来，别的进程里的图表不受影响。
+    以前：超时只让调用方不再等，卡住的进程一直卡着，分给它的图表再也画不出来。"""
+    specs = {
+        "stuck": drawn("stuck", draw=f"{F}:hang_forever"),
+        "fine": drawn("fine", draw=f"{F}:bars"),
+        "neighbour": drawn("neighbour", draw=f"{F}:counted"),
+    }
+    pool = RenderPool(specs, 2, 1, [])
+    try:
+        pool.start(60)
+        assert pool.assignment == {"stuck": 0, "fine": 1, "neighbour": 0}
+        old = pool.pids()
+        results: dict[str, Any] = {}
+
+        def render(name: str, timeout: float) -> None:
+            started = time.monotonic()
+            try:
+                results[name] = pool.render(name, None, timeout)
+            except Exception as exc:
+                results[name] = exc
+            results[f"{name}_seconds"] = time.monotonic() - started
+
+        threads = [threading.Thread(target=render, args=("stuck", 1.0))]
+        threads[0].start()
+        time.sleep(0.2)  # 卡住的那次先提交
+        threads.append(threading.Thread(target=render, args=("neighbour", 30.0)))
+        threads[1].start()
+        render("fine", 30.0)
+        assert results["fine"].startswith(b"\x89PNG") and results["fine_seconds"] < 5  # 别的进程照常画
+        for thread in threads:
+            thread.join(60)
+        assert isinstance(results["stuck"], RenderTimedOut) and "LIVECHART_RENDER_TIMEOUT (1 s)" in str(results["stuck"])
+        assert results["neighbour"].startswith(b"\x89PNG")
+        new = pool.pids()
+        assert old[0] not in new and old[1] in new
+        wait_for(
+            lambda: subprocess.run(["kill", "-0", str(old[0])], capture_output=True).returncode != 0, 10, "old process alive"
+        )
+    finally:
+        pool.shutdown()
+
+
+def test_draw_functions_work_in_the_render_pool(make_app: Any) -> None:
+    app = make_app("testing", LIVECHART_RENDER_PROCESSES=1, **config(mine={"draw": f"{F}:counted"}))
+    client = app.test_client()
+    assert client.get("/api/charts/mine").get_json()["version"] == 1
+    png = client.get("/charts/mine.png")
+    assert png.status_code == 200
+    assert draw_functions.CALLS.get("mine") is None  # 画在工作进程里，不在这个进程
+
+
+# ------------------------------------------------------------ 示例（examples/custom.py）
+
+
+def latency_window() -> pd.DataFrame:
+    return pd.concat([custom.requests(seed=seed) for seed in range(60)])
+
+
+def cores_window() -> pd.DataFrame:
+    index = pd.date_range("2026-01-01 12:00", periods=120, freq="1s", name="time")
+    rng = np.random.default_rng(7)
+    load = np.clip(rng.normal(35, 20, (120, 4)) + np.linspace(0, 40, 120)[:, None], 0, 100)
+    return pd.DataFrame(load, index=index, columns=[f"cpu{i}" for i in range(4)])
+
+
+def example(name: str) -> Any:
+    return parse_chart(name, custom.Config.CHARTS[name])
+
+
+@pytest.mark.parametrize(("name", "window"), [("latency", latency_window), ("cores", cores_window), ("noise", None)])
+def test_example_golden_images(name: str, window: Any, tmp_path: Path) -> None:
+    require_cjk()
+    np.random.seed(0)  # noise 用 numpy 的全局随机数
+    png = Renderer(example(name)).render(window() if window else None)
+    assert_golden(f"custom_{name}", png, tmp_path)
+
+
+def test_the_plainest_example_is_under_fifteen_lines() -> None:
+    text = (ROOT / "examples" / "custom.py").read_text()
+    function = text[text.index("def noise(") : text.index("\n\n\n", text.index("def noise("))]
+    entry = [line for line in text.splitlines() if '"noise":' in line]
+    assert len(function.splitlines()) + len(entry) + 1 < 15  # 函数、CHARTS 里的一行、JOBS 里的一个任务
