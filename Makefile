@@ -55,6 +55,7 @@ bench: $(VENV)/.bench-deps
 	$(BIN)/python -m bench.redis_writes
 	$(BIN)/python -m bench.handover
 	$(BIN)/python -m bench.reload
+	$(BIN)/python -m bench.draw
 	$(BIN)/python -m bench.summary
 
 # 提供图片的基准之后，以一半容量持续请求 10 分钟：错误数与每个进程的 RSS 增长

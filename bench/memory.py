@@ -12,8 +12,8 @@ import psutil
 
 from bench import common
 from config import Config
-from livechart.charts import ChartRenderer
 from livechart.fonts import configure_fonts
+from livechart.renderer import Renderer
 from livechart.sources import DemoSource
 from livechart.spec import parse_chart
 from livechart.window import append_window
@@ -28,7 +28,7 @@ def main() -> None:
     configure_fonts()
     name = next(iter(Config.CHARTS))
     spec = parse_chart(name, Config.CHARTS[name])
-    renderer = ChartRenderer(spec)
+    renderer = Renderer(spec)
     source = DemoSource(seed=7, period=60)
     window = source.backfill(spec.points - 1, 1)
     process = psutil.Process()

@@ -12,9 +12,9 @@ from typing import Any
 import pandas as pd
 
 from bench import common
-from livechart.charts import ChartRenderer
 from livechart.fonts import configure_fonts
 from livechart.pool import RenderPool
+from livechart.renderer import Renderer
 from livechart.sources import DemoSource
 from livechart.spec import ChartSpec
 from livechart.spec import parse_chart
@@ -34,7 +34,7 @@ class InProcess:
     """对照：在本进程里绘制（调度器线程的做法，Matplotlib 的类级锁让它们串行）。"""
 
     def __init__(self, charts: dict[str, ChartSpec]) -> None:
-        self.renderers = {name: ChartRenderer(spec) for name, spec in charts.items()}
+        self.renderers = {name: Renderer(spec) for name, spec in charts.items()}
 
     def render(self, name: str, frame: pd.DataFrame, timeout: float) -> bytes:
         return self.renderers[name].render(frame)

@@ -22,9 +22,9 @@ from matplotlib.ticker import FuncFormatter
 import livechart  # noqa: F401  先选择 Agg 后端，再导入 pyplot（仅基准使用 pyplot）
 from bench import common
 from config import Config
-from livechart.charts import ChartRenderer
 from livechart.charts import format_value
 from livechart.fonts import configure_fonts
+from livechart.renderer import Renderer
 from livechart.sources import DemoSource
 from livechart.spec import ChartSpec
 from livechart.spec import parse_chart
@@ -89,7 +89,7 @@ def bench_render(renders: int) -> dict[str, Any]:
     name, raw = next(iter(Config.CHARTS.items()))
     spec = parse_chart(name, raw)
     frames = frames_for(spec, renders)
-    renderer = ChartRenderer(spec, compress_level=Config.LIVECHART_PNG_COMPRESS_LEVEL)
+    renderer = Renderer(spec, compress_level=Config.LIVECHART_PNG_COMPRESS_LEVEL)
     renderer.render(frames[0])  # 预热：字体缓存、背景
     naive_pyplot(spec, frames[0])
     ours, naive, fixed = [], [], []
@@ -134,7 +134,7 @@ def bench_kinds(renders: int) -> dict[str, Any]:
     base = {"title": "图表类型基准", "source": {"type": "demo", "seed": 1}, "window": 300, "size": [800, 400]}
     specs = {kind: parse_chart(kind, {**base, **options}) for kind, options in KINDS.items()}
     frames = frames_for(specs["line"], renders)
-    renderers = {kind: ChartRenderer(spec) for kind, spec in specs.items()}
+    renderers = {kind: Renderer(spec) for kind, spec in specs.items()}
     samples: dict[str, list[float]] = {kind: [] for kind in specs}
     for renderer in renderers.values():
         renderer.render(frames[0])
@@ -156,7 +156,7 @@ def bench_capacity(seconds: float) -> dict[str, Any]:
             f"{name}{i}", {**raw, "source": {"type": "demo", "seed": i}, "series": {"signal": "信号", "walk": "游走"}}
         )
         source = DemoSource(seed=i)
-        charts.append([spec, source, ChartRenderer(spec), source.backfill(spec.points - 1, 1)])
+        charts.append([spec, source, Renderer(spec), source.backfill(spec.points - 1, 1)])
     for chart in charts:
         chart[2].render(chart[3])
     done = 0

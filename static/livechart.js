@@ -126,6 +126,12 @@
     badge.dataset.state = state;
     badge.textContent = text;
     badge.title = title;
+    // 错误的类型与消息直接显示在图片上方（不用悬停）；图片是上一张好图
+    const error = chart.el.querySelector(".error-text");
+    if (error) {
+      error.hidden = !chart.error;
+      error.textContent = chart.error ? `重绘失败，显示的是上一张图：${chart.error.message}` : "";
+    }
   }
 
   function showControls(chart) {

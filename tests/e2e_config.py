@@ -142,3 +142,19 @@ class DisagreeingE2EConfig(ServiceE2EConfig):
     """与 ServiceE2EConfig 只差 demo 的间隔（2 秒）：几个进程的 config.py 不一致时要有警告。"""
 
     JOBS = [{**job, "seconds": 2} if job["id"] == "redraw-demo" else job for job in ServiceE2EConfig.JOBS]
+
+
+class DrawErrorE2EConfig(E2EConfig):
+    """多一个 draw 图表 fragile：LIVECHART_TEST_BREAK 指向的文件存在时它的绘图函数出错。"""
+
+    CHARTS = {**E2EConfig.CHARTS, "fragile": {"title": "fragile", "draw": "tests.draw_functions:broken"}}
+    JOBS = [
+        *E2EConfig.JOBS,
+        {
+            "id": "redraw-fragile",
+            "func": "livechart.jobs:redraw",
+            "kwargs": {"chart": "fragile"},
+            "trigger": "interval",
+            "seconds": 1,
+        },
+    ]

@@ -122,10 +122,10 @@ def test_error_message_examples_are_the_real_messages(readme: str) -> None:
     assert wrong == [], f"{readme} shows messages livechart does not print: {wrong}\nreal: {messages}"
 
 
-def readme_snippet(readme: str) -> str:
-    """README “添加图表 / Adding a chart” 一节里的 Python 代码块。"""
+def readme_snippet(readme: str, english: str = "### Adding a chart", chinese: str = "### 添加图表") -> str:
+    """README 某一节（默认“添加图表 / Adding a chart”）里的第一个 Python 代码块。"""
     text = (ROOT / readme).read_text()
-    start = text.index("### Adding a chart" if readme == "README.md" else "### 添加图表")
+    start = text.index(english if readme == "README.md" else chinese)
     return re.search(r"```python\n(.*?)```", text[start:], re.S).group(1)
 
 
@@ -141,3 +141,19 @@ def test_adding_a_chart_snippet_runs_as_pasted(
         assert jobs.ensure_image("swap") is not None
     assert app.test_client().get("/charts/swap.png").status_code == 200
     monkeypatch.delitem(sys.modules, "myconf", raising=False)
+
+
+@pytest.mark.parametrize("readme", READMES)
+def test_the_draw_example_runs_as_pasted(readme: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_app: Any) -> None:
+    """“用自己的代码画图 / Your own drawing code”一节的 mycharts.py：原样保存，两个图表都画得出来、没有错误。"""
+    (tmp_path / "mycharts.py").write_text(readme_snippet(readme, "### Your own drawing code", "### 用自己的代码画图"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "mycharts", raising=False)
+    app = make_app("mycharts:MyConfig", LIVECHART_SCHEDULER="paused")
+    client = app.test_client()
+    for chart in ("noise", "spread"):
+        status = client.get(f"/api/charts/{chart}").get_json()
+        assert status["version"] == 1 and status["last_error"] is None, status
+        assert client.get(f"/charts/{chart}.png").data.startswith(b"\x89PNG")
+    assert client.get("/api/charts/noise/data").status_code == 404
+    monkeypatch.delitem(sys.modules, "mycharts", raising=False)

@@ -32,6 +32,7 @@ from tests.conftest import ROOT
 from tests.conftest import assert_golden
 from tests.conftest import pixels
 from tests.conftest import require_cjk
+from tests.conftest import start_server
 from tests.conftest import wait_for
 
 F = "tests.draw_functions"
@@ -365,3 +366,25 @@ def test_the_plainest_example_is_under_fifteen_lines() -> None:
     function = text[text.index("def noise(") : text.index("\n\n\n", text.index("def noise("))]
     entry = [line for line in text.splitlines() if '"noise":' in line]
     assert len(function.splitlines()) + len(entry) + 1 < 15  # 函数、CHARTS 里的一行、JOBS 里的一个任务
+
+
+def test_the_custom_example_runs_as_the_readme_says(tmp_path: Path) -> None:
+    """LIVECHART_CONFIG=examples.custom make run：真实的进程里三张图在后台每秒重画，没有错误，也不写图片文件。"""
+    from tests.test_e2e import IMAGE_SUFFIXES
+    from tests.test_e2e import written_paths
+
+    server = start_server(tmp_path, strace=True, env={"LIVECHART_CONFIG": "examples.custom"})
+    try:
+        wait_for(lambda: all(server.version(name) >= 3 for name in ("latency", "cores", "noise")), 30, "charts not redrawn")
+        for name in ("latency", "cores", "noise"):
+            status = server.get(f"/api/charts/{name}").json()
+            assert status["last_error"] is None, status
+            assert server.get(f"/charts/{name}.png").content.startswith(b"\x89PNG")
+        assert server.get("/plot.png").headers["X-Livechart-Version"]
+        assert "pyplot" not in server.log.read_text()
+    finally:
+        assert server.stop() == 0, server.log.read_text()
+    assert server.strace_log is not None
+    written = written_paths(server.strace_log)
+    assert any(path.startswith(str(server.home)) for path in written)  # strace 确实记下了写入（字体缓存）
+    assert [path for path in written if path.lower().endswith(IMAGE_SUFFIXES)] == []

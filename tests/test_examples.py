@@ -39,7 +39,7 @@ def example_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, P
     return paths
 
 
-@pytest.mark.parametrize("name", ["system", "csv_log", "sql_table"])
+@pytest.mark.parametrize("name", ["system", "csv_log", "sql_table", "custom"])
 def test_example_draws_every_chart(name: str, make_app: Any, example_data: dict[str, Path]) -> None:
     app = make_app(f"examples.{name}")
     client = app.test_client()

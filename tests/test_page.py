@@ -329,3 +329,26 @@ def test_data_warnings_show_on_the_badge(browser: Any, tmp_path: Any) -> None:
     finally:
         tab.context.close()
         server.stop()
+
+
+def test_a_failing_draw_function_shows_its_error_over_the_last_image(browser: Any, tmp_path: Any) -> None:
+    """绘图函数出错：页面上直接显示异常的类型与消息（不用悬停），图片仍是上一张；恢复后错误消失。"""
+    switch = tmp_path / "break"
+    server = start_server(tmp_path, env={"LIVECHART_CONFIG": "tests.e2e_config:DrawErrorE2EConfig",
+                                         "LIVECHART_TEST_BREAK": str(switch)})  # fmt: skip
+    tab = open_page(browser, server)
+    try:
+        until(tab, "document.querySelector('#chart-fragile .plot').naturalWidth > 0", 15)
+        switch.touch()
+        until(tab, "!document.querySelector('#chart-fragile .error-text').hidden", 15)
+        text = tab.text_content("#chart-fragile .error-text")
+        assert "ZeroDivisionError: division by zero in the test function" in text, text
+        assert tab.text_content("#chart-fragile .badge") == "错误"
+        assert tab.evaluate("document.querySelector('#chart-fragile .plot').naturalWidth") == 800
+        tab.locator("#chart-fragile").screenshot(path=str(tmp_path / "fragile.png"))
+        switch.unlink()
+        until(tab, "document.querySelector('#chart-fragile .error-text').hidden", 15)
+        assert tab.console_errors == []
+    finally:
+        tab.context.close()
+        server.stop()
