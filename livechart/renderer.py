@@ -40,6 +40,8 @@ from livechart.themes import style
 
 # 等进程级绘制锁的默认期限（秒）；服务里用 LIVECHART_RENDER_TIMEOUT
 DEFAULT_TIMEOUT = 30.0
+# Figure 的边距参数（subplots_adjust）
+SUBPLOT_KEYS = ("left", "right", "bottom", "top", "wspace", "hspace")
 
 
 class DrawingBlocked(RuntimeError):
@@ -138,8 +140,7 @@ class Renderer:
                 # 已在启动时警告过一次；不要每次绘制都为缺字形刷屏
                 warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from", category=UserWarning)
             if not draw.keep:
-                figure.clear()
-                page.artists.clear()
+                self._fresh(page, context.scale)
             try:
                 arguments = (figure, data, context) if draw.takes_context else (figure, data)
                 draw.function(*arguments, **draw.kwargs)
@@ -147,9 +148,23 @@ class Renderer:
                     page.canvas.draw()
             except BaseException:
                 # 画到一半的 Figure 不再用：下一次从空的 Figure 开始（keep=True 的函数重新建图元）
-                figure.clear()
-                page.artists.clear()
+                self._fresh(page, context.scale)
                 raise
+
+    def _fresh(self, page: Page, scale: float) -> None:
+        """把复用的 Figure 变回新建时的样子：clear() 不会重置的布局引擎、subplots_adjust 的边距、尺寸、dpi、底色
+        也复原，函数每次拿到的都等于一个新的 Figure（docs/pitfalls.md 第 35 条）。在主题的样式上下文里调用。"""
+        figure, spec = page.figure, self.spec
+        figure.clear()
+        page.artists.clear()
+        figure.set_layout_engine(None)
+        figure.subplotpars.update(**{key: matplotlib.rcParams[f"figure.subplot.{key}"] for key in SUBPLOT_KEYS})
+        figure.set_facecolor(matplotlib.rcParams["figure.facecolor"])
+        size, dpi = (spec.width / spec.dpi, spec.height / spec.dpi), spec.dpi * scale
+        if figure.dpi != dpi:
+            figure.set_dpi(dpi)
+        if tuple(figure.get_size_inches()) != size:
+            figure.set_size_inches(size, forward=False)
 
     def _encode(self, page: Page) -> bytes:
         """Agg 缓冲区 → PNG 字节。背景不透明时去掉 alpha 通道：编码更快、文件更小。"""

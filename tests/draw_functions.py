@@ -93,3 +93,17 @@ def two_arguments_only(fig: Any) -> None:
 
 
 NOT_CALLABLE = 42
+
+
+def gallery(fig: Any, data: pd.DataFrame | None) -> None:
+    """什么都画一点：几个子图、饼图、imshow 加颜色条、直方图、带箭头的标注、中文。"""
+    rng = np.random.default_rng(3)
+    (pie, image), (hist, notes) = fig.subplots(2, 2)
+    pie.pie([3, 2, 1], labels=["读", "写", "其他"], autopct="%.0f%%")
+    shown = image.imshow(rng.random((8, 12)), cmap="viridis")
+    fig.colorbar(shown, ax=image, label="强度")
+    hist.hist(rng.normal(size=500), bins=30)
+    hist.set_title("直方图")
+    notes.plot([0, 1, 2, 3], [1, 3, 2, 4])
+    notes.annotate("峰值", xy=(1, 3), xytext=(1.8, 3.6), arrowprops={"arrowstyle": "->"})
+    fig.suptitle("中文标题：各种 Matplotlib 图")

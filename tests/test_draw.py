@@ -388,3 +388,24 @@ def test_the_custom_example_runs_as_the_readme_says(tmp_path: Path) -> None:
     written = written_paths(server.strace_log)
     assert any(path.startswith(str(server.home)) for path in written)  # strace 确实记下了写入（字体缓存）
     assert [path for path in written if path.lower().endswith(IMAGE_SUFFIXES)] == []
+
+
+def test_a_cleared_figure_forgets_what_the_last_call_set() -> None:
+    """clear() 之外，布局引擎、subplots_adjust 的边距、尺寸、dpi、底色也复原：函数每次拿到的都像一个新的 Figure。"""
+    renderer = Renderer(drawn(draw=f"{F}:inspect"))
+    reference = pixels(renderer.render(None))
+    figure = renderer.page().figure
+    figure.subplots_adjust(left=0.4)
+    figure.set_layout_engine("constrained")
+    figure.set_size_inches(3, 3)
+    figure.set_facecolor("red")
+    again = pixels(renderer.render(None))
+    assert figure.get_layout_engine() is None and figure.subplotpars.left == 0.125
+    assert again.shape == reference.shape and (again == reference).all()
+
+
+def test_any_figure_works_several_axes_pie_image_with_colorbar_hist_annotations_and_chinese(tmp_path: Path) -> None:
+    """几个子图、饼图、imshow 加颜色条、直方图、标注、中文（用检测到的 CJK 字体：缺字形会警告，警告在测试里是错误）。"""
+    require_cjk()
+    png = Renderer(drawn(draw=f"{F}:gallery", size=[900, 600])).render(None)
+    assert_golden("custom_gallery", png, tmp_path)

@@ -526,3 +526,24 @@ def test_a_worker_falls_back_to_the_last_valid_content_for_any_kind_of_error(mod
     module.write("class Config(:\n")
     fallen, _, _, problem = load_config(module.ref, fallback=True)
     assert problem is not None and problem.endswith("(SyntaxError)") and fallen.JOBS[0]["seconds"] == 1
+
+
+def test_a_draw_chart_is_added_changed_and_broken_live(make_app: Any, module: ConfigModule) -> None:
+    """draw 的图表：新增、改 kwargs（换新的绘制器、立即重画）、换成导入不了的函数（不应用，报告错误）。"""
+    app = make_app(module.ref)
+    client = app.test_client()
+    inspect = {"title": "mine", "size": SMALL, "draw": {"function": "tests.draw_functions:inspect", "kwargs": {"label": "一"}}}
+    module.save({"a": chart("A"), "b": chart("B", 2), "mine": inspect}, {"a": 1, "b": 2, "mine": 1})
+    assert applied(app) == "applied"
+    wait_for(lambda: client.get("/api/charts/mine").json["version"] >= 1, 10, "the added draw chart was not drawn")
+    first = client.get("/charts/mine.png").data
+    changed = {**inspect, "draw": {"function": "tests.draw_functions:inspect", "kwargs": {"label": "二"}}}
+    module.save({"a": chart("A"), "b": chart("B", 2), "mine": changed}, {"a": 1, "b": 2, "mine": 1})
+    assert applied(app) == "applied"
+    wait_for(lambda: client.get("/api/charts/mine").json["version"] >= 2, 10, "the changed draw chart was not redrawn")
+    assert client.get("/charts/mine.png").data != first
+    broken = {**inspect, "draw": "tests.draw_functions:nowhere"}
+    module.save({"a": chart("A"), "b": chart("B", 2), "mine": broken}, {"a": 1, "b": 2, "mine": 1})
+    assert applied(app) == "failed"
+    error = client.get("/api/charts").json["config_error"]["message"]
+    assert "CHARTS['mine']: option 'draw': cannot import 'tests.draw_functions:nowhere'" in error
