@@ -338,4 +338,4 @@ def timeseries(figure: Figure, data: pd.DataFrame | None, context: DrawContext, 
 
 def builtin(spec: ChartSpec) -> Resolved:
     """内置类型（line、area、bar、step、scatter）的绘图函数：与 draw 指定的函数同一个接口。"""
-    return Resolved(timeseries, takes_context=True, kwargs={"spec": spec}, keep=True, trusted=True)
+    return Resolved(timeseries, takes_context=True, kwargs={"spec": spec}, keep=True, builtin=True)

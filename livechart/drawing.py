@@ -66,8 +66,9 @@ class Resolved:
     takes_context: bool
     kwargs: Mapping[str, Any]
     keep: bool
-    # 内置类型：数据不会被改动，不必复制
-    trusted: bool = False
+    # 内置类型：不改动数据（不必复制），也不改 rcParams、颜色全按主题自己设置（不必进入样式上下文，每次省约 0.5 ms，
+    # 像素完全相同：tests/test_kinds.py 的黄金图像）
+    builtin: bool = False
 
 
 def parse(raw: Any) -> DrawSpec:

@@ -4,7 +4,7 @@
 自定义的是图表规格里 draw 指定的函数。两者走同一条路：
 1. 取这个变体（主题 × 倍率）的 Figure：尺寸为图表的英寸大小，dpi 为图表的 dpi × 倍率；
 2. 默认先清空 Figure（keep=True 时保留图元）；
-3. 在主题的样式上下文里调用函数（livechart/themes.py）；
+3. 在主题的样式上下文里调用函数（livechart/themes.py；内置类型自己按主题设置每种颜色，不进入样式上下文）；
 4. Figure 仍是 stale（Matplotlib 自己的“需要重画”标记）时整体画一遍；自己画好画布的函数（内置类型的局部重绘）
    把它标记为不 stale，这里不再重画；
 5. Agg 缓冲区 → Pillow → BytesIO → bytes。从不写文件，也不用 pyplot。
@@ -17,6 +17,7 @@ Matplotlib 在一个进程里一次只能画一个 Figure：所有图表的第 2
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import warnings
@@ -121,21 +122,22 @@ class Renderer:
         with self.lock:
             page = self.page(theme, scale)
             context = drawing.DrawContext(self.spec.name, theme, scale, self.state, page.artists)
-            if data is not None and not self.draw.trusted:
+            if data is not None and not self.draw.builtin:
                 data = data.copy()  # 函数改动它也不影响窗口
             DRAWING.acquire(self.spec.name, self.timeout)
             try:
                 self._draw(page, data, context)
             finally:
                 DRAWING.release()
-            if not self.draw.trusted:
+            if not self.draw.builtin:
                 drawing.warn_if_pyplot()
             return self._encode(page)
 
     def _draw(self, page: Page, data: pd.DataFrame | None, context: drawing.DrawContext) -> None:
         """在主题的样式里调用绘图函数，需要时把 Figure 画到画布上（已持有绘制锁）。"""
         figure, draw = page.figure, self.draw
-        with warnings.catch_warnings(), matplotlib.rc_context(style(context.theme)):
+        themed = contextlib.nullcontext() if draw.builtin else matplotlib.rc_context(style(context.theme))
+        with warnings.catch_warnings(), themed:
             if not fonts.cjk_available():
                 # 已在启动时警告过一次；不要每次绘制都为缺字形刷屏
                 warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from", category=UserWarning)
