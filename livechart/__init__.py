@@ -159,7 +159,10 @@ def create_app(
     # 每个 app 用自己的副本
     for key in ("JOBS", "CHARTS", "SCHEDULER_EXECUTORS", "SCHEDULER_JOBSTORES", "SCHEDULER_JOB_DEFAULTS"):
         if key in app.config:
-            app.config[key] = copy.deepcopy(app.config[key])
+            try:
+                app.config[key] = copy.deepcopy(app.config[key])
+            except Exception as exc:  # 锁、连接之类复制不了的对象：指明设置，而不是一个堆栈
+                raise ConfigError(f"{key}: values must be plain data that can be copied ({type(exc).__name__}: {exc})") from None
     # 唯一的校验器（gunicorn 的主进程在 fork 之前用的也是它）
     checked = settings.check(app.config)
     charts, intervals, role = checked.charts, checked.intervals, checked.role

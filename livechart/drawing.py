@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import pickle
 import sys
 from collections.abc import Callable
 from collections.abc import Mapping
@@ -86,6 +87,12 @@ def parse(raw: Any) -> DrawSpec:
     kwargs = raw.get("kwargs", {})
     if not isinstance(kwargs, Mapping) or not all(isinstance(key, str) and key.isidentifier() for key in kwargs):
         raise DrawError("option 'draw': 'kwargs' must be a dict of keyword arguments (names as strings)")
+    try:
+        pickle.dumps(dict(kwargs))  # 随每次绘制发给渲染进程（LIVECHART_RENDER_PROCESSES）
+    except Exception as exc:
+        raise DrawError(
+            f"option 'draw': 'kwargs' must be plain values (numbers, text, lists, dicts): {type(exc).__name__}: {exc}"
+        ) from None
     keep = raw.get("keep", False)
     if not isinstance(keep, bool):
         raise DrawError(f"option 'draw': 'keep' must be true or false, got {keep!r}")

@@ -78,6 +78,7 @@ def test_draw_as_text_or_dict() -> None:
         ({"draw": "no_colon"}, "'function' must be 'package.module:function'"),
         ({"draw": {"function": f"{F}:bars", "kwargs": [1]}}, "'kwargs' must be a dict"),
         ({"draw": {"function": f"{F}:bars", "keep": "yes"}}, "'keep' must be true or false"),
+        ({"draw": {"function": f"{F}:inspect", "kwargs": {"label": lambda: None}}}, "'kwargs' must be plain values"),
         ({"draw": {"function": f"{F}:bars", "args": []}}, "unknown key 'args'"),
         ({"draw": "tests.no_such_module:f"}, "cannot import 'tests.no_such_module:f' (ModuleNotFoundError"),
         ({"draw": f"{F}:missing"}, f"cannot import '{F}:missing'"),
@@ -92,6 +93,11 @@ def test_bad_draw_options_stop_start_up_naming_the_chart(make_app: Any, options:
         make_app("testing", **config(mine=options))
     text = str(caught.value)
     assert text.startswith("CHARTS['mine']: ") and message in text and "\n" not in text
+
+
+def test_a_value_that_cannot_be_copied_is_a_configuration_error(make_app: Any) -> None:
+    with pytest.raises(ConfigError, match=r"^CHARTS: values must be plain data that can be copied \(TypeError: cannot pickle"):
+        make_app("testing", **config(mine={"draw": {"function": f"{F}:inspect", "kwargs": {"label": threading.Lock()}}}))
 
 
 def test_python_m_livechart_prints_one_line_for_a_draw_function_that_cannot_be_imported(
