@@ -36,7 +36,7 @@ def _errors(*codes: int) -> dict[str, Any]:
         400: "invalid request (the message names the field)",
         401: "credentials required (HTTP Basic)",
         403: "refused: cross-site request, or no credentials and not a loopback client",
-        404: "no such chart or job",
+        404: "no such chart or job (…/data also: a chart drawn by its own function without a source has no data)",
         409: "conflicts with the current state (the message says which)",
         413: "request body too large",
         415: "mutating requests must send Content-Type: application/json",
