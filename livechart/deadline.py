@@ -45,7 +45,7 @@ def exit_within(seconds: float) -> None:
 
     def watchdog() -> None:
         time.sleep(seconds)
-        logging.getLogger("livechart").warning("%s 秒后仍有线程未结束（卡住的数据源）：直接退出", seconds)
+        logging.getLogger("livechart").warning("%s 秒后仍有线程未结束（卡住的数据源或绘图函数）：直接退出", seconds)
         logging.shutdown()
         sys.stderr.flush()
         os._exit(0)

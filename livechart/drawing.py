@@ -13,10 +13,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import logging
-import pickle
+import os
 import sys
+import time
 from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -42,6 +44,8 @@ class DrawSpec:
     function: str
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     keep: bool = False
+    # 函数所在模块文件内容的摘要（导入时）：模块改了，规格就不同，重新载入配置时换新的绘制器
+    code: str = ""
 
 
 @dataclass
@@ -67,6 +71,8 @@ class Resolved:
     takes_context: bool
     kwargs: Mapping[str, Any]
     keep: bool
+    # 模块文件内容的摘要（DrawSpec.code）
+    code: str = ""
     # 内置类型：不改动数据（不必复制），也不改 rcParams、颜色全按主题自己设置（不必进入样式上下文，每次省约 0.5 ms，
     # 像素完全相同：tests/test_kinds.py 的黄金图像）
     builtin: bool = False
@@ -87,16 +93,27 @@ def parse(raw: Any) -> DrawSpec:
     kwargs = raw.get("kwargs", {})
     if not isinstance(kwargs, Mapping) or not all(isinstance(key, str) and key.isidentifier() for key in kwargs):
         raise DrawError("option 'draw': 'kwargs' must be a dict of keyword arguments (names as strings)")
-    try:
-        pickle.dumps(dict(kwargs))  # 随每次绘制发给渲染进程（LIVECHART_RENDER_PROCESSES）
-    except Exception as exc:
-        raise DrawError(
-            f"option 'draw': 'kwargs' must be plain values (numbers, text, lists, dicts): {type(exc).__name__}: {exc}"
-        ) from None
+    for key, value in kwargs.items():
+        if not _plain(value):
+            raise DrawError(
+                f"option 'draw': kwargs {key!r} must be plain data (numbers, text, true/false, None, lists and dicts of "
+                f"them), got {type(value).__name__}; build other objects inside the function"
+            )
     keep = raw.get("keep", False)
     if not isinstance(keep, bool):
         raise DrawError(f"option 'draw': 'keep' must be true or false, got {keep!r}")
     return DrawSpec(function, dict(kwargs), keep)
+
+
+def _plain(value: Any) -> bool:
+    """kwargs 的值只能是普通数据：随每次绘制发给渲染进程（pickle），重新载入配置时按值比较（数组、对象做不到）。"""
+    if value is None or isinstance(value, bool | int | float | str):
+        return True
+    if isinstance(value, list | tuple):
+        return all(_plain(item) for item in value)
+    if isinstance(value, dict):
+        return all(isinstance(key, str) and _plain(item) for key, item in value.items())
+    return False
 
 
 def _takes_context(function: Callable[..., Any], ref: str, kwargs: Mapping[str, Any]) -> bool:
@@ -107,6 +124,10 @@ def _takes_context(function: Callable[..., Any], ref: str, kwargs: Mapping[str, 
         raise DrawError(f"option 'draw': cannot read the signature of {ref!r}") from None
     if inspect.iscoroutinefunction(function):
         raise DrawError(f"option 'draw': {ref!r} is async; a draw function must be a plain function")
+    positional = [p.name for p in signature.parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    clash = sorted(set(kwargs) & set(positional[:3]))
+    if clash:
+        raise DrawError(f"option 'draw': kwargs {clash[0]!r} is the name of {ref}'s (fig, data, context) parameter")
     for arguments, with_context in (((None, None, None), True), ((None, None), False)):
         try:
             signature.bind(*arguments, **kwargs)
@@ -118,7 +139,11 @@ def _takes_context(function: Callable[..., Any], ref: str, kwargs: Mapping[str, 
 
 
 def resolve(draw: DrawSpec) -> Resolved:
-    """导入并检查绘图函数（启动时与每个绘制进程里）；不合法时抛 DrawError。"""
+    """导入并检查绘图函数（启动时、重新载入配置时与每个绘制进程里）；不合法时抛 DrawError。
+
+    模块已经导入过、而它的文件内容变了：先在原来的模块对象里重新执行它，保存绘图函数的模块就能实时生效。"""
+    module_name = draw.function.split(":", 1)[0]
+    _reload_if_changed(module_name)
     try:
         function = import_string(draw.function)
     except ImportStringError as exc:
@@ -129,10 +154,88 @@ def resolve(draw: DrawSpec) -> Resolved:
     if not callable(function):
         raise DrawError(f"option 'draw': {draw.function!r} is not callable")
     takes_context = _takes_context(function, draw.function, draw.kwargs)
-    warn_if_pyplot()
-    return Resolved(function, takes_context, draw.kwargs, draw.keep)
+    code = _remember(module_name)
+    if report_pyplot:
+        warn_if_pyplot()
+    return Resolved(function, takes_context, draw.kwargs, draw.keep, code=code)
 
 
+# 绘图函数的模块：模块名 → 正在运行的内容的摘要，以及监视线程上次看到的文件 stat
+_loaded: dict[str, str] = {}
+_seen: dict[str, tuple[int, int, int] | None] = {}
+
+
+def _file(module_name: str) -> str | None:
+    module = sys.modules.get(module_name)
+    path = getattr(module, "__file__", None)
+    return path if isinstance(path, str) and path.endswith(".py") else None
+
+
+def _stat(path: str) -> tuple[int, int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return (info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+def _digest(path: str) -> str:
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.blake2b(handle.read(), digest_size=16).hexdigest()
+    except OSError:
+        return ""
+
+
+def _remember(module_name: str) -> str:
+    """记下模块现在运行的内容（第一次导入时），返回它的摘要。"""
+    path = _file(module_name)
+    if path is None:
+        return ""
+    if module_name not in _loaded:
+        _seen[module_name] = _stat(path)
+        _loaded[module_name] = _digest(path)
+    return _loaded[module_name]
+
+
+def _reload_if_changed(module_name: str) -> None:
+    """模块导入过、文件内容又变了：重新执行它。失败时（语法错误……）抛 DrawError，正在运行的仍是原来的代码。"""
+    path = _file(module_name)
+    if path is None or module_name not in _loaded:
+        return
+    digest = _digest(path)
+    if digest == _loaded[module_name]:
+        return
+    try:
+        # 像 importlib.reload 那样在原来的模块对象里重新执行，但直接从源文件编译：同一秒里改了、大小又相同的文件，
+        # .pyc 的校验（修改时间按秒 + 大小）会认为没变，reload 就会执行旧的字节码
+        with open(path, "rb") as handle:
+            code = compile(handle.read(), path, "exec")
+        exec(code, sys.modules[module_name].__dict__)
+    except Exception as exc:
+        raise DrawError(f"option 'draw': reloading {module_name!r} ({path}) failed ({type(exc).__name__}: {exc})") from None
+    _loaded[module_name], _seen[module_name] = digest, _stat(path)
+    log.info("绘图函数的模块 %s 改了，已重新载入（%s）", module_name, path)
+
+
+def changed_modules(settle: float) -> list[str]:
+    """监视线程每次 poll 调用：文件 stat 变了（且写完超过 settle 秒）、内容也变了的绘图函数模块。"""
+    changed = []
+    for name in list(_loaded):
+        path = _file(name)
+        if path is None:
+            continue
+        stat = _stat(path)
+        if stat == _seen.get(name) or (stat is not None and time.time() - stat[2] / 1e9 < settle):
+            continue
+        _seen[name] = stat
+        if _digest(path) != _loaded[name]:
+            changed.append(name)
+    return changed
+
+
+# 绘制进程里不记日志（没有日志设置），由服务进程按绘制的结果报告（pool.py）
+report_pyplot = True
 _pyplot_warned = False
 
 

@@ -17,6 +17,8 @@ from dataclasses import field
 from typing import Any
 
 import pandas as pd
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES
+from apscheduler.events import JobEvent
 from flask import Flask
 from flask import current_app
 from flask import has_request_context
@@ -30,14 +32,18 @@ from livechart.deadline import StillRunning
 from livechart.deadline import Stopping
 from livechart.extensions import scheduler
 from livechart.failure_log import FailureLog
+from livechart.pool import START_SECONDS
 from livechart.pool import RenderPool
 from livechart.quality import DataQuality
 from livechart.redact import public_message
 from livechart.renderer import DRAWING
+from livechart.renderer import DrawingBlocked
+from livechart.renderer import DrawingBusy
 from livechart.renderer import Renderer
 from livechart.sources import Source
 from livechart.sources import make_source
 from livechart.sources.frames import empty_frame
+from livechart.spec import JOB_ID_PREFIX
 from livechart.spec import ChartSpec
 from livechart.spec import job_interval
 from livechart.window import append_window
@@ -78,6 +84,8 @@ class ChartWorker:
     quality: DataQuality = field(init=False)
     # 图表从配置里删掉了（或换了数据源、由新的重绘器接替）：正在进行的重绘画完也不再写窗口、图片、错误与指标
     retired: bool = False
+    # 本进程里它的绘图函数卡住了（已记过日志）；下一次画成时清除
+    hung: bool = False
 
     def __post_init__(self) -> None:
         self.failures = FailureLog(self.spec.name)
@@ -174,7 +182,7 @@ class ChartWorker:
         if not self.lock.acquire(timeout=timeout):
             # 别的重绘（/run 或缓存未命中）正在进行：这个节拍让给它，不算失败
             current_app.logger.debug("图表 %s 正在重绘，跳过这个节拍", name)
-            self._report_hung()
+            self.report_hung()
             return store.last_known(name)
         try:
             if self.retired:
@@ -190,24 +198,29 @@ class ChartWorker:
         finally:
             self.lock.release()
 
-    def _draw(self, window: pd.DataFrame | None) -> bytes:
-        """绘制：有渲染进程池时在池里，否则在本进程（进程级的绘制锁串行，renderer.py）。"""
+    def _draw(self, window: pd.DataFrame | None, patience: float | None) -> bytes:
+        """绘制：有渲染进程池时在池里，否则在本进程（进程级的绘制锁串行，renderer.py；计划运行等锁最多等到下一个节拍之前）。"""
         if self.pool is not None:
             return self.pool.render(self.spec.name, window, current_app.config["LIVECHART_RENDER_TIMEOUT"], self.spec)
         assert self.renderer is not None
-        return self.renderer.render(window)
+        return self.renderer.render(window, wait=patience)
 
-    def _report_hung(self) -> None:
-        """本进程里这个图表的绘图函数画了超过 LIVECHART_RENDER_TIMEOUT 还没返回：在状态里报告（每个节拍更新时长）。
-        它占着进程级的绘制锁，别的图表等锁超时也会报告它（renderer.DrawingBlocked）。"""
+    def report_hung(self) -> None:
+        """本进程里这个图表的绘图函数画了超过 LIVECHART_RENDER_TIMEOUT 还没返回：在状态里报告，第一次时记一条日志。
+        调度器因为上一次还没结束而跳过节拍时调用（init_app 注册的监听器），/run 等不到锁时也调用。
+        它占着进程级的绘制锁，别的图表等锁超时会说在等它（renderer.DrawingBlocked）。"""
         busy = DRAWING.busy_for(self.spec.name)
-        if busy is not None and busy > current_app.config["LIVECHART_RENDER_TIMEOUT"]:
-            message = (
-                f"drawing: the draw function has been running for {busy:.0f} s and has not returned; it stops all drawing in "
-                "this process (run slow or untrusted draw functions with LIVECHART_RENDER_PROCESSES)"
-            )
-            with contextlib.suppress(store.Unavailable):
-                store.record_failure(self.spec.name, message)
+        if busy is None or busy <= current_app.config["LIVECHART_RENDER_TIMEOUT"]:
+            return
+        message = (
+            f"drawing: the draw function has been running for {busy:.0f} s and has not returned; it stops all drawing in "
+            "this process (run slow or untrusted draw functions with LIVECHART_RENDER_PROCESSES)"
+        )
+        with contextlib.suppress(store.Unavailable):
+            store.record_failure(self.spec.name, message)
+        if not self.hung:
+            self.hung = True
+            current_app.logger.error("图表 %s 的绘图函数已经 %.0f 秒没有返回：本进程的绘制都停下了", self.spec.name, busy)
 
     def live_interval(self) -> float:
         """任务当前的间隔（可能已被 API 修改）；没有任务时取配置的间隔。"""
@@ -249,7 +262,7 @@ class ChartWorker:
                 window = self._store_rows(rows)
             if window is not None:
                 self.quality.check(window, current_app.logger)
-            png = self._draw(window)
+            png = self._draw(window, patience)
         except (store.Unavailable, Stopping):
             raise
         except history.NotOwner:
@@ -257,8 +270,9 @@ class ChartWorker:
             self.pending, self.loaded = None, False
             current_app.logger.info("图表 %s 已由别的进程接手：丢弃本进程迟到的取数结果", name)
             return store.load_image(name)
-        except StillRunning:
-            return store.load_image(name)  # 还没到期限：下一个节拍再取结果，这不算失败
+        except (StillRunning, DrawingBusy):
+            # 还没到期限：下一个节拍再取结果；别的图表正在画（还没画超过期限）：这个节拍让给它。都不算失败
+            return store.load_image(name)
         except Exception as exc:
             if self.retired:
                 return None
@@ -266,7 +280,9 @@ class ChartWorker:
             self.failures.failed(exc, current_app.logger)
             metrics.get().failures.labels(name).inc()
             # 状态是公开的：消息去掉数据源的机密与连接细节（redact.py）
-            store.record_failure(name, public_message(exc, where, self.spec.source_params))
+            if isinstance(exc, DrawingBlocked):
+                where = "drawing"  # 不是这个图表的错：它在等卡住的那个图表（消息里指明）
+            store.record_failure(name, public_message(exc, where, self.spec.private_params))
             return store.load_image(name)
         elapsed_ms = (time.perf_counter() - started) * 1000
         if self.retired:
@@ -276,6 +292,9 @@ class ChartWorker:
             coordination.get().announce(name)
         store.mark_recovered(name)
         self.failures.recovered(current_app.logger)
+        if self.hung:
+            self.hung = False
+            current_app.logger.warning("图表 %s 的绘图函数又返回了", name)
         self.renders += 1
         counters = metrics.get()
         counters.renders.labels(name).inc()
@@ -332,11 +351,31 @@ def init_app(app: Flask, charts: dict[str, ChartSpec], intervals: dict[str, floa
     render_pool = None
     if processes:
         render_pool = app.extensions[POOL] = RenderPool(charts, processes, level, app.config["LIVECHART_CJK_FONTS"])
-        render_pool.start(app.config["LIVECHART_RENDER_TIMEOUT"])
+        # 启动 spawn 的进程（导入 Matplotlib）在忙的机器上要几秒：用自己的期限，而不是一次绘制的期限
+        render_pool.start(max(START_SECONDS, app.config["LIVECHART_RENDER_TIMEOUT"]))
     app.extensions[EXTENSION] = {name: build_worker(app, spec, intervals[name], render_pool) for name, spec in charts.items()}
     coordinator = coordination.get(app)
     coordinator.on_run = lambda chart: _run_for_another_process(app, chart)
     coordinator.on_flush = lambda: _flush(app)
+    global _listening
+    if not _listening:
+        scheduler.add_listener(_on_skipped, EVENT_JOB_MAX_INSTANCES)
+        _listening = True
+
+
+_listening = False
+
+
+def _on_skipped(event: JobEvent) -> None:
+    """调度器因为上一次重绘还没结束而跳过了一个节拍：那一次卡在绘图函数里时报告它（ChartWorker.report_hung）。
+    监听器在调度器线程里运行，没有 app 上下文。APScheduler 自己每个节拍一条的警告由 logs.py 过滤掉。"""
+    app = scheduler.app
+    if app is None or EXTENSION not in app.extensions or not event.job_id.startswith(JOB_ID_PREFIX):
+        return
+    with app.app_context():
+        worker = workers(app).get(event.job_id[len(JOB_ID_PREFIX) :])
+        if worker is not None:
+            worker.report_hung()
 
 
 def _run_for_another_process(app: Flask, chart: str) -> None:

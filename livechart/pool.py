@@ -8,8 +8,11 @@
 背景缓存照样有效。工作进程用 spawn 启动（fork 一个有线程的进程不安全），导入 livechart 时选择 Agg；
 绘图函数（draw）在工作进程里按路径导入。
 工作进程死掉（被杀、崩溃）时这一次重绘记为失败，换一个新进程，下一次照常。
-一次绘制超过 LIVECHART_RENDER_TIMEOUT（卡住的绘图函数）时放弃它：杀掉这个进程、换一个新的；
-排在它后面的、分给同一个进程的图表改到新进程上画，只有它们要等（docs/drawing.md）。
+
+每个进程同一时刻只交给它一次绘制（每个进程一把锁，docs/pitfalls.md 第 34 条）：期限从绘制真正开始时算，
+排队的绘制不会因为前面那次卡住而一起超时。一次绘制超过 LIVECHART_RENDER_TIMEOUT（卡住的绘图函数）时放弃它：
+杀掉这个进程，换一个新的并等它启动好，再让出这个进程。超时的图表之后一段时间不再送去画（HOLD_BACK，
+连续超时时加倍），分到同一个进程的别的图表照常画，只在那一次期限加上新进程启动的时间里要等（docs/drawing.md）。
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ import logging
 import multiprocessing
 import threading
 import time
-from concurrent.futures import CancelledError
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
@@ -38,7 +40,14 @@ class RenderProcessDied(RuntimeError):
 
 
 class RenderTimedOut(RuntimeError):
-    """一次绘制超过了期限：放弃它，换了一个新的绘制进程。"""
+    """一次绘制超过了期限：放弃它，换了一个新的绘制进程（或者图表刚超时过，还在暂停送画的时间里）。"""
+
+
+# 超时的图表暂停送画的时间（秒）：至少这么久、至少一个期限，连续超时时加倍，最多 MAX_HOLD_BACK
+HOLD_BACK = 10.0
+MAX_HOLD_BACK = 300.0
+# 换上的新进程最多等多久启动好（秒）
+START_SECONDS = 60.0
 
 
 # --- 工作进程里的状态 ---
@@ -51,6 +60,7 @@ def _start(specs: dict[str, ChartSpec], level: int, cjk_fonts: list[str]) -> Non
     """工作进程的初始化：字体与规格（rcParams 每个进程设置一次）。"""
     global _level
     configure_fonts(cjk_fonts)
+    drawing.report_pyplot = False  # pyplot 由服务进程按绘制的结果报告
     _specs.update(specs)
     _level = level
 
@@ -74,7 +84,7 @@ def _render(name: str, frame: pd.DataFrame | None, spec: ChartSpec | None = None
 
 
 class RenderPool:
-    """N 个单进程执行器；图表固定分配给其中一个。"""
+    """N 个单进程执行器；图表固定分配给其中一个，每个进程同一时刻只画一个图表。"""
 
     def __init__(self, specs: dict[str, ChartSpec], processes: int, level: int, cjk_fonts: list[str]) -> None:
         self.specs = specs
@@ -83,7 +93,11 @@ class RenderPool:
         self.context = multiprocessing.get_context("spawn")
         self.lock = threading.Lock()
         self.executors = [self._executor() for _ in range(processes)]
+        # 每个进程一把锁：拿着它提交、等结果、超时时换进程
+        self.slots = [threading.Lock() for _ in range(processes)]
         self.assignment = {name: index % processes for index, name in enumerate(specs)}
+        # 图表 → (暂停送画到何时, 这次暂停的秒数)
+        self.held: dict[str, tuple[float, float]] = {}
 
     def _executor(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(1, mp_context=self.context, initializer=_start,
@@ -99,43 +113,60 @@ class RenderPool:
         """在分给这个图表的进程里绘制，返回 PNG 字节。spec：图表现在的规格（随每次绘制发过去，
         重新载入配置后新增或改了的图表不用等工作进程更新）；新图表按顺序轮流分配给工作进程。
 
-        超过 timeout 秒：放弃这次绘制，换掉这个进程，抛 RenderTimedOut。排在后面的绘制因为进程被换掉而失败时
-        （不是自己的进程死了），在新进程上再画一次，用的是剩下的期限。"""
-        deadline = time.monotonic() + timeout
+        等进程空出来最多等一个期限加上换进程的时间；绘制本身超过 timeout 秒就放弃、换掉这个进程，抛 RenderTimedOut。"""
         with self.lock:
             index = self.assignment.setdefault(name, len(self.assignment) % len(self.executors))
-        while True:
+            until, _ = self.held.get(name, (0.0, 0.0))
+        if time.monotonic() < until:
+            raise RenderTimedOut(
+                f"the last drawing took longer than LIVECHART_RENDER_TIMEOUT ({timeout:g} s); not drawing this chart again for "
+                f"{until - time.monotonic():.0f} s so that the charts sharing its render process keep drawing"
+            )
+        if not self.slots[index].acquire(timeout=timeout + START_SECONDS):
+            raise RenderTimedOut(f"render process {index} stayed busy for longer than {timeout + START_SECONDS:g} s")
+        try:
             with self.lock:
                 executor = self.executors[index]
             try:
-                png, pyplot = executor.submit(_render, name, frame, spec).result(max(0.0, deadline - time.monotonic()))
+                png, pyplot = executor.submit(_render, name, frame, spec).result(timeout)
             except FutureTimeout:
-                self._replace(index, executor, f"绘制进程 %d 画图表 {name} 超过 {timeout:g} 秒，放弃这次绘制，换一个新进程")
+                self._hold_back(name, timeout)
+                self._replace(index, f"绘制进程 %d 画图表 {name} 超过 {timeout:g} 秒，放弃这次绘制，换一个新进程")
                 raise RenderTimedOut(
                     f"drawing took longer than LIVECHART_RENDER_TIMEOUT ({timeout:g} s); it was abandoned and its render "
                     "process replaced"
                 ) from None
-            except (BrokenProcessPool, CancelledError):
-                with self.lock:
-                    replaced = self.executors[index] is not executor
-                if replaced and time.monotonic() < deadline:
-                    continue  # 进程是因为别的图表卡住才被换掉的：在新进程上画
-                self._replace(index, executor, f"绘制进程 %d 在画图表 {name} 时意外退出，换一个新进程")
+            except BrokenProcessPool:
+                self._replace(index, f"绘制进程 %d 在画图表 {name} 时意外退出，换一个新进程")
                 raise RenderProcessDied(f"render process {index} died while drawing {name!r}") from None
-            drawing.warn_if_pyplot(pyplot)
-            return png
-
-    def _replace(self, index: int, executor: ProcessPoolExecutor, message: str) -> None:
-        """换掉第 index 个进程（还是 executor 时；别的线程可能已经换过）：杀掉旧进程，新进程在下一次提交时启动。"""
+        finally:
+            self.slots[index].release()
         with self.lock:
-            if self.executors[index] is not executor:
-                return
-            log.error(message, index)
+            self.held.pop(name, None)
+        drawing.warn_if_pyplot(pyplot)
+        return png
+
+    def _hold_back(self, name: str, timeout: float) -> None:
+        """超时的图表暂停送画一段时间（连续超时时加倍）。"""
+        with self.lock:
+            _, last = self.held.get(name, (0.0, 0.0))
+            seconds = min(MAX_HOLD_BACK, max(HOLD_BACK, timeout, 2 * last))
+            self.held[name] = (time.monotonic() + seconds, seconds)
+
+    def _replace(self, index: int, message: str) -> None:
+        """换掉第 index 个进程（调用方拿着它的锁）：杀掉旧进程，启动新进程并等它好（最多 START_SECONDS 秒）。"""
+        log.error(message, index)
+        with self.lock:
+            executor = self.executors[index]
             processes = list((executor._processes or {}).values())
-            self.executors[index] = self._executor()
+            self.executors[index] = replacement = self._executor()
         executor.shutdown(wait=False, cancel_futures=True)
         for process in processes:
             process.kill()
+        try:
+            replacement.submit(_ready).result(START_SECONDS)
+        except Exception:
+            log.exception("新的绘制进程 %d 没能启动", index)
 
     def pids(self) -> list[int]:
         """工作进程的 pid（测试与基准用）。"""

@@ -30,6 +30,7 @@ from flask import Flask
 
 from livechart import configfile
 from livechart import coordination
+from livechart import drawing
 from livechart import history
 from livechart import jobs
 from livechart import metrics
@@ -74,13 +75,16 @@ def raw_config(config_class: Any, overrides: dict[str, Any] | None = None) -> di
 
 
 def _source_secrets(charts: Any) -> list[str]:
-    """新文件的 CHARTS 里数据源参数的机密原文（文件还没通过校验：能找到多少算多少）。"""
+    """新文件的 CHARTS 里数据源参数与绘图函数 kwargs 的机密原文（文件还没通过校验：能找到多少算多少）。"""
     found: list[str] = []
     if isinstance(charts, dict):
         for spec in charts.values():
             source = spec.get("source") if isinstance(spec, dict) else None
             if isinstance(source, dict):
                 found += secret_values(source)
+            draw = spec.get("draw") if isinstance(spec, dict) else None
+            if isinstance(draw, dict) and isinstance(draw.get("kwargs"), dict):
+                found += secret_values(draw["kwargs"])
     return found
 
 
@@ -212,7 +216,7 @@ class Reloader:
             signature = configfile.signature(self.ref.path)
             age = time.time() - signature[2] / 1e9 if signature is not None else None
             if signature == self.signature and not (age is not None and age < RECENT_SECONDS):
-                return None
+                return self._draw_modules()
             if age is not None and age < SETTLE_SECONDS:
                 return None  # 可能正写到一半（先截断再写的编辑器）：下一次再看
             self.signature = signature
@@ -232,9 +236,20 @@ class Reloader:
                 return self._failed(str(exc))
             digest = configfile.digest(data)
             if digest == self.digest:
-                return None
+                return self._draw_modules(data)
             self.digest = digest
             return self._reload(data)
+
+    def _draw_modules(self, data: bytes | None = None) -> str | None:
+        """配置文件没变，但绘图函数所在的模块改了：按现在的配置文件重新载入，用到改了的函数的图表换新的绘制器
+        （规格里记着模块内容的摘要，见 drawing.DrawSpec.code）。已持有 self.lock。"""
+        if not drawing.changed_modules(SETTLE_SECONDS) or not self.digest:
+            return None
+        assert self.ref is not None
+        try:
+            return self._reload(configfile.read(self.ref) if data is None else data)
+        except ConfigError as exc:
+            return self._failed(str(exc))
 
     # ------------------------------------------------------------ 载入
 
@@ -471,7 +486,7 @@ class Reloader:
         file = self.ref.describe() if self.ref else None
         error = None
         if self.error is not None:
-            running = [value for worker in jobs.workers(self.app).values() for value in secret_values(worker.spec.source_params)]
+            running = [value for worker in jobs.workers(self.app).values() for value in secret_values(worker.spec.private_params)]
             secrets = sorted({*running, *self.error["secrets"]}, key=len, reverse=True)
             error = {"message": scrub(self.error["message"], secrets), "at": _iso(self.error["at"]), "file": file}
         restart = None

@@ -46,7 +46,15 @@ SUBPLOT_KEYS = ("left", "right", "bottom", "top", "wspace", "hspace")
 
 
 class DrawingBlocked(RuntimeError):
-    """等绘制锁超过了期限：别的图表的绘制卡住了。"""
+    """等绘制锁超过了期限，而持有它的图表画了超过 LIVECHART_RENDER_TIMEOUT：它的绘图函数卡住了。"""
+
+
+class DrawingBusy(RuntimeError):
+    """在给定的时间里没等到绘制锁，但持有它的图表还没画超过期限：只是忙（这个节拍让出，不算失败）。"""
+
+
+class DrawFunctionExited(RuntimeError):
+    """绘图函数抛出了 SystemExit / KeyboardInterrupt 之类不是 Exception 的异常：当作一次普通的失败。"""
 
 
 class DrawLock:
@@ -57,13 +65,15 @@ class DrawLock:
         self.holder: str | None = None
         self.since = 0.0
 
-    def acquire(self, chart: str, timeout: float) -> None:
-        """拿到锁；timeout 秒内拿不到时抛 DrawingBlocked，指明卡住的图表。"""
-        if not self._lock.acquire(timeout=timeout):
+    def acquire(self, chart: str, wait: float, stuck_after: float) -> None:
+        """拿到锁。wait 秒内拿不到时：持有者已经画了超过 stuck_after 秒就抛 DrawingBlocked（指明卡住的图表），否则抛 DrawingBusy。"""
+        if not self._lock.acquire(timeout=wait):
             holder, since = self.holder, self.since
-            held = time.monotonic() - since if since else timeout
+            held = time.monotonic() - since if since else 0.0
+            if held <= stuck_after:
+                raise DrawingBusy(f"chart {holder!r} is drawing")
             raise DrawingBlocked(
-                f"drawing is blocked: chart {holder!r} has been drawing for {held:.0f} s; a draw function that hangs stops "
+                f"waiting for chart {holder!r}, which has been drawing for {held:.0f} s; a draw function that hangs stops "
                 "all drawing in its process (run slow or untrusted draw functions with LIVECHART_RENDER_PROCESSES)"
             )
         self.holder, self.since = chart, time.monotonic()
@@ -74,8 +84,8 @@ class DrawLock:
 
     def busy_for(self, chart: str) -> float | None:
         """chart 正持有锁时，已经画了多少秒；否则为 None。"""
-        since = self.since
-        return time.monotonic() - since if self.holder == chart and since else None
+        holder, since = self.holder, self.since
+        return time.monotonic() - since if holder == chart and since else None
 
 
 DRAWING = DrawLock()
@@ -116,20 +126,23 @@ class Renderer:
             page = self.pages[(theme, scale)] = Page(figure, FigureCanvasAgg(figure))
         return page
 
-    def render(self, data: pd.DataFrame | None, theme: str | None = None, scale: float = 1.0) -> bytes:
-        """画一个变体（默认：图表自己的主题、1 倍），返回 PNG 字节。函数出错时抛出它的异常（上一张好图由调用方保留）。"""
+    def render(self, data: pd.DataFrame | None, theme: str | None = None, scale: float = 1.0, wait: float | None = None) -> bytes:
+        """画一个变体（默认：图表自己的主题、1 倍），返回 PNG 字节。函数出错时抛出它的异常（上一张好图由调用方保留）。
+
+        wait：最多等进程级的绘制锁多久（默认 timeout）；等不到时抛 DrawingBusy，持有者卡住超过 timeout 时抛 DrawingBlocked。"""
         theme = theme or self.spec.theme
         with self.lock:
-            page = self.page(theme, scale)
-            context = drawing.DrawContext(self.spec.name, theme, scale, self.state, page.artists)
             if data is not None and not self.draw.builtin:
                 data = data.copy()  # 函数改动它也不影响窗口
-            DRAWING.acquire(self.spec.name, self.timeout)
+            DRAWING.acquire(self.spec.name, self.timeout if wait is None else wait, self.timeout)
             try:
+                # Figure 在样式上下文里新建，而 rcParams 是全局的：也要在绘制锁里（docs/pitfalls.md 第 33 条）
+                page = self.page(theme, scale)
+                context = drawing.DrawContext(self.spec.name, theme, scale, self.state, page.artists)
                 self._draw(page, data, context)
             finally:
                 DRAWING.release()
-            if not self.draw.builtin:
+            if not self.draw.builtin and drawing.report_pyplot:
                 drawing.warn_if_pyplot()
             return self._encode(page)
 
@@ -146,15 +159,20 @@ class Renderer:
             try:
                 arguments = (figure, data, context) if draw.takes_context else (figure, data)
                 draw.function(*arguments, **draw.kwargs)
+                self._check_size(figure, context.scale)
                 if figure.stale:
                     page.canvas.draw()
-            except BaseException:
+            except Exception:
                 # 画到一半的 Figure 不再用：下一次从空的 Figure 开始（keep=True 的函数重新建图元）
                 self._fresh(page, context.scale)
                 raise
+            except BaseException as exc:
+                # sys.exit() 之类：不能让它结束调度器线程或请求，当作一次失败
+                self._fresh(page, context.scale)
+                raise DrawFunctionExited(f"the draw function raised {type(exc).__name__}: {exc}") from None
 
     def _fresh(self, page: Page, scale: float) -> None:
-        """把复用的 Figure 变回新建时的样子：clear() 不会重置的布局引擎、subplots_adjust 的边距、尺寸、dpi、底色
+        """把复用的 Figure 变回新建时的样子：clear() 不会重置的布局引擎、subplots_adjust 的边距、尺寸、dpi、底色与边框
         也复原，函数每次拿到的都等于一个新的 Figure（docs/pitfalls.md 第 35 条）。在主题的样式上下文里调用。"""
         figure, spec = page.figure, self.spec
         figure.clear()
@@ -162,11 +180,25 @@ class Renderer:
         figure.set_layout_engine(None)
         figure.subplotpars.update(**{key: matplotlib.rcParams[f"figure.subplot.{key}"] for key in SUBPLOT_KEYS})
         figure.set_facecolor(matplotlib.rcParams["figure.facecolor"])
+        figure.set_edgecolor(matplotlib.rcParams["figure.edgecolor"])
+        figure.set_frameon(matplotlib.rcParams["figure.frameon"])
+        figure.patch.set_alpha(None)
+        figure.patch.set_linewidth(0.0)
         size, dpi = (spec.width / spec.dpi, spec.height / spec.dpi), spec.dpi * scale
         if figure.dpi != dpi:
             figure.set_dpi(dpi)
         if tuple(figure.get_size_inches()) != size:
             figure.set_size_inches(size, forward=False)
+
+    def _check_size(self, figure: Figure, scale: float) -> None:
+        """函数改了 Figure 的大小或 dpi 时报错：图片的大小由规格的 size 与 dpi 决定（状态与页面按它排版）。"""
+        spec = self.spec
+        width, height = figure.get_size_inches() * figure.dpi
+        if abs(width - spec.width * scale) > 0.5 or abs(height - spec.height * scale) > 0.5:
+            raise ValueError(
+                f"the draw function resized the Figure to {width:.0f}x{height:.0f} pixels; set the chart's 'size' "
+                f"({spec.width}x{spec.height}) and 'dpi' options instead"
+            )
 
     def _encode(self, page: Page) -> bytes:
         """Agg 缓冲区 → PNG 字节。背景不透明时去掉 alpha 通道：编码更快、文件更小。"""

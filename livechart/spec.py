@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -118,6 +119,11 @@ class ChartSpec:
         """数据源（类型与参数）的指纹：配置文件换了数据源时共享的窗口从头开始（livechart/history.py）。"""
         text = json.dumps([self.source_type, self.source_params], sort_keys=True, default=repr)
         return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+    @property
+    def private_params(self) -> dict[str, Any]:
+        """可能带机密的参数：数据源的参数与绘图函数的 kwargs。公开的错误消息要去掉它们的原文（livechart/redact.py）。"""
+        return {**self.source_params, "draw": dict(self.draw.kwargs) if self.draw is not None else {}}
 
     @property
     def has_right_axis(self) -> bool:
@@ -271,7 +277,7 @@ def _parse_drawn(where: str, name: str, raw: Mapping[str, Any]) -> ChartSpec:
             raise _fail(where, f"option '{key}' applies to the built-in kinds; a chart with 'draw' draws its own axes")
     try:
         draw = drawing.parse(raw["draw"])
-        drawing.resolve(draw)
+        draw = dataclasses.replace(draw, code=drawing.resolve(draw).code)
     except drawing.DrawError as exc:
         raise _fail(where, str(exc)) from None
     if "source" in raw:

@@ -107,3 +107,31 @@ def gallery(fig: Any, data: pd.DataFrame | None) -> None:
     notes.plot([0, 1, 2, 3], [1, 3, 2, 4])
     notes.annotate("峰值", xy=(1, 3), xytext=(1.8, 3.6), arrowprops={"arrowstyle": "->"})
     fig.suptitle("中文标题：各种 Matplotlib 图")
+
+
+def leaky(fig: Any, data: pd.DataFrame | None, *, token: str) -> None:
+    """出错，消息里带着 kwargs 里的机密。"""
+    raise PermissionError(f"the API rejected {token}")
+
+
+def exits(fig: Any, data: pd.DataFrame | None) -> None:
+    """调用 sys.exit（不该这样做：不能结束调度器线程或请求）。"""
+    raise SystemExit("usage: exits")
+
+
+def resizes(fig: Any, data: pd.DataFrame | None) -> None:
+    """改 Figure 的大小（应当用图表的 size 选项）。"""
+    fig.set_size_inches(12, 3)
+    fig.add_subplot().plot([1, 2])
+
+
+def frameless(fig: Any, data: pd.DataFrame | None, context: Any) -> None:
+    """第一次去掉 Figure 的底色（frameon=False），之后什么也不改。"""
+    if not context.state:
+        context.state["first"] = True
+        fig.set_frameon(False)
+    fig.add_subplot().plot([1, 2])
+
+
+def clashing(fig: Any, data: pd.DataFrame | None, context: Any, **options: Any) -> None:
+    """接受任意关键字参数，kwargs 里却有 context。"""

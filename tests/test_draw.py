@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import subprocess
 import sys
 import threading
@@ -19,7 +20,6 @@ from PIL import Image
 from examples import custom
 from livechart import ConfigError
 from livechart import jobs
-from livechart import store
 from livechart.pool import RenderPool
 from livechart.pool import RenderTimedOut
 from livechart.renderer import DRAWING
@@ -78,7 +78,7 @@ def test_draw_as_text_or_dict() -> None:
         ({"draw": "no_colon"}, "'function' must be 'package.module:function'"),
         ({"draw": {"function": f"{F}:bars", "kwargs": [1]}}, "'kwargs' must be a dict"),
         ({"draw": {"function": f"{F}:bars", "keep": "yes"}}, "'keep' must be true or false"),
-        ({"draw": {"function": f"{F}:inspect", "kwargs": {"label": lambda: None}}}, "'kwargs' must be plain values"),
+        ({"draw": {"function": f"{F}:inspect", "kwargs": {"label": lambda: None}}}, "kwargs 'label' must be plain data"),
         ({"draw": {"function": f"{F}:bars", "args": []}}, "unknown key 'args'"),
         ({"draw": "tests.no_such_module:f"}, "cannot import 'tests.no_such_module:f' (ModuleNotFoundError"),
         ({"draw": f"{F}:missing"}, f"cannot import '{F}:missing'"),
@@ -252,28 +252,47 @@ def test_a_failing_function_keeps_the_last_image_and_says_why(make_app: Any, tmp
     assert status["version"] == 2 and status["last_error"]["consecutive_failures"] == 0
 
 
-def test_a_hung_function_in_process_is_reported_by_the_charts_it_blocks(make_app: Any) -> None:
-    """本进程里卡住的绘图函数让所有绘制停下：等锁超时的图表报告是哪个图表卡住了，卡住的图表自己也报告。"""
-    app = make_app("testing", LIVECHART_RENDER_TIMEOUT=0.5, **config(stuck={"draw": f"{F}:hang"}, other={"draw": f"{F}:bars"}))
+def test_a_hung_function_in_process_is_reported_by_itself_and_the_charts_it_blocks(
+    make_app: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """本进程里卡住的绘图函数让所有绘制停下。调度器在跑：卡住的图表的节拍被跳过，它自己报告“没有返回”
+    （以前：只有手动 /run 才会报告，状态里一直是 null）；等锁的图表说它在等谁，而不是怪自己的函数。恢复后都好了。"""
+    caplog.set_level(logging.INFO, logger="livechart")
+    app = make_app("testing", LIVECHART_SCHEDULER="running", LIVECHART_RENDER_TIMEOUT=0.5,
+                   **config(stuck={"draw": f"{F}:hang"}, other={"draw": f"{F}:bars"}))  # fmt: skip
+    client = app.test_client()
     draw_functions.HANG.set()
-    thread = threading.Thread(target=lambda: jobs.redraw("stuck"), daemon=True)
     try:
-        thread.start()
         wait_for(lambda: DRAWING.holder == "stuck", 10, "the hung function never started")
-        with app.app_context():
-            jobs.redraw("other")
-            wait_for(lambda: (DRAWING.busy_for("stuck") or 0) > 0.6, 10, "the hung function returned")
-            jobs.workers()["stuck"].redraw()
-            other, stuck = store.load_failure("other"), store.load_failure("stuck")
-        assert other.message.startswith("draw function tests.draw_functions:bars: DrawingBlocked: drawing is blocked: ")
-        assert "chart 'stuck' has been drawing for" in other.message
-        assert "has been running for" in stuck.message and "LIVECHART_RENDER_PROCESSES" in stuck.message
+
+        def failure(chart: str) -> str:
+            error = client.get(f"/api/charts/{chart}").get_json()["last_error"]
+            return error["message"] if error and error["consecutive_failures"] else ""
+
+        wait_for(lambda: "has not returned" in failure("stuck"), 10, "the hung chart never reported itself")
+        wait_for(lambda: "waiting for chart 'stuck'" in failure("other"), 10, "the blocked chart never said why")
+        assert failure("other").startswith("drawing: DrawingBlocked: waiting for chart 'stuck', which has been drawing for")
+        assert "LIVECHART_RENDER_PROCESSES" in failure("stuck")
     finally:
         draw_functions.HANG.clear()
-        thread.join(10)
-    with app.app_context():
-        jobs.redraw("other")
-        assert store.load_failure("other").consecutive == 0
+    wait_for(lambda: not failure("stuck") and not failure("other"), 10, "the charts did not recover")
+    hung = [r.getMessage() for r in caplog.records if "没有返回" in r.getMessage()]
+    assert len(hung) == 1 and hung[0].startswith("图表 stuck 的绘图函数已经"), hung  # 记一次，不是每个节拍一条
+
+
+def test_skipped_ticks_of_redraw_jobs_are_not_logged_every_tick() -> None:
+    """APScheduler 每个被跳过的节拍一条警告：重绘任务的去掉（livechart 自己报告一次原因），别的任务照常。"""
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from livechart.logs import SkippedTicks
+
+    def record(job_id: str) -> logging.LogRecord:
+        job = BackgroundScheduler().add_job(print, "interval", seconds=1, id=job_id, name="a name")  # 没启动：只建出 Job
+        message = 'Execution of job "%s" skipped: maximum number of running instances reached (%d)'
+        return logging.LogRecord("apscheduler.scheduler", logging.WARNING, __file__, 1, message, (job, 1), None)
+
+    assert SkippedTicks().filter(record("redraw-cpu")) is False
+    assert SkippedTicks().filter(record("backup")) is True
 
 
 def test_drawing_blocked_names_the_chart_holding_the_lock() -> None:
@@ -283,7 +302,7 @@ def test_drawing_blocked_names_the_chart_holding_the_lock() -> None:
     try:
         thread.start()
         wait_for(lambda: DRAWING.holder == "stuck", 10, "the hung function never started")
-        with pytest.raises(DrawingBlocked, match="chart 'stuck' has been drawing for"):
+        with pytest.raises(DrawingBlocked, match="waiting for chart 'stuck', which has been drawing for"):
             Renderer(drawn("waiting", draw=f"{F}:bars"), timeout=0.2).render(None)
     finally:
         draw_functions.HANG.clear()
@@ -294,8 +313,8 @@ def test_drawing_blocked_names_the_chart_holding_the_lock() -> None:
 
 
 def test_a_hung_render_in_the_pool_is_abandoned_and_only_its_process_waits() -> None:
-    """超过期限的绘制被放弃、它的进程被换掉；分给同一进程的图表在新进程上画出来，别的进程里的图表不受影响。
-    以前：超时只让调用方不再等，卡住的进程一直卡着，分给它的图表再也画不出来。"""
+    """超过期限的绘制被放弃、它的进程被换掉；分给同一进程的图表（同样的期限）在新进程上画出来，别的进程里的图表不受影响；
+    超时的图表之后一段时间不再送去画，不会一次次卡住它的邻居。以前：卡住的进程一直卡着，排在后面的绘制跟着一起超时。"""
     specs = {
         "stuck": drawn("stuck", draw=f"{F}:hang_forever"),
         "fine": drawn("fine", draw=f"{F}:bars"),
@@ -308,21 +327,19 @@ def test_a_hung_render_in_the_pool_is_abandoned_and_only_its_process_waits() -> 
         old = pool.pids()
         results: dict[str, Any] = {}
 
-        def render(name: str, timeout: float) -> None:
-            started = time.monotonic()
+        def render(name: str) -> None:
             try:
-                results[name] = pool.render(name, None, timeout)
+                results[name] = pool.render(name, None, 1.0)
             except Exception as exc:
                 results[name] = exc
-            results[f"{name}_seconds"] = time.monotonic() - started
 
-        threads = [threading.Thread(target=render, args=("stuck", 1.0))]
+        threads = [threading.Thread(target=render, args=("stuck",))]
         threads[0].start()
-        time.sleep(0.2)  # 卡住的那次先提交
-        threads.append(threading.Thread(target=render, args=("neighbour", 30.0)))
-        threads[1].start()
-        render("fine", 30.0)
-        assert results["fine"].startswith(b"\x89PNG") and results["fine_seconds"] < 5  # 别的进程照常画
+        wait_for(lambda: pool.slots[0].locked(), 10, "the stuck render never started")
+        threads.append(threading.Thread(target=render, args=("neighbour",)))
+        threads[1].start()  # 排在卡住的那次后面，期限一样
+        render("fine")
+        assert results["fine"].startswith(b"\x89PNG") and threads[0].is_alive()  # 别的进程照常画
         for thread in threads:
             thread.join(60)
         assert isinstance(results["stuck"], RenderTimedOut) and "LIVECHART_RENDER_TIMEOUT (1 s)" in str(results["stuck"])
@@ -332,6 +349,12 @@ def test_a_hung_render_in_the_pool_is_abandoned_and_only_its_process_waits() -> 
         wait_for(
             lambda: subprocess.run(["kill", "-0", str(old[0])], capture_output=True).returncode != 0, 10, "old process alive"
         )
+        # 刚超时的图表暂停送画：立即失败，不占它的进程；邻居照常
+        started = time.monotonic()
+        with pytest.raises(RenderTimedOut, match="not drawing this chart again for"):
+            pool.render("stuck", None, 1.0)
+        assert time.monotonic() - started < 0.5
+        assert pool.render("neighbour", None, 1.0).startswith(b"\x89PNG") and pool.pids() == new
     finally:
         pool.shutdown()
 
@@ -403,3 +426,36 @@ def test_any_figure_works_several_axes_pie_image_with_colorbar_hist_annotations_
     require_cjk()
     png = Renderer(drawn(draw=f"{F}:gallery", size=[900, 600])).render(None)
     assert_golden("custom_gallery", png, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("function", "kwargs", "message"),
+    [
+        ("leaky", {"token": "sk-live-9f8e7d6c5b4a"}, f"draw function {F}:leaky: PermissionError: the API rejected …"),
+        ("exits", {}, f"draw function {F}:exits: DrawFunctionExited: the draw function raised SystemExit: usage: exits"),
+        ("resizes", {}, f"draw function {F}:resizes: ValueError: the draw function resized the Figure to 1200x300 pixels;"),
+    ],
+)
+def test_what_a_draw_function_does_wrong_is_a_clear_public_error(
+    make_app: Any, function: str, kwargs: dict[str, Any], message: str
+) -> None:
+    """机密（kwargs 里像凭据的值）不进公开的消息；sys.exit() 不结束线程或请求；改了 Figure 的大小要说清楚。"""
+    app = make_app("testing", **config(mine={"draw": {"function": f"{F}:{function}", "kwargs": kwargs}}))
+    client = app.test_client()
+    status = client.get("/api/charts/mine").get_json()
+    assert status["last_error"]["message"].startswith(message), status
+    assert "sk-live" not in client.get("/api/charts").get_data(as_text=True)
+    run = client.post("/scheduler/jobs/redraw-mine/run", json={})
+    assert (
+        run.status_code == 424 and run.get_json()["message"] == f"chart 'mine' was not redrawn: {status['last_error']['message']}"
+    )
+
+
+def test_kwargs_named_like_a_parameter_and_a_frameless_figure() -> None:
+    with pytest.raises(ConfigError, match="kwargs 'context' is the name of"):
+        drawn(draw={"function": f"{F}:clashing", "kwargs": {"context": 1}})
+    renderer = Renderer(drawn(draw=f"{F}:frameless"))
+    with Image.open(io.BytesIO(renderer.render(None))) as image:
+        assert image.mode == "RGBA"  # 这一次函数自己去掉了底色
+    with Image.open(io.BytesIO(renderer.render(None))) as image:
+        assert image.mode == "RGB"  # 下一次的 Figure 又像新的一样

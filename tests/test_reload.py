@@ -547,3 +547,64 @@ def test_a_draw_chart_is_added_changed_and_broken_live(make_app: Any, module: Co
     assert applied(app) == "failed"
     error = client.get("/api/charts").json["config_error"]["message"]
     assert "CHARTS['mine']: option 'draw': cannot import 'tests.draw_functions:nowhere'" in error
+
+
+DRAW_MODULE = """from config import TestingConfig
+
+
+def paint(fig, data):
+    fig.add_subplot().set_title({title!r})
+{extra}
+
+class Config(TestingConfig):
+    CHARTS = {charts!r}
+    JOBS = {jobs!r}
+"""
+
+
+def test_saving_the_module_with_the_draw_functions_applies_the_new_code(make_app: Any, module: ConfigModule) -> None:
+    """README 的写法：绘图函数与配置在同一个文件里。改函数的代码、加一个新函数和图表，保存后都生效
+    （以前：改了的函数照旧运行，新函数报“导入不了”，只有重启才行）；改坏了报告错误、照旧运行，改好又生效。"""
+
+    def save(title: str, extra: str = "", more: dict[str, Any] | None = None) -> None:
+        charts = {"mine": {"title": "mine", "size": SMALL, "draw": f"{module.name}:paint"}, **(more or {})}
+        module.write(DRAW_MODULE.format(title=title, extra=extra, charts=charts, jobs=[job(name, 1) for name in charts]))
+
+    save("one")
+    app = make_app(module.ref)
+    client = app.test_client()
+    first = client.get("/charts/mine.png").data
+    save("two")
+    assert applied(app) == "applied"
+    wait_for(lambda: client.get("/charts/mine.png").data != first, 10, "the new code was not used")
+    pie = "\ndef pie(fig, data):\n    fig.add_subplot().pie([1, 2])\n"
+    save("two", pie, {"pie": {"title": "pie", "size": SMALL, "draw": f"{module.name}:pie"}})
+    assert applied(app) == "applied"
+    wait_for(lambda: client.get("/api/charts/pie").status_code == 200 and client.get("/charts/pie.png").status_code == 200,
+             10, "the added function was not drawn")  # fmt: skip
+    module.write(module.path.read_text().replace("def pie(fig, data):", "def pie(fig, data)"))
+    assert applied(app) == "failed"
+    assert "SyntaxError" in client.get("/api/charts").json["config_error"]["message"]
+    save("three", pie, {"pie": {"title": "pie", "size": SMALL, "draw": f"{module.name}:pie"}})
+    assert applied(app) == "applied" and client.get("/api/charts").json["config_error"] is None
+
+
+def test_saving_a_separate_draw_module_applies_it_without_touching_the_configuration(
+    make_app: Any, module: ConfigModule, tmp_path: Path
+) -> None:
+    """绘图函数在另一个模块里：监视线程也看着它，保存它就用上新代码；改坏了报告、照旧运行。"""
+    draws = ConfigModule(tmp_path)  # 只是借它写文件、放到 0.3 秒前
+    draws.write("def paint(fig, data):\n    fig.add_subplot().set_title('one')\n")
+    module.save({"mine": {"title": "mine", "size": SMALL, "draw": f"{draws.name}:paint"}}, {"mine": 1})
+    app = make_app(module.ref)
+    client = app.test_client()
+    first = client.get("/charts/mine.png").data
+    assert applied(app) is None
+    draws.write("def paint(fig, data):\n    fig.add_subplot().set_title('two')\n")
+    assert applied(app) == "applied"
+    wait_for(lambda: client.get("/charts/mine.png").data != first, 10, "the new code was not used")
+    draws.write("def paint(fig, data)\n")
+    assert applied(app) == "failed"
+    message = client.get("/api/charts").json["config_error"]["message"]
+    assert f"option 'draw': reloading '{draws.name}'" in message and "SyntaxError" in message
+    assert applied(app) is None  # 没再改：不会每次 poll 都再试、再记一条错误
