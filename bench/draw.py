@@ -4,7 +4,8 @@
    窗口 60 秒 × 每秒 200 个请求 = 12 000 行：
    - livechart：Renderer.render（复制窗口、清空复用的 Figure、主题样式、画、Pillow 编码，压缩级别为默认的 1）；
    - 手写：每次新建 Figure，调用同一个函数，fig.savefig(BytesIO, format="png")——用户不用 livechart 时会写的代码；
-   - livechart，keep=True：同一张图的 latency_histogram_kept（图元建一次，之后只更新）。
+   - livechart，keep=True：同一张图的 latency_histogram_kept（图元建一次，之后只更新）；
+   - livechart，PNG 压缩级别 6（与 savefig 相同），看差别有多少来自压缩级别。
    报告每一轮的比值（livechart / 手写）的中位数。目标 ≤ 1.05。
 2. 内存：经过 livechart 重绘直方图 --renders 次（默认 10 000，先预热 1 000 次），RSS 的增长。目标 ≤ 2 MB。
 3. 卡住的绘制（LIVECHART_RENDER_PROCESSES=2）：一个图表的绘图函数卡住，期限 --timeout 秒。
@@ -33,7 +34,7 @@ from livechart.pool import RenderPool
 from livechart.renderer import Renderer
 from livechart.spec import parse_chart
 
-SOURCE = {"type": "python", "callable": "examples.custom:requests", "columns": ["latency_ms"]}
+SOURCE = {"type": "python", "callable": "examples.custom:latencies", "columns": ["latency_ms"]}
 
 
 def hang(fig: Any, data: Any) -> None:
@@ -48,7 +49,7 @@ def quick(fig: Any, data: Any) -> None:
 
 def windows(count: int) -> list[pd.DataFrame]:
     """count 个不同的一分钟窗口（每秒 200 个请求）。"""
-    return [pd.concat([custom.requests(seed=start + second) for second in range(60)]) for start in range(count)]
+    return [pd.concat([custom.latencies(seed=start + second) for second in range(60)]) for start in range(count)]
 
 
 def by_hand(spec: Any, window: pd.DataFrame) -> bytes:
@@ -65,11 +66,13 @@ def per_redraw(rounds: int, repeat: int, frames: list[pd.DataFrame]) -> dict[str
     plain = parse_chart("latency", {"title": "延迟", "source": SOURCE, "draw": "examples.custom:latency_histogram"})
     kept = parse_chart("latency", {"title": "延迟", "source": SOURCE,
                                    "draw": {"function": "examples.custom:latency_histogram_kept", "keep": True}})  # fmt: skip
-    renderers = {"livechart": Renderer(plain), "livechart, keep=True": Renderer(kept)}
+    # 手写的 savefig 用 Pillow 默认的 zlib 级别 6，livechart 默认 1（LIVECHART_PNG_COMPRESS_LEVEL）：也量一下级别 6，看差别从哪来
+    renderers = {"livechart": Renderer(plain), "livechart, keep=True": Renderer(kept), "livechart, level 6": Renderer(plain, 6)}
     ways = {
         "by hand (fresh Figure + savefig)": lambda frame: by_hand(plain, frame),
         "livechart": renderers["livechart"].render,
         "livechart, keep=True": renderers["livechart, keep=True"].render,
+        "livechart, level 6": renderers["livechart, level 6"].render,
     }
     sizes = {name: len(way(frames[0])) for name, way in ways.items()}  # 预热（字体缓存等）
     times: dict[str, list[float]] = {name: [] for name in ways}
@@ -89,6 +92,7 @@ def per_redraw(rounds: int, repeat: int, frames: list[pd.DataFrame]) -> dict[str
         "png_bytes": sizes,
         "livechart_vs_by_hand": statistics.median(a / b for a, b in zip(times["livechart"], hand, strict=True)),
         "keep_vs_by_hand": statistics.median(a / b for a, b in zip(times["livechart, keep=True"], hand, strict=True)),
+        "level6_vs_by_hand": statistics.median(a / b for a, b in zip(times["livechart, level 6"], hand, strict=True)),
     }
 
 
@@ -181,7 +185,8 @@ def main() -> None:
     print(f"draw: latency histogram, {redraw['rows']} rows, {args.rounds} interleaved rounds of {args.repeat}")
     for name, spread in redraw["ms"].items():
         print(f"  {name:34} {spread['median']:7.2f} ms per redraw  ({redraw['png_bytes'][name]} B)")
-    print(f"  livechart / by hand: {redraw['livechart_vs_by_hand']:.3f}x   keep=True / by hand: {redraw['keep_vs_by_hand']:.3f}x")
+    print(f"  livechart / by hand: {redraw['livechart_vs_by_hand']:.3f}x   keep=True / by hand: {redraw['keep_vs_by_hand']:.3f}x   "
+          f"level 6 / by hand: {redraw['level6_vs_by_hand']:.3f}x")  # fmt: skip
     result["memory"] = memory(args.renders, args.warm_up, frames)
     print(f"  RSS growth over {args.renders} redraws: {result['memory']['rss_growth_mb']:+.2f} MB "
           f"(peak {result['memory']['rss_peak_growth_mb']:+.2f} MB)")  # fmt: skip

@@ -21,7 +21,7 @@ def noise(fig, data):
 
 
 # --- 延迟直方图：数据源是模拟的请求延迟，窗口保留最近一分钟的请求 ---
-def requests(rate=200, seed=None):
+def latencies(rate=200, seed=None):
     """模拟的数据源（python 类型）：上一秒里 rate 个请求的延迟（毫秒，对数正态，偶尔有慢请求）。"""
     rng = np.random.default_rng(seed)
     end = pd.Timestamp.now()
@@ -125,7 +125,7 @@ class Config(DevelopmentConfig):
     CHARTS = {
         "latency": {
             "title": "请求延迟",
-            "source": {"type": "python", "callable": "examples.custom:requests", "columns": ["latency_ms"]},
+            "source": {"type": "python", "callable": "examples.custom:latencies", "columns": ["latency_ms"]},
             "window": "1min",
             "draw": {"function": "examples.custom:latency_histogram", "kwargs": {"bins": 60}},
         },

@@ -174,11 +174,11 @@ def test_keep_leaves_the_artists_for_the_function_to_update() -> None:
 
 def test_the_kept_histogram_draws_exactly_what_the_plain_one_draws() -> None:
     """keep=True 的示例函数与每次从头画的函数，对同样的数据画出逐像素相同的图（图元确实被更新了）。"""
-    source = {"type": "python", "callable": "examples.custom:requests", "columns": ["latency_ms"]}
+    source = {"type": "python", "callable": "examples.custom:latencies", "columns": ["latency_ms"]}
     plain = Renderer(drawn(source=source, draw="examples.custom:latency_histogram"))
     kept = Renderer(drawn(source=source, draw={"function": "examples.custom:latency_histogram_kept", "keep": True}))
     for seeds in (range(0, 8), range(8, 10), range(0, 0), range(3, 15)):
-        window = pd.concat([custom.requests(seed=seed) for seed in seeds]) if len(seeds) else custom.requests(rate=0)
+        window = pd.concat([custom.latencies(seed=seed) for seed in seeds]) if len(seeds) else custom.latencies(rate=0)
         assert (pixels(plain.render(window)) == pixels(kept.render(window))).all()
 
 
@@ -363,7 +363,7 @@ def test_a_hung_render_in_the_pool_is_abandoned_and_only_its_process_waits() -> 
 
 
 def latency_window() -> pd.DataFrame:
-    return pd.concat([custom.requests(seed=seed) for seed in range(60)])
+    return pd.concat([custom.latencies(seed=seed) for seed in range(60)])
 
 
 def cores_window() -> pd.DataFrame:
