@@ -25,8 +25,10 @@ run: $(VENV)/.run-deps
 run-prod: $(VENV)/.run-deps
 	$(BIN)/python -m gunicorn -c python:livechart.gunicorn_config livechart.wsgi:app
 
+# 两个工作进程、按文件分配（一个文件的模块级服务进程只启动一次）：测试的时间大多在等节拍与进程启动，
+# 两个文件同时跑，整个测试在这台 2 核的机器上从约 11 分钟缩到约 7 分钟。单独跑某个文件：.venv/bin/python -m pytest tests/…
 test: $(VENV)/.test-deps
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 lint: $(VENV)/.test-deps
 	$(BIN)/ruff check .

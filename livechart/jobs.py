@@ -198,12 +198,15 @@ class ChartWorker:
         finally:
             self.lock.release()
 
-    def _draw(self, window: pd.DataFrame | None, patience: float | None) -> bytes:
-        """绘制：有渲染进程池时在池里，否则在本进程（进程级的绘制锁串行，renderer.py；计划运行等锁最多等到下一个节拍之前）。"""
+    def _draw(self, window: pd.DataFrame | None) -> bytes:
+        """绘制：有渲染进程池时在池里，否则在本进程（进程级的绘制锁串行，renderer.py）。
+
+        等绘制锁最多 LIVECHART_RENDER_TIMEOUT：别的图表正常地画（忙）时等着画完，迟一点也比跳过一个节拍好；
+        等这么久还等不到，就是有图表卡住了（renderer.DrawingBlocked）。跳过的节拍不再每个记一条警告（logs.py）。"""
         if self.pool is not None:
             return self.pool.render(self.spec.name, window, current_app.config["LIVECHART_RENDER_TIMEOUT"], self.spec)
         assert self.renderer is not None
-        return self.renderer.render(window, wait=patience)
+        return self.renderer.render(window)
 
     def report_hung(self) -> None:
         """本进程里这个图表的绘图函数画了超过 LIVECHART_RENDER_TIMEOUT 还没返回：在状态里报告，第一次时记一条日志。
@@ -262,7 +265,7 @@ class ChartWorker:
                 window = self._store_rows(rows)
             if window is not None:
                 self.quality.check(window, current_app.logger)
-            png = self._draw(window, patience)
+            png = self._draw(window)
         except (store.Unavailable, Stopping):
             raise
         except history.NotOwner:
