@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import json
 import statistics
 import threading
 import time
@@ -185,25 +186,30 @@ def main() -> None:
     parser.add_argument("--warm-up", type=int, default=1_000, help="内存部分先做的重绘次数（默认 1 000）")
     parser.add_argument("--timeout", type=float, default=2.0, help="卡住的绘制的期限，秒（默认 2）")
     parser.add_argument("--trials", type=int, default=3, help="卡住的绘制试几次（默认 3）")
+    parser.add_argument("--parts", default="redraw,memory,hung", help="要跑的部分（默认全部；结果并入上一次的 draw 节）")
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
     configure_fonts()
     frames = windows(10)
-    result = {"redraw": per_redraw(args.rounds, args.repeat, frames)}
-    redraw = result["redraw"]
-    print(f"draw: latency histogram, {redraw['rows']} rows, {args.rounds} interleaved rounds of {args.repeat}")
-    for name, spread in redraw["ms"].items():
-        print(f"  {name:34} {spread['median']:7.2f} ms per redraw  ({redraw['png_bytes'][name]} B)")
-    print(f"  livechart / by hand: {redraw['livechart_vs_by_hand']:.3f}x   keep=True / by hand: {redraw['keep_vs_by_hand']:.3f}x   "
-          f"level 6 / by hand: {redraw['level6_vs_by_hand']:.3f}x")  # fmt: skip
-    result["memory"] = memory(args.renders, args.warm_up, frames)
-    print(f"  RSS growth over {args.renders} redraws: {result['memory']['rss_growth_mb']:+.2f} MB "
-          f"(peak {result['memory']['rss_peak_growth_mb']:+.2f} MB)")  # fmt: skip
-    result["hung"] = hung(args.trials, args.timeout)
-    hung_ = result["hung"]
-    print(f"  hung render, timeout {args.timeout:g} s: the chart sharing its process waited "
-          f"{hung_['neighbour_waited_s']['median']:.2f} s (max {hung_['neighbour_waited_s']['max']:.2f} s); "
-          f"a chart in the other process drew in {hung_['other_process_render_ms_during_the_hang']['median']:.1f} ms "
-          f"(normally {hung_['other_process_render_ms_normally']['median']:.1f} ms)")  # fmt: skip
+    previous = json.loads(common.RESULTS.read_text()).get("draw", {}) if common.RESULTS.exists() else {}
+    result = dict(previous)
+    if "redraw" in parts:
+        result["redraw"] = redraw = per_redraw(args.rounds, args.repeat, frames)
+        print(f"draw: latency histogram, {redraw['rows']} rows, {args.rounds} interleaved rounds of {args.repeat}")
+        for name, spread in redraw["ms"].items():
+            print(f"  {name:34} {spread['median']:7.2f} ms per redraw  ({redraw['png_bytes'][name]} B)")
+        print(f"  livechart / by hand: {redraw['livechart_vs_by_hand']:.3f}x   keep=True / by hand: "
+              f"{redraw['keep_vs_by_hand']:.3f}x   level 6 / by hand: {redraw['level6_vs_by_hand']:.3f}x")  # fmt: skip
+    if "memory" in parts:
+        result["memory"] = memory(args.renders, args.warm_up, frames)
+        print(f"  RSS growth over {args.renders} redraws: {result['memory']['rss_growth_mb']:+.2f} MB "
+              f"(peak {result['memory']['rss_peak_growth_mb']:+.2f} MB)")  # fmt: skip
+    if "hung" in parts:
+        result["hung"] = hung_ = hung(args.trials, args.timeout)
+        print(f"  hung render, timeout {args.timeout:g} s: the chart sharing its process waited "
+              f"{hung_['neighbour_waited_s']['median']:.2f} s (max {hung_['neighbour_waited_s']['max']:.2f} s); "
+              f"a chart in the other process drew in {hung_['other_process_render_ms_during_the_hang']['median']:.1f} ms "
+              f"(normally {hung_['other_process_render_ms_normally']['median']:.1f} ms)")  # fmt: skip
     common.save_results("draw", result)
     print(f"machine: {common.machine()}")
 
