@@ -249,8 +249,10 @@ def test_a_saved_config_reaches_every_worker_and_every_tick_is_still_rendered_on
     for chart, seconds in (("extra", 1), ("drawn", 1), ("demo", 2)):
         now = service.status(chart)
         renders = now["version"] - start[chart]["version"]
-        assert elapsed / seconds - 1.5 <= renders <= elapsed / seconds + 1, (chart, renders, elapsed)
-        assert chart == "drawn" or now["rendered_by"] == start[chart]["rendered_by"], chart
+        handed_over = now["rendered_by"] != start[chart]["rendered_by"]
+        assert chart == "drawn" or not handed_over, chart
+        # 交接时最多跳过 2 个节拍（README“Many processes”），绝不多渲染
+        assert elapsed / seconds - (3.5 if handed_over else 1.5) <= renders <= elapsed / seconds + 1, (chart, renders, elapsed)
     assert data(service, "extra")["total"] >= 1
     assert service.status("drawn")["last_error"] is None
     assert all("extra" in [c["name"] for c in fresh(service, "/api/charts").json()["charts"]] for _ in range(10))
