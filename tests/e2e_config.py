@@ -148,13 +148,4 @@ class DrawErrorE2EConfig(E2EConfig):
     """多一个 draw 图表 fragile：LIVECHART_TEST_BREAK 指向的文件存在时它的绘图函数出错。"""
 
     CHARTS = {**E2EConfig.CHARTS, "fragile": {"title": "fragile", "draw": "tests.draw_functions:broken"}}
-    JOBS = [
-        *E2EConfig.JOBS,
-        {
-            "id": "redraw-fragile",
-            "func": "livechart.jobs:redraw",
-            "kwargs": {"chart": "fragile"},
-            "trigger": "interval",
-            "seconds": 1,
-        },
-    ]
+    JOBS = [*E2EConfig.JOBS, _job("fragile")]
