@@ -30,6 +30,9 @@ from tests.conftest import wait_for_process
 from tests.test_production import Gunicorn
 from tests.test_production import start_gunicorn
 
+# 三个 gunicorn 工作进程、按节拍计数与所有权的断言：make test 把这个文件放在并行的部分之后单独跑（Makefile）
+pytestmark = pytest.mark.serial
+
 CHARTS = ("cpu", "demo")
 # 测量窗口（秒）：Prometheus 每秒抓取一次，窗口里约 24 个样本；差一次渲染是 1/23 < 5 %
 WINDOW = 24

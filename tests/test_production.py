@@ -31,6 +31,9 @@ from tests.conftest import require_program
 from tests.conftest import wait_for
 from tests.conftest import wait_for_process
 
+# 三个 gunicorn 工作进程、按节拍计数与所有权的断言：make test 把这个文件放在并行的部分之后单独跑（Makefile）
+pytestmark = pytest.mark.serial
+
 AUTH = ("ops", "s3cret")
 JSON = {"Content-Type": "application/json"}
 RENDERS = re.compile(r'^livechart_renders_total\{chart="(\w+)"\} ([0-9.e+]+)$', re.MULTILINE)

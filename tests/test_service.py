@@ -31,6 +31,9 @@ from tests.test_production import AUTH
 from tests.test_production import Gunicorn
 from tests.test_production import start_gunicorn
 
+# 三个 gunicorn 工作进程、按节拍计数与所有权的断言：make test 把这个文件放在并行的部分之后单独跑（Makefile）
+pytestmark = pytest.mark.serial
+
 SERVICE = "tests.e2e_config:ServiceE2EConfig"
 
 
