@@ -144,6 +144,7 @@ def hung(trials: int, timeout: float) -> dict[str, Any]:
         for name in ("other", "neighbour"):
             pool.render(name, None, 60)
         for _ in range(trials):
+            pool.held.clear()  # 每一次都量卡住的那次绘制本身（之后的节拍里它被暂停送画，邻居不再等）
             normal.append(_timed(lambda: pool.render("other", None, 60)))
             stuck = threading.Thread(target=lambda: _swallow(lambda: pool.render("stuck", None, timeout)))
             stuck.start()
