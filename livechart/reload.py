@@ -294,6 +294,8 @@ class Reloader:
         except Exception as exc:  # 数据源的构造函数等：同样不应用任何东西
             self._close(built)
             return self._failed(f"{self.ref.describe()}: {type(exc).__name__}: {exc}", secrets)
+        # 新的文件有效：先清掉上一份的错误，再应用。反过来的话，/scheduler 已经是新的间隔时 /api/charts 还在报旧的错误
+        self.error = None
         try:
             self._apply(change, workers, current, raw, checked, new_declared)
         except Exception as exc:
@@ -301,7 +303,6 @@ class Reloader:
             log.exception("应用新的配置时出错")
             self.digest, self.signature = "", None
             return self._failed(f"{self.ref.describe()}: applying the new configuration failed: {type(exc).__name__}: {exc}")
-        self.error = None
         return "applied"
 
     @staticmethod
