@@ -67,8 +67,8 @@ def test_a_slow_source_blocks_neither_start_up_nor_other_charts(make_app: Any) -
         app = make_app("testing", CHARTS=charts, JOBS=schedule, LIVECHART_SCHEDULER="running", LIVECHART_WARM_TIMEOUT=0.5)
         assert slow_source.ENTERED.wait(10)
         client = app.test_client()
-        start = client.get("/api/charts/demo").get_json()["version"]
-        assert start >= 1
+        # demo 在 slow 卡住的时候照样画出来（预热只等 0.5 秒：忙的机器上它的第一张图可能在预热之后才画完）
+        start = wait_for(lambda: client.get("/api/charts/demo").get_json()["version"], 10, "demo not drawn while slow hangs")
         wait_for(lambda: client.get("/api/charts/demo").get_json()["version"] >= start + 2, 15, "demo stalled behind slow")
         assert client.get("/api/charts/slow").get_json()["version"] == 0
     finally:
