@@ -401,6 +401,9 @@
       if (!chart.el.classList.contains("failed")) setText(chart, ".problem", "");
       showPeriod(chart);
       if (changed) {
+        // 间隔或暂停变了：还在等的上一版（304 之后的再问）作废，按新的节拍来
+        clearTimeout(chart.retry);
+        chart.retry = null;
         schedule(chart);
         align(chart);
       }
