@@ -381,7 +381,7 @@ def test_a_version_is_downloaded_once_and_an_unchanged_image_answers_304(browser
     tab = open_page(browser, server)
     seen = record_images(tab)
     try:
-        until(tab, "document.querySelector('#chart-fragile .plot').dataset.version", 15)
+        until(tab, "document.querySelector('#chart-fragile .plot').naturalWidth > 0", 15)
         switch.touch()
         until(tab, "!document.querySelector('#chart-fragile .error-text').hidden", 15)
         shown = tab.evaluate("document.querySelector('#chart-fragile .plot').dataset.version")
