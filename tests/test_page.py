@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -414,22 +414,26 @@ def test_updated_at_describes_the_displayed_image(page: Any) -> None:
         page.wait_for_timeout(270)
 
 
-def test_the_page_asks_for_the_next_version_at_its_render_time(page: Any) -> None:
-    """对准重绘的机制：取下一版的请求的 t 是上一版画好的时刻加上间隔（同一版的几次询问是同一个地址）。"""
+def test_the_page_asks_for_each_version_at_its_tick(page: Any, shared_server: Server) -> None:
+    """对准重绘的机制：取一版的请求的 t 是这一版的节拍（任务的 next_run 的相位，整数倍间隔），
+    这一版就画于那个节拍之后、下一个节拍之前；同一版的几次询问是同一个地址。以前的 t 是请求时的本机时间。"""
     until(page, "document.querySelector('#chart-demo .plot').dataset.version", 15)
-    shown: list[tuple[int, int]] = []
+    status = shared_server.get("/api/charts/demo").json()
+    interval_ms = round(status["interval"] * 1000)
+    tick_ms = datetime.fromisoformat(status["next_run"]).timestamp() * 1000
+    shown: dict[int, int] = {}
     deadline = time.monotonic() + 6
     while time.monotonic() < deadline and len(shown) < 5:
         rendered_at, url = page.evaluate("(() => { const d = document.querySelector('#chart-demo .plot').dataset;"
                                          " return [Number(d.renderedAt), d.src]; })()")  # fmt: skip
-        t = int(url.split("?t=")[1])
-        if not shown or shown[-1][0] != rendered_at:
-            shown.append((rendered_at, t))
+        shown[rendered_at] = int(url.split("?t=")[1])
         page.wait_for_timeout(50)
     assert len(shown) >= 3, shown
-    interval_ms = 1000  # e2e 配置里 demo 每秒重绘
-    aligned = [later_t == earlier_at + interval_ms for (earlier_at, _), (_, later_t) in itertools.pairwise(shown)]
-    assert sum(aligned) * 2 > len(aligned), shown  # 大多数（刚打开、重新对准时的那一次除外）
+    on_tick = [
+        abs((t - tick_ms + interval_ms / 2) % interval_ms - interval_ms / 2) <= 1 and 0 <= rendered_at - t < interval_ms
+        for rendered_at, t in list(shown.items())[1:]  # 第一版是打开页面时取的（还不知道节拍）
+    ]
+    assert all(on_tick), (tick_ms, shown)
 
 
 @pytest.mark.parametrize(
