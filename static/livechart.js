@@ -17,6 +17,9 @@
   const RETRY_MS = 80; // 还没有新版本（304）时隔多久再问
   const RETRY_SHARE = 0.6; // 每个节拍最多再问到间隔的这么大一部分
   const LAGS = 10; // 记住最近这么多版的绘制用时（节拍 → 画好）
+  // 每个页面随机晚这么一点（0–SPREAD_MS 毫秒，打开时定下）：几百个观看者不在同一毫秒一起请求（bench/README.md）
+  const SPREAD_MS = 60;
+  const spread = Math.random() * SPREAD_MS;
   const REPHASE_MS = 60; // 定时器偏离预计画好的时刻超过这么多就重新对准
   const NARROW_WIDTH = 400; // 窄版式的宽（逻辑像素，与 livechart/variants.py 相同）
   const statusUrl = document.body.dataset.statusUrl;
@@ -92,38 +95,37 @@
     }
     const url = imageUrl(chart);
     const shown = chart.shown && chart.shown.url === url ? chart.shown : null;
-    // t：预计要取的这一版画好的时刻（服务器时间）；同一版的几次询问是同一个地址
     const expected = shown && chart.intervalMs ? nextTick(chart) : Date.now() + clockOffsetMs;
     const request = { controller: new AbortController(), since: Date.now() };
     chart.inflight = request;
-    let response;
-    let blob;
     try {
-      response = await fetch(`${url}?t=${Math.round(expected)}`, {
+      // t：这一版的节拍（服务器时间）；同一版的几次询问是同一个地址
+      const response = await fetch(`${url}?t=${Math.round(expected)}`, {
         cache: "no-store",
         headers: shown ? { "If-None-Match": shown.etag } : {},
         signal: request.controller.signal,
       });
-      if (response.status !== 304 && response.ok) blob = await response.blob();
+      if (!charts.has(chart.el.dataset.name)) return; // 配置文件刚删掉了这个图表
+      if (response.status === 304) {
+        // 还没画好这一版：稍后再问（暂停时不问，状态轮询看到新版本会叫它）
+        const most = chart.intervalMs ? Math.ceil((chart.intervalMs * RETRY_SHARE) / RETRY_MS) : 0;
+        if (retries < most && !chart.paused && !document.hidden) {
+          chart.retry = setTimeout(() => refresh(chart, retries + 1), RETRY_MS);
+        }
+        return;
+      }
+      if (!response.ok) {
+        failed(chart, "图片加载失败，保留上一张，稍后重试");
+        return;
+      }
+      // 显示出来之前一直算“在取”：这期间的状态轮询不会以为还没有图、再取一遍同一版
+      await show(chart, url, response, await response.blob());
     } catch (error) {
-      response = null;
+      // 被放弃的卡住的请求（已经换了一个）不算失败
+      if (charts.has(chart.el.dataset.name) && chart.inflight === request) failed(chart, "图片加载失败，保留上一张，稍后重试");
     } finally {
       if (chart.inflight === request) chart.inflight = null;
     }
-    if (!charts.has(chart.el.dataset.name)) return; // 配置文件刚删掉了这个图表
-    if (response === null || (!response.ok && response.status !== 304)) {
-      failed(chart, "图片加载失败，保留上一张，稍后重试");
-      return;
-    }
-    if (response.status === 304) {
-      // 还没画好这一版：稍后再问（暂停时不问，状态轮询看到新版本会叫它）
-      const most = chart.intervalMs ? Math.ceil((chart.intervalMs * RETRY_SHARE) / RETRY_MS) : 0;
-      if (retries < most && !chart.paused && !document.hidden) {
-        chart.retry = setTimeout(() => refresh(chart, retries + 1), RETRY_MS);
-      }
-      return;
-    }
-    await show(chart, url, response, blob);
   }
 
   // 解码好新图再替换旧的 <img>（不闪烁），记下它是哪一版
@@ -206,7 +208,7 @@
   function align(chart) {
     if (document.hidden || chart.paused || !chart.intervalMs || !chart.shown) return;
     const lag = chart.lags.length ? Math.min(...chart.lags) : 0;
-    const due = nextTick(chart) + lag + LEAD_MS - clockOffsetMs;
+    const due = nextTick(chart) + lag + LEAD_MS + spread - clockOffsetMs;
     let offset = (chart.nextTickAt - due) % chart.intervalMs;
     if (offset > chart.intervalMs / 2) offset -= chart.intervalMs;
     if (offset < -chart.intervalMs / 2) offset += chart.intervalMs;
