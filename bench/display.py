@@ -148,6 +148,7 @@ class Target:
         self.requests: list[Any] = []  # 完成的图片请求（playwright Request）
         self.api_requests: list[Any] = []
         self.failed_requests = 0
+        self.page_errors: list[str] = []  # 页面脚本的异常与控制台错误（前 20 条）
         self.page: Any = None
 
     def start(self, config_dir: Path) -> None:
@@ -253,6 +254,12 @@ def analyse(target: Target, name: str, interval: float, start: float, end: float
     first_shown: dict[int, float] = {}
     unknown = 0
     same_version_swaps = 0
+    # data-version 与这张图的地址实际响应的 X-Livechart-Version 不一致（标错了版本，或显示的字节不是那一版）
+    mislabelled = 0
+    for _at_ms, chart, src, data_version, _rendered_at, _inserted in record["displays"]:
+        found = target.responses.get(src) if src else None
+        if chart == name and data_version and found and found[0] is not None and found[0] != int(data_version):
+            mislabelled += 1
     previous: int | None = None
     for at, version in changes:
         if version is None:
@@ -312,6 +319,7 @@ def analyse(target: Target, name: str, interval: float, start: float, end: float
         "poll_holes": holes,
         "unknown_displays": unknown,
         "same_version_swaps": same_version_swaps,
+        "mislabelled_displays": mislabelled,
         "latency_ms": {"p50": percentile(latencies, 0.5), "p95": percentile(latencies, 0.95),
                        "max": max(latencies) if latencies else None, "mean": statistics.fmean(latencies) if latencies else None},
         "age_ms": {"p50": percentile(ages, 0.5), "p95": percentile(ages, 0.95), "samples": len(ages)},
@@ -391,6 +399,9 @@ def run(targets: list[Target], seconds: float, warmup: float) -> dict[str, Any]:
                 page.on("requestfinished", target.on_finished)
                 page.on("requestfailed", lambda request, target=target: setattr(target, "failed_requests",
                                                                                   target.failed_requests + 1))  # fmt: skip
+                page.on("pageerror", lambda error, target=target: target.page_errors.append(f"pageerror: {error}"))
+                page.on("console", lambda message, target=target: message.type == "error"
+                        and target.page_errors.append(f"console: {message.text}"))  # fmt: skip
                 target.page = page
             for target in targets:
                 target.page.goto(target.url + "/")
@@ -419,6 +430,8 @@ def run(targets: list[Target], seconds: float, warmup: float) -> dict[str, Any]:
                     "charts": {name: analyse(target, name, interval, start, end, record) for name, interval in CHARTS.items()},
                     "traffic": traffic(target, start, end),
                     "poll_errors": target.poll_errors,
+                    "page_errors": len(target.page_errors),
+                    "page_error_examples": target.page_errors[:20],
                     "seconds": end - start,
                 }
             browser.close()
@@ -468,6 +481,7 @@ def table(results: dict[str, Any]) -> list[str]:
         row("  a version downloaded again (200)", lambda r, f=flow: f(r)["repeat_downloads"], show_ratio=False)
         row("image bytes per minute", lambda r, f=flow: f(r)["body_bytes"] * 60 / r["seconds"])
         row("swaps to the version already shown", lambda r, c=chart: c(r)["same_version_swaps"], show_ratio=False)
+        row("data-version ≠ version of the bytes shown", lambda r, c=chart: c(r)["mislabelled_displays"], show_ratio=False)
         row("“更新于” ≠ displayed image (samples)", lambda r, c=chart: c(r)["updated_text"]["disagree"], show_ratio=False)
         row("“更新于” = displayed image (samples)", lambda r, c=chart: c(r)["updated_text"]["agree"], show_ratio=False)
     lines.append("  -- the whole page (one viewer)")
@@ -475,6 +489,7 @@ def table(results: dict[str, Any]) -> list[str]:
     row("/api/charts bytes per viewer per minute", lambda r: r["traffic"]["api_body_bytes_per_minute"])
     row("/api/charts requests", lambda r: r["traffic"]["api"]["requests"])
     row("failed requests", lambda r: r["traffic"]["failed_requests"], show_ratio=False)
+    row("page script errors (console/pageerror)", lambda r: r["page_errors"], show_ratio=False)
     return lines
 
 
@@ -514,6 +529,9 @@ def main() -> None:
           f"display: Chromium 1280x900 DPR 1, both pages side by side for {args.seconds:g} s; before = {base}, after = {head}")  # fmt: skip
     for line in table(results):
         print(line)
+    for label in ("before", "after"):
+        for example in results[label]["page_error_examples"][:3]:
+            print(f"  {label} page error: {example[:200]}")
     print(f"machine: {common.machine()}")
 
 
