@@ -256,10 +256,14 @@ def analyse(target: Target, name: str, interval: float, start: float, end: float
     same_version_swaps = 0
     # data-version 与这张图的地址实际响应的 X-Livechart-Version 不一致（标错了版本，或显示的字节不是那一版）
     mislabelled = 0
-    for _at_ms, chart, src, data_version, _rendered_at, _inserted in record["displays"]:
+    # data-rendered-at 与服务端 /api/charts 的 rendered_at 相差超过 1 ms
+    misdated = 0
+    for _at_ms, chart, src, data_version, rendered_at, _inserted in record["displays"]:
         found = target.responses.get(src) if src else None
         if chart == name and data_version and found and found[0] is not None and found[0] != int(data_version):
             mislabelled += 1
+        if chart == name and data_version and rendered_at and int(data_version) in renders:
+            misdated += abs(float(rendered_at) / 1000 - renders[int(data_version)]) > 0.001
     previous: int | None = None
     for at, version in changes:
         if version is None:
@@ -320,6 +324,7 @@ def analyse(target: Target, name: str, interval: float, start: float, end: float
         "unknown_displays": unknown,
         "same_version_swaps": same_version_swaps,
         "mislabelled_displays": mislabelled,
+        "misdated_displays": misdated,
         "latency_ms": {"p50": percentile(latencies, 0.5), "p95": percentile(latencies, 0.95),
                        "max": max(latencies) if latencies else None, "mean": statistics.fmean(latencies) if latencies else None},
         "age_ms": {"p50": percentile(ages, 0.5), "p95": percentile(ages, 0.95), "samples": len(ages)},
@@ -482,6 +487,7 @@ def table(results: dict[str, Any]) -> list[str]:
         row("image bytes per minute", lambda r, f=flow: f(r)["body_bytes"] * 60 / r["seconds"])
         row("swaps to the version already shown", lambda r, c=chart: c(r)["same_version_swaps"], show_ratio=False)
         row("data-version ≠ version of the bytes shown", lambda r, c=chart: c(r)["mislabelled_displays"], show_ratio=False)
+        row("data-rendered-at ≠ server's rendered_at", lambda r, c=chart: c(r)["misdated_displays"], show_ratio=False)
         row("“更新于” ≠ displayed image (samples)", lambda r, c=chart: c(r)["updated_text"]["disagree"], show_ratio=False)
         row("“更新于” = displayed image (samples)", lambda r, c=chart: c(r)["updated_text"]["agree"], show_ratio=False)
     lines.append("  -- the whole page (one viewer)")
@@ -530,6 +536,10 @@ def main() -> None:
     for line in table(results):
         print(line)
     for label in ("before", "after"):
+        paths = {
+            path: count for chart in results[label]["traffic"]["charts"].values() for path, count in chart["variants"].items()
+        }
+        print(f"  {label} image paths requested: {paths}; page {results[label]['visibility']}")
         for example in results[label]["page_error_examples"][:3]:
             print(f"  {label} page error: {example[:200]}")
     print(f"machine: {common.machine()}")
