@@ -48,6 +48,7 @@ from flask_caching.backends.rediscache import RedisCache
 
 from livechart import keys
 from livechart import store
+from livechart import variants
 from livechart.extensions import cache
 from livechart.extensions import scheduler
 from livechart.spec import JOB_FUNC
@@ -448,7 +449,7 @@ class Coordinator:
             client = self.client
             pattern = keys.glob_escape(self.prefix) + keys.ticks(chart)
             ticks = store.guarded(lambda: list(client.scan_iter(match=pattern, count=1000)))
-            store.guarded(client.delete, self.key(keys.job(chart)), *ticks, write=True)
+            store.guarded(client.delete, self.key(keys.job(chart)), self.key(keys.demand(chart)), *ticks, write=True)
 
 
 def describe_difference(mine: dict[str, Any], theirs: dict[str, Any]) -> str:
@@ -731,10 +732,10 @@ def _follow(app: Flask, coordinator: Coordinator) -> None:
                 if message["type"] == "pong":
                     last_pong = time.monotonic()
                 elif message["type"] == "message" and message["channel"].decode() == images:
-                    chart = message["data"].decode()
-                    if chart in app.extensions["livechart"]:  # 还没重新载入配置的进程可能发布已经删掉的图表
+                    image = message["data"].decode()  # 图片标识：图表名，或变体的（livechart/variants.py）
+                    if variants.chart_of(image) in app.extensions["livechart"]:  # 还没重新载入配置的进程可能发布已经删掉的图表
                         with app.app_context():
-                            store.load_image(chart)
+                            store.load_image(image)
                 elif message["type"] == "message":
                     with app.app_context():
                         _command(app, coordinator, message["data"].decode())

@@ -54,6 +54,7 @@ class DrawContext:
 
     state：这个图表的字典，在本进程里一直保留（各个变体共用）：放函数自己收集的数据。
     artists：这个 Figure 的字典（每个变体一个 Figure）：keep=True 时放建好的图元；Figure 新建或出错重置后为空。
+    theme、scale、narrow：这个变体的主题、倍率（dpi 的倍数）与版式。
     """
 
     chart: str
@@ -61,6 +62,8 @@ class DrawContext:
     scale: float
     state: dict[str, Any]
     artists: dict[str, Any]
+    # 窄版式（手机）：Figure 比图表的 size 窄（livechart/variants.py），同样大小的字在手机上读得清
+    narrow: bool = False
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,10 @@ from werkzeug.http import parse_etags
 from werkzeug.test import EnvironBuilder
 
 from livechart import coordination
+from livechart import jobs
 from livechart import metrics
 from livechart import store
+from livechart import variants
 from livechart.views import unmodified_since
 
 EXTENSION = "livechart.fastpath"
@@ -60,10 +62,15 @@ class ImageFastPath:
         self.refresh()
 
     def refresh(self) -> None:
-        """按现在的图表重建路径表（启动时、重新载入配置之后）；现成的响应都作废（/plot.png 可能换了图表）。"""
-        charts = list(self.app.extensions["livechart"])
-        paths = {f"/charts/{name}.png": name for name in charts}
-        paths["/plot.png"] = charts[0]
+        """按现在的图表重建路径表（启动时、重新载入配置之后）；现成的响应都作废（/plot.png 可能换了图表）。
+        路径 → (图表, 变体)：每个图表的每个变体（livechart/variants.py）都有自己的路径。"""
+        workers = self.app.extensions["livechart"]
+        paths = {
+            f"/charts/{variants.image_id(name, variant)}.png": (name, variants.normalized(variant, worker.spec.theme))
+            for name, worker in workers.items()
+            for variant in variants.every()
+        }
+        paths["/plot.png"] = (next(iter(workers)), variants.DEFAULT)
         self.paths, self.prebuilt = paths, {}
 
     def answer(self, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes] | None:
@@ -72,10 +79,10 @@ class ImageFastPath:
         只读内存：不调用 Flask，不访问 Redis，可以在事件循环里直接调用。
         """
         path = environ.get("PATH_INFO", "")
-        chart = self.paths.get(path)
+        target = self.paths.get(path)
         method = environ.get("REQUEST_METHOD")
         if (
-            chart is None
+            target is None
             or method not in ("GET", "HEAD")
             or "HTTP_RANGE" in environ
             or PREBUILD in environ
@@ -83,10 +90,14 @@ class ImageFastPath:
             or not coordination.get(self.app).live.is_set()
         ):
             return None
-        image = store.last_known(chart, self.app)
+        chart, variant = target
+        jobs.demand(self.app).note(chart, variant)
+        image = store.last_known(variants.image_id(chart, variant), self.app)
         entry = self.prebuilt.get(path)
         if image is None or entry is None or entry.etag != image.etag:
             return None
+        if not variant.default and not jobs.current(image, store.last_known(chart, self.app)):
+            return None  # 变体跟不上默认图（没人要时不再重绘）：交给 Flask 重画一次
         if "HTTP_IF_MATCH" in environ:  # 412 / 200 的判断交给 Flask
             return None
         # 与 Flask 视图（werkzeug 的 make_conditional）相同：有可解析的 If-None-Match 时只看 ETag，
@@ -115,9 +126,9 @@ class ImageFastPath:
     def _prebuild(self, environ: dict[str, Any]) -> bool:
         """快速路径可用、只缺这一版的现成响应时生成它；生成了返回 True。"""
         path = environ.get("PATH_INFO", "")
-        chart = self.paths.get(path)
+        target = self.paths.get(path)
         if (
-            chart is None
+            target is None
             or environ.get("REQUEST_METHOD") not in ("GET", "HEAD")
             or "HTTP_RANGE" in environ
             or PREBUILD in environ
@@ -125,7 +136,8 @@ class ImageFastPath:
             or not coordination.get(self.app).live.is_set()
         ):
             return False
-        image = store.last_known(chart, self.app)
+        chart, variant = target
+        image = store.last_known(variants.image_id(chart, variant), self.app)
         if image is None:
             return False
         entry = self.prebuilt.get(path)

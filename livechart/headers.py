@@ -8,7 +8,7 @@ from flask import current_app
 
 # 页面只从本站加载脚本、样式、图片与数据；不允许内联脚本，不允许被别的站点嵌入
 PAGE_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; "
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 # 其他响应（JSON、PNG、文本）不是文档，什么都不需要加载

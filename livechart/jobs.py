@@ -25,11 +25,14 @@ from flask import has_request_context
 
 from livechart import coordination
 from livechart import history
+from livechart import keys
 from livechart import metrics
 from livechart import store
+from livechart import variants
 from livechart.deadline import Deadline
 from livechart.deadline import StillRunning
 from livechart.deadline import Stopping
+from livechart.demand import Demand
 from livechart.extensions import scheduler
 from livechart.failure_log import FailureLog
 from livechart.pool import START_SECONDS
@@ -46,6 +49,8 @@ from livechart.sources.frames import empty_frame
 from livechart.spec import JOB_ID_PREFIX
 from livechart.spec import ChartSpec
 from livechart.spec import job_interval
+from livechart.variants import DEFAULT
+from livechart.variants import Variant
 from livechart.window import append_window
 
 # 回填历史时最多生成的点数
@@ -53,6 +58,7 @@ MAX_BACKFILL = 5000
 
 EXTENSION = "livechart"
 POOL = "livechart.pool"
+DEMAND = "livechart.demand"
 
 
 @dataclass
@@ -86,6 +92,8 @@ class ChartWorker:
     retired: bool = False
     # 本进程里它的绘图函数卡住了（已记过日志）；下一次画成时清除
     hung: bool = False
+    # 画不成的变体（已记过日志）；画成时清除
+    failing: set[Variant] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.failures = FailureLog(self.spec.name)
@@ -198,15 +206,78 @@ class ChartWorker:
         finally:
             self.lock.release()
 
-    def _draw(self, window: pd.DataFrame | None) -> bytes:
-        """绘制：有渲染进程池时在池里，否则在本进程（进程级的绘制锁串行，renderer.py）。
+    def _draw(self, window: pd.DataFrame | None, variant: Variant = DEFAULT) -> bytes:
+        """绘制一个变体：有渲染进程池时在池里，否则在本进程（进程级的绘制锁串行，renderer.py）。
 
         等绘制锁最多 LIVECHART_RENDER_TIMEOUT：别的图表正常地画（忙）时等着画完，迟一点也比跳过一个节拍好；
         等这么久还等不到，就是有图表卡住了（renderer.DrawingBlocked）。跳过的节拍不再每个记一条警告（logs.py）。"""
+        theme, scale, narrow = variant.theme, float(variant.scale), variant.narrow
         if self.pool is not None:
-            return self.pool.render(self.spec.name, window, current_app.config["LIVECHART_RENDER_TIMEOUT"], self.spec)
+            timeout = current_app.config["LIVECHART_RENDER_TIMEOUT"]
+            return self.pool.render(self.spec.name, window, timeout, self.spec, (theme, scale, narrow))
         assert self.renderer is not None
-        return self.renderer.render(window)
+        return self.renderer.render(window, theme, scale, narrow=narrow)
+
+    def _save_variant(self, variant: Variant, window: pd.DataFrame | None, based_on: int) -> store.ChartImage | None:
+        """画一个变体并写入缓存（已持有锁）。画不成时记日志（状态改变时一次）、保留它上一张图，返回 None。"""
+        name, image = self.spec.name, variants.image_id(self.spec.name, variant)
+        started = time.perf_counter()
+        try:
+            png = self._draw(window, variant)
+        except (StillRunning, DrawingBusy):
+            return None
+        except Exception as exc:
+            if variant not in self.failing:
+                self.failing.add(variant)
+                current_app.logger.error(
+                    "图表 %s 的变体 %s 画不成：%s", name, variant.suffix, public_message(exc, "drawing", self.spec.private_params)
+                )
+            return None
+        if self.retired:
+            return None
+        if variant in self.failing:
+            self.failing.discard(variant)
+            current_app.logger.warning("图表 %s 的变体 %s 又画成了", name, variant.suffix)
+        width, height = variants.size(self.spec, variant)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        record = store.save_image(
+            image, png, elapsed_ms, width * variant.scale, height * variant.scale, coordination.owner(), based_on
+        )
+        with contextlib.suppress(store.Unavailable):
+            coordination.get().announce(image)
+        return record
+
+    def _redraw_variants(self, window: pd.DataFrame | None, based_on: int) -> None:
+        """默认图画好之后：接着画最近有人要过的变体（同一份数据；livechart/demand.py）。"""
+        for variant in wanted(self.spec.name):
+            if self.retired:
+                return
+            self._save_variant(variant, window, based_on)
+
+    def draw_variant(self, variant: Variant, default: store.ChartImage | None) -> store.ChartImage | None:
+        """请求里要的变体不在缓存里、或是比默认图旧的数据画的：在请求里画一次（并发的请求共用这一次）。
+
+        default：请求看到的默认图。拿到锁之后缓存里已有够新的（别的请求或后台刚画好）就直接用它。"""
+        name, image = self.spec.name, variants.image_id(self.spec.name, variant)
+        if not self.lock.acquire(timeout=current_app.config["LIVECHART_RENDER_TIMEOUT"]):
+            return None
+        try:
+            if self.retired:
+                return None
+            based_on = default.version if default is not None else 0
+            existing = store.load_image(image)
+            if existing is not None and current(existing, default):
+                return existing
+            metrics.get().cache_misses.labels(name).inc()
+            if self.source is None:
+                window = None
+            elif coordination.get().owns(name) and self.loaded and self.window is not None:
+                window = self.window  # 本进程取数：用本进程的副本（与默认图同一份数据）
+            else:
+                window = self._shared_window()
+            return self._save_variant(variant, window, based_on) or existing
+        finally:
+            self.lock.release()
 
     def report_hung(self) -> None:
         """本进程里这个图表的绘图函数画了超过 LIVECHART_RENDER_TIMEOUT 还没返回：在状态里报告，第一次时记一条日志。
@@ -293,6 +364,8 @@ class ChartWorker:
         record = store.save_image(name, png, elapsed_ms, self.spec.width, self.spec.height, coordination.owner())
         with contextlib.suppress(store.Unavailable):  # 图已写入；别的进程的跟随线程重连时会读到它
             coordination.get().announce(name)
+        if not only_if_missing:
+            self._redraw_variants(window, record.version)
         store.mark_recovered(name)
         self.failures.recovered(current_app.logger)
         if self.hung:
@@ -357,6 +430,7 @@ def init_app(app: Flask, charts: dict[str, ChartSpec], intervals: dict[str, floa
         # 启动 spawn 的进程（导入 Matplotlib）在忙的机器上要几秒：用自己的期限，而不是一次绘制的期限
         render_pool.start(max(START_SECONDS, app.config["LIVECHART_RENDER_TIMEOUT"]))
     app.extensions[EXTENSION] = {name: build_worker(app, spec, intervals[name], render_pool) for name, spec in charts.items()}
+    app.extensions[DEMAND] = Demand()
     coordinator = coordination.get(app)
     coordinator.on_run = lambda chart: _run_for_another_process(app, chart)
     coordinator.on_flush = lambda: _flush(app)
@@ -395,8 +469,12 @@ def _run_for_another_process(app: Flask, chart: str) -> None:
 
 
 def _flush(app: Flask) -> None:
-    """对齐线程：补写各图表等待中的行（正在重绘的图表由重绘自己补写）。"""
+    """对齐线程：补写各图表等待中的行（正在重绘的图表由重绘自己补写），把本进程收到的变体需求写进 Redis。"""
     with app.app_context():
+        coordinator = coordination.get()
+        if coordinator.enabled:
+            with contextlib.suppress(store.Unavailable):
+                demand(app).publish(coordinator.client, coordinator.key)
         for worker in workers(app).values():
             if worker.pending is not None and worker.lock.acquire(blocking=False):
                 try:
@@ -410,6 +488,20 @@ def shutdown(app: Flask) -> None:
     render_pool = app.extensions.pop(POOL, None)
     if render_pool is not None:
         render_pool.shutdown()
+
+
+def demand(app: Flask | None = None) -> Demand:
+    """当前 app 的变体需求（livechart/demand.py）。"""
+    return (app or current_app).extensions[DEMAND]
+
+
+def wanted(chart: str) -> list[Variant]:
+    """最近有人要过的变体：本进程收到的请求，多进程时加上 Redis 里别的进程记下的。"""
+    coordinator, shared = coordination.get(), None
+    if coordinator.enabled:
+        with contextlib.suppress(store.Unavailable):
+            shared = store.guarded(coordinator.client.hgetall, coordinator.key(keys.demand(chart)))
+    return demand().wanted(chart, shared)
 
 
 def workers(app: Flask | None = None) -> dict[str, ChartWorker]:
@@ -460,6 +552,27 @@ def claim_tick(chart: str, worker: ChartWorker) -> bool:
     if how == "taken":
         worker.loaded = False
     return how in ("renewed", "taken")
+
+
+def current(image: store.ChartImage, default: store.ChartImage | None) -> bool:
+    """变体的图是不是跟得上默认图：用默认图这一版或上一版的数据画的（所有者画完默认图之后才画变体，
+    中间有一小段时间变体还是上一版）。没人要的变体不再重绘，它的图就会落后，下一个请求重画一次。"""
+    return default is None or image.based_on >= default.version - 1
+
+
+def ensure_variant(chart: str, variant: Variant, image: store.ChartImage | None = None) -> store.ChartImage | None:
+    """变体的当前图片（image：调用方已经取到的，可能过时）；缺少或跟不上默认图时在本请求里画一次。"""
+    worker = workers().get(chart)
+    if worker is None:
+        return None
+    default = ensure_image(chart)
+    if image is None or not current(image, default):
+        image = store.load_image(variants.image_id(chart, variant))
+    if image is not None and current(image, default):
+        return image
+    if default is None:
+        return None  # 默认图都还没有（数据源刚失败）：等下一个节拍，状态里有原因
+    return worker.draw_variant(variant, default)
 
 
 def ensure_image(chart: str) -> store.ChartImage | None:

@@ -27,7 +27,7 @@ def raw(prefix: str, key: str) -> str:
 
 
 def image(chart: str) -> str:
-    """图表图片记录（PNG 与元数据）。"""
+    """图表图片记录（PNG 与元数据）。chart 也可以是变体的图片标识（如 cpu.dark@2x，livechart/variants.py）。"""
     return f"{LAYOUT}:image:{{{chart}}}"
 
 
@@ -77,6 +77,11 @@ def glob_escape(text: str) -> str:
 def ticks(chart: str) -> str:
     """图表全部节拍认领记录的匹配模式（SCAN 用，前面加上 glob_escape 过的前缀；删掉图表时清理）。"""
     return f"{LAYOUT}:tick:{glob_escape('{' + chart + '}')}:*"
+
+
+def demand(chart: str) -> str:
+    """图表各个变体最后一次被要的时刻（哈希：变体后缀 → epoch 秒；livechart/demand.py）。"""
+    return f"{LAYOUT}:demand:{{{chart}}}"
 
 
 def job(chart: str) -> str:

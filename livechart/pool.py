@@ -70,7 +70,14 @@ def _ready() -> bool:
     return True
 
 
-def _render(name: str, frame: pd.DataFrame | None, spec: ChartSpec | None = None) -> tuple[bytes, bool]:
+def _render(
+    name: str,
+    frame: pd.DataFrame | None,
+    spec: ChartSpec | None = None,
+    theme: str | None = None,
+    scale: float = 1.0,
+    narrow: bool = False,
+) -> tuple[bytes, bool]:
     """在工作进程里绘制；每个图表的绘制器在第一次绘制时创建，之后复用。返回 (PNG, pyplot 是否已被导入)。
     spec：图表现在的规格（重新载入配置之后可能变了、或是新图表）；与这个进程记下的不同时换新的绘制器。"""
     if spec is not None and _specs.get(name) != spec:
@@ -80,7 +87,7 @@ def _render(name: str, frame: pd.DataFrame | None, spec: ChartSpec | None = None
     if renderer is None:
         # 进程里一次只画一个图表，不会等绘制锁
         renderer = _renderers[name] = Renderer(_specs[name], _level)
-    return renderer.render(frame), drawing.pyplot_loaded()
+    return renderer.render(frame, theme, scale, narrow=narrow), drawing.pyplot_loaded()
 
 
 class RenderPool:
@@ -109,9 +116,17 @@ class RenderPool:
         for future in futures:
             future.result(timeout)
 
-    def render(self, name: str, frame: pd.DataFrame | None, timeout: float, spec: ChartSpec | None = None) -> bytes:
+    def render(
+        self,
+        name: str,
+        frame: pd.DataFrame | None,
+        timeout: float,
+        spec: ChartSpec | None = None,
+        variant: tuple[str | None, float, bool] = (None, 1.0, False),
+    ) -> bytes:
         """在分给这个图表的进程里绘制，返回 PNG 字节。spec：图表现在的规格（随每次绘制发过去，
         重新载入配置后新增或改了的图表不用等工作进程更新）；新图表按顺序轮流分配给工作进程。
+        variant：(主题, 倍率, 窄版式)，默认是图表自己的主题、1 倍、宽版式（livechart/variants.py）。
 
         等进程空出来最多等一个期限加上换进程的时间；绘制本身超过 timeout 秒就放弃、换掉这个进程，抛 RenderTimedOut。"""
         with self.lock:
@@ -128,7 +143,7 @@ class RenderPool:
             with self.lock:
                 executor = self.executors[index]
             try:
-                png, pyplot = executor.submit(_render, name, frame, spec).result(timeout)
+                png, pyplot = executor.submit(_render, name, frame, spec, *variant).result(timeout)
             except FutureTimeout:
                 self._hold_back(name, timeout)
                 self._replace(index, f"绘制进程 %d 画图表 {name} 超过 {timeout:g} 秒，放弃这次绘制，换一个新进程")

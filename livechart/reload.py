@@ -437,6 +437,7 @@ class Reloader:
             if acquired:
                 worker.lock.release()
         metrics.forget(app, chart)
+        jobs.demand(app).forget(chart)
         worker.close_source()
 
     @staticmethod

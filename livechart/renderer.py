@@ -35,6 +35,7 @@ from PIL import Image
 
 from livechart import drawing
 from livechart import fonts
+from livechart import variants
 from livechart.charts import builtin
 from livechart.spec import ChartSpec
 from livechart.themes import style
@@ -98,6 +99,8 @@ class Page:
     figure: Figure
     canvas: FigureCanvasAgg
     artists: dict[str, Any] = field(default_factory=dict)
+    # 窄版式（手机）的 Figure
+    narrow: bool = False
 
 
 class Renderer:
@@ -111,23 +114,34 @@ class Renderer:
         self.draw = builtin(spec) if spec.draw is None else drawing.resolve(spec.draw)
         # 这个图表的状态字典：各个变体共用，本进程里一直保留
         self.state: dict[str, Any] = {}
-        self.pages: dict[tuple[str, float], Page] = {}
+        self.pages: dict[tuple[str, float, bool], Page] = {}
         # 同一个图表的各次绘制与编码串行（编码读的是这个 Figure 的缓冲区）
         self.lock = threading.Lock()
 
-    def page(self, theme: str | None = None, scale: float = 1.0) -> Page:
+    def _size(self, narrow: bool) -> tuple[float, float]:
+        """变体的 Figure 尺寸（英寸）：宽版式是图表的 size，窄版式见 livechart/variants.py。"""
+        width, height = variants.size(self.spec, variants.Variant(narrow=narrow))
+        return width / self.spec.dpi, height / self.spec.dpi
+
+    def page(self, theme: str | None = None, scale: float = 1.0, narrow: bool = False) -> Page:
         """变体的 Figure（第一次用时在主题的样式里创建）。"""
         theme = theme or self.spec.theme
-        page = self.pages.get((theme, scale))
+        page = self.pages.get((theme, scale, narrow))
         if page is None:
-            spec = self.spec
             with matplotlib.rc_context(style(theme)):
-                figure = Figure(figsize=(spec.width / spec.dpi, spec.height / spec.dpi), dpi=spec.dpi * scale)
-            page = self.pages[(theme, scale)] = Page(figure, FigureCanvasAgg(figure))
+                figure = Figure(figsize=self._size(narrow), dpi=self.spec.dpi * scale)
+            page = self.pages[(theme, scale, narrow)] = Page(figure, FigureCanvasAgg(figure), narrow=narrow)
         return page
 
-    def render(self, data: pd.DataFrame | None, theme: str | None = None, scale: float = 1.0, wait: float | None = None) -> bytes:
-        """画一个变体（默认：图表自己的主题、1 倍），返回 PNG 字节。函数出错时抛出它的异常（上一张好图由调用方保留）。
+    def render(
+        self,
+        data: pd.DataFrame | None,
+        theme: str | None = None,
+        scale: float = 1.0,
+        wait: float | None = None,
+        narrow: bool = False,
+    ) -> bytes:
+        """画一个变体（默认：图表自己的主题、宽版式、1 倍），返回 PNG 字节。函数出错时抛出它的异常（上一张好图由调用方保留）。
 
         wait：最多等进程级的绘制锁多久（默认 timeout）；等不到时抛 DrawingBusy，持有者卡住超过 timeout 时抛 DrawingBlocked。"""
         theme = theme or self.spec.theme
@@ -137,8 +151,8 @@ class Renderer:
             DRAWING.acquire(self.spec.name, self.timeout if wait is None else wait, self.timeout)
             try:
                 # Figure 在样式上下文里新建，而 rcParams 是全局的：也要在绘制锁里（docs/pitfalls.md 第 33 条）
-                page = self.page(theme, scale)
-                context = drawing.DrawContext(self.spec.name, theme, scale, self.state, page.artists)
+                page = self.page(theme, scale, narrow)
+                context = drawing.DrawContext(self.spec.name, theme, scale, self.state, page.artists, narrow)
                 self._draw(page, data, context)
             finally:
                 DRAWING.release()
@@ -159,7 +173,7 @@ class Renderer:
             try:
                 arguments = (figure, data, context) if draw.takes_context else (figure, data)
                 draw.function(*arguments, **draw.kwargs)
-                self._check_size(figure, context.scale)
+                self._check_size(page, context.scale)
                 if figure.stale:
                     page.canvas.draw()
             except Exception:
@@ -184,17 +198,18 @@ class Renderer:
         figure.set_frameon(matplotlib.rcParams["figure.frameon"])
         figure.patch.set_alpha(None)
         figure.patch.set_linewidth(0.0)
-        size, dpi = (spec.width / spec.dpi, spec.height / spec.dpi), spec.dpi * scale
+        size, dpi = self._size(page.narrow), spec.dpi * scale
         if figure.dpi != dpi:
             figure.set_dpi(dpi)
         if tuple(figure.get_size_inches()) != size:
             figure.set_size_inches(size, forward=False)
 
-    def _check_size(self, figure: Figure, scale: float) -> None:
+    def _check_size(self, page: Page, scale: float) -> None:
         """函数改了 Figure 的大小或 dpi 时报错：图片的大小由规格的 size 与 dpi 决定（状态与页面按它排版）。"""
         spec = self.spec
-        width, height = figure.get_size_inches() * figure.dpi
-        if abs(width - spec.width * scale) > 0.5 or abs(height - spec.height * scale) > 0.5:
+        width, height = page.figure.get_size_inches() * page.figure.dpi
+        expected = [inches * spec.dpi * scale for inches in self._size(page.narrow)]
+        if abs(width - expected[0]) > 0.5 or abs(height - expected[1]) > 0.5:
             raise ValueError(
                 f"the draw function resized the Figure to {width:.0f}x{height:.0f} pixels; set the chart's 'size' "
                 f"({spec.width}x{spec.height}) and 'dpi' options instead"

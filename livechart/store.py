@@ -24,6 +24,7 @@ from redis.exceptions import OutOfMemoryError
 from redis.exceptions import RedisError
 
 from livechart import keys
+from livechart import variants
 from livechart.extensions import cache
 
 log = logging.getLogger("livechart")
@@ -47,6 +48,8 @@ class ChartImage:
     height: int
     # 渲染它的进程（主机名:pid）
     rendered_by: str = ""
+    # 变体（livechart/variants.py）：画它时默认图的版本（同一份数据）；默认图为 0
+    based_on: int = 0
 
     @property
     def nbytes(self) -> int:
@@ -204,8 +207,10 @@ def load_image(chart: str) -> ChartImage | None:
     return _remember(chart, record if isinstance(record, ChartImage) else None)
 
 
-def save_image(chart: str, png: bytes, render_ms: float, width: int, height: int, rendered_by: str = "") -> ChartImage:
-    """写入新渲染的图片，版本号加一。"""
+def save_image(
+    chart: str, png: bytes, render_ms: float, width: int, height: int, rendered_by: str = "", based_on: int = 0
+) -> ChartImage:
+    """写入新渲染的图片，版本号加一。chart 是图片标识：图表名，或变体的（livechart/variants.py）。"""
     record = ChartImage(
         png=png,
         # Flask-Caching 的 Cache 没有 inc；后端（cachelib / Redis 的 INCR）有，且是原子的
@@ -217,6 +222,7 @@ def save_image(chart: str, png: bytes, render_ms: float, width: int, height: int
         width=width,
         height=height,
         rendered_by=rendered_by,
+        based_on=based_on,
     )
     guarded(cache.set, image_key(chart), record, timeout=NEVER, write=True)
     _remember(chart, record)
@@ -245,12 +251,16 @@ def mark_recovered(chart: str) -> None:
 
 
 def forget_copy(chart: str) -> None:
-    """删掉本进程里这个图表最后一张图的副本。"""
-    current_app.extensions.setdefault(LAST_KNOWN, {}).pop(chart, None)
+    """删掉本进程里这个图表（连同它各个变体）最后一张图的副本。"""
+    copies = current_app.extensions.setdefault(LAST_KNOWN, {})
+    for variant in variants.every():
+        copies.pop(variants.image_id(chart, variant), None)
 
 
 def forget(chart: str) -> None:
     """图表从配置里删掉了：删除它的图片、版本号与错误记录（同名的图表再加回来时从版本 1 开始），以及本进程的副本。"""
+    images = [variants.image_id(chart, variant) for variant in variants.every()]
     forget_copy(chart)
-    # 连同上一个布局（v1）的窗口：同名的图表再加回来时不会再导入它
-    guarded(cache.delete_many, image_key(chart), version_key(chart), failure_key(chart), keys.legacy_history(chart), write=True)
+    # 连同各个变体的图片，和上一个布局（v1）的窗口：同名的图表再加回来时不会再导入它
+    stored = [key for image in images for key in (image_key(image), version_key(image))]
+    guarded(cache.delete_many, *stored, failure_key(chart), keys.legacy_history(chart), write=True)

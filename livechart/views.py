@@ -26,10 +26,13 @@ from livechart import jobs
 from livechart import metrics
 from livechart import reload
 from livechart import store
+from livechart import variants
 from livechart.errors import json_error
 from livechart.extensions import scheduler
 from livechart.spec import job_id_for
 from livechart.spec import job_interval
+from livechart.variants import DEFAULT
+from livechart.variants import Variant
 
 bp = Blueprint("livechart", __name__)
 
@@ -157,6 +160,8 @@ def chart_status(name: str, worker: jobs.ChartWorker | None = None) -> dict[str,
         "render_ms": round(image.render_ms, 2) if image else None,
         "width": spec.width,
         "height": spec.height,
+        # 内置类型把标题画在图里（页面不再重复显示）；draw 函数自己决定画不画
+        "title_in_image": spec.draw is None,
         "bytes": image.nbytes if image else 0,
         "stale": stale,
         "rendered_by": image.rendered_by if image else None,
@@ -178,14 +183,28 @@ def unmodified_since(header: str | None, rendered_at: float) -> bool:
     return since is not None and rendered_at < since.timestamp()
 
 
-def _png(name: str) -> Response:
+def image_for(stem: str) -> tuple[str, Variant]:
+    """路径里 .png 之前的部分 → (图表名, 变体)（livechart/variants.py）；未知图表或不认识的变体 → 404。"""
+    parsed = variants.parse(stem)
+    if parsed is None:
+        current = ", ".join(jobs.workers())
+        abort(404, f"unknown chart or variant {stem!r}; charts: {current}; variants: <chart>[.light|.dark][.narrow][@2x].png")
+    chart, variant = parsed
+    worker = known(chart)
+    return chart, variants.normalized(variant, worker.spec.theme)
+
+
+def _png(chart: str, variant: Variant = DEFAULT) -> Response:
     """从缓存返回 PNG；支持 ETag / If-None-Match → 304（If-Modified-Since 只在能证明没变时 304）。"""
-    known(name)
+    known(chart)
+    name = variants.image_id(chart, variant)
+    jobs.demand().note(chart, variant)
     stale = False
     # 订阅连着时本进程的副本与 Redis 一致：直接用它（多进程模式；见 coordination 模块说明）
-    image = store.last_known(name) if coordination.get().live.is_set() else None
+    live = coordination.get().live.is_set()
+    image = store.last_known(name) if live else None
     try:
-        image = image or jobs.ensure_image(name)
+        image = (image or jobs.ensure_image(chart)) if variant.default else jobs.ensure_variant(chart, variant, image)
     except store.Unavailable:
         # 缓存（Redis）不可用：提供本进程内存中的最后一张图，并在响应头里标明它可能已过时
         image, stale = store.last_known(name), True
@@ -193,16 +212,18 @@ def _png(name: str) -> Response:
     counted = "livechart.prebuild" not in request.environ
     requests = metrics.get().image_requests
     if image is None:
-        retry = job_state(name)["interval"] or 1
+        retry = job_state(chart)["interval"] or 1
         if counted:
-            requests.labels(name, "503").inc()
-        return json_error(503, "unavailable", f"chart {name!r} has no image yet", {"Retry-After": str(math.ceil(retry))})
+            requests.labels(chart, "503").inc()
+        return json_error(503, "unavailable", f"chart {chart!r} has no image yet", {"Retry-After": str(math.ceil(retry))})
     response = Response(image.png, mimetype="image/png")
     response.set_etag(image.etag)
     response.last_modified = datetime.fromtimestamp(image.rendered_at, UTC)
     # no-cache：可以缓存，但每次都要重新验证（ETag），这样永远不会显示旧图
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Livechart-Version"] = str(image.version)
+    # 画成的时刻（epoch 毫秒）：Last-Modified 只到秒；页面用它显示“更新于”，并按它对准下一次重绘（static/livechart.js）
+    response.headers["X-Livechart-Rendered-At"] = str(round(image.rendered_at * 1000))
     if stale:
         response.headers["X-Livechart-Stale"] = "cache-unavailable"
     environ = request.environ
@@ -211,7 +232,7 @@ def _png(name: str) -> Response:
         environ = {key: value for key, value in environ.items() if key != "HTTP_IF_MODIFIED_SINCE"}
     response = response.make_conditional(environ)
     if counted:
-        requests.labels(name, str(response.status_code)).inc()
+        requests.labels(chart, str(response.status_code)).inc()
     return response
 
 
@@ -233,6 +254,10 @@ def index() -> str:
             "title": worker.spec.title,
             "job_id": worker.spec.job_id,
             "src": url_for("livechart.chart_png", name=name),
+            "src2x": url_for("livechart.chart_png", name=variants.image_id(name, variants.Variant(scale=2))),
+            "width": worker.spec.width,
+            "height": worker.spec.height,
+            "title_in_image": worker.spec.draw is None,
             **job_state(name),
         }
         for name, worker in jobs.workers().items()
@@ -251,8 +276,8 @@ def plot_png() -> Response:
 
 @bp.get("/charts/<name>.png")
 def chart_png(name: str) -> Response:
-    """任意图表的当前 PNG。"""
-    return _png(name)
+    """任意图表的当前 PNG；name 可以带变体后缀（cpu@2x、cpu.dark、cpu.narrow@2x，livechart/variants.py）。"""
+    return _png(*image_for(name))
 
 
 @bp.get("/api/charts")

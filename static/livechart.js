@@ -1,17 +1,29 @@
-// livechart 页面脚本：每个图表按其任务的实时间隔用 setInterval 刷新。
-// 新图先用 new Image() 预加载，加载完成后替换旧的 <img>（不闪烁）；
-// 标签页隐藏时停止所有轮询，重新可见时立即刷新。
+// livechart 页面脚本：每个图表一画好新的一版就取来显示，只取新的。
+// - 对准重绘：每个图表的 setInterval 周期是任务的实时间隔，相位对准“上一版画好的时刻 + 间隔”稍后一点；
+//   到点时带 If-None-Match 请求 /charts/<名>[变体].png?t=<预计这一版画好的时刻>：没有新版本时服务器回答 304
+//   （不下载），隔 RETRY_MS 再问几次；有新版本时下载、解码好再替换（不闪烁）。
+// - 变体（livechart/variants.py）：按屏幕选 2×（高分屏或图被拉宽时）、暗色（prefers-color-scheme: dark）、
+//   窄版式（手机）；屏幕变了立即换。
+// - “更新于”是显示着的这张图画好的时刻（响应头 X-Livechart-Rendered-At），不是状态轮询里的。
+// - 标签页隐藏时停止所有轮询，重新可见时立即刷新。
 // 每个图表有状态徽章（实时 / 已暂停 / 陈旧 / 错误）和控制按钮，按钮调用 /scheduler API（同源 JSON）。
 (() => {
   "use strict";
 
   const STATUS_POLL_MS = 2000; // 轮询 /api/charts 的周期：跟上别人改的间隔与暂停
   const CLOCK_MS = 1000; // “N 秒前”的更新周期
-  const STUCK_MS = 15000; // 一张图超过这么久还没加载完，就放弃它重新请求
+  const STUCK_MS = 15000; // 一次请求超过这么久还没完成，就放弃它重新请求
+  const LEAD_MS = 40; // 预计画好之后再等这么久才去取
+  const RETRY_MS = 100; // 还没有新版本（304）时隔多久再问
+  const RETRIES = 8; // 每个节拍最多再问几次
+  const REPHASE_MS = 120; // 节拍偏离画好的时刻超过这么多就重新对准
+  const NARROW_WIDTH = 400; // 窄版式的宽（逻辑像素，与 livechart/variants.py 相同）
   const statusUrl = document.body.dataset.statusUrl;
   const schedulerUrl = document.body.dataset.schedulerUrl;
   const charts = new Map();
   const template = document.getElementById("chart-template");
+  const darkQuery = window.matchMedia("(prefers-color-scheme: dark)");
+  const narrowQuery = window.matchMedia("(max-width: 600px)");
   let statusTimer = null;
   let clockTimer = null;
   let clockOffsetMs = 0; // 服务器时间 − 本机时间
@@ -25,18 +37,21 @@
       img: el.querySelector("img.plot"),
       src: el.dataset.src,
       job: el.dataset.job,
+      width: Number(el.dataset.width) || 800,
       stale: false,
       error: null,
       reason: null,
       warnings: [],
       intervalMs: Number.isFinite(interval) ? interval * 1000 : null,
       paused: el.dataset.paused === "true",
-      version: null,
-      renderedAt: null,
+      version: null, // 状态里默认图的版本
+      statusRenderedAt: null, // 状态里默认图画好的时刻（服务器时间，毫秒）
+      shown: null, // 显示着的图：{ url, etag, version, renderedAt }
       timer: null,
-      loading: false,
-      loadingSince: 0,
-      pending: null,
+      retry: null,
+      nextTickAt: 0, // 下一个节拍（本机时间，毫秒）
+      inflight: null,
+      objectUrl: null,
     };
     charts.set(el.dataset.name, chart);
     bindControls(chart);
@@ -47,46 +62,133 @@
     chart.el.querySelector(selector).textContent = text;
   }
 
-  // 预加载新图，加载成功后替换；失败则保留上一张并标记，下个周期自动重试
-  function refresh(chart) {
-    // 上一张还在加载就不叠加请求；但卡住太久的请求要放弃，否则这个图表再也不会刷新
-    if (chart.loading && Date.now() - chart.loadingSince < STUCK_MS) return;
-    if (chart.pending) chart.pending.onload = chart.pending.onerror = null;
-    chart.loading = true;
-    chart.loadingSince = Date.now();
+  // 这个图表现在该看哪个变体：暗色、窄版式、2×（livechart/variants.py 的路径后缀）
+  function imageUrl(chart) {
+    const narrow = narrowQuery.matches && chart.width > NARROW_WIDTH;
+    const logical = narrow ? NARROW_WIDTH : chart.width;
+    const shownWidth = chart.img.clientWidth || logical;
+    const sharp = shownWidth * (window.devicePixelRatio || 1) > logical * 1.1;
+    const suffix = `${darkQuery.matches ? ".dark" : ""}${narrow ? ".narrow" : ""}${sharp ? "@2x" : ""}`;
+    return chart.src.replace(/\.png$/, `${suffix}.png`);
+  }
+
+  function failed(chart, text) {
+    // 可能是配置文件刚删掉了这个图表：马上读一次状态，而不是等下一次轮询（最多每秒一次）
+    if (Date.now() - lastPollAt > 1000) pollStatus();
+    chart.el.classList.add("failed");
+    setText(chart, ".problem", text);
+  }
+
+  // 取这个图表的新版本：有新的就下载、解码、替换；没有（304）就过一会儿再问（最多 retries 次）
+  async function refresh(chart, retries = 0) {
+    clearTimeout(chart.retry);
+    chart.retry = null;
+    if (chart.inflight) {
+      if (Date.now() - chart.inflight.since < STUCK_MS) return;
+      chart.inflight.controller.abort(); // 卡住太久的请求：放弃它，否则这个图表再也不会刷新
+    }
+    const url = imageUrl(chart);
+    const shown = chart.shown && chart.shown.url === url ? chart.shown : null;
+    // t：预计要取的这一版画好的时刻（服务器时间）；同一版的几次询问是同一个地址
+    const expected = shown && chart.intervalMs ? shown.renderedAt + chart.intervalMs : Date.now() + clockOffsetMs;
+    const request = { controller: new AbortController(), since: Date.now() };
+    chart.inflight = request;
+    let response;
+    let blob;
+    try {
+      response = await fetch(`${url}?t=${Math.round(expected)}`, {
+        cache: "no-store",
+        headers: shown ? { "If-None-Match": shown.etag } : {},
+        signal: request.controller.signal,
+      });
+      if (response.status !== 304 && response.ok) blob = await response.blob();
+    } catch (error) {
+      response = null;
+    } finally {
+      if (chart.inflight === request) chart.inflight = null;
+    }
+    if (!charts.has(chart.el.dataset.name)) return; // 配置文件刚删掉了这个图表
+    if (response === null || (!response.ok && response.status !== 304)) {
+      failed(chart, "图片加载失败，保留上一张，稍后重试");
+      return;
+    }
+    if (response.status === 304) {
+      // 还没画好这一版：稍后再问（暂停时不问，状态轮询看到新版本会叫它）
+      if (retries < RETRIES && !chart.paused && !document.hidden) {
+        chart.retry = setTimeout(() => refresh(chart, retries + 1), RETRY_MS);
+      }
+      return;
+    }
+    await show(chart, url, response, blob);
+  }
+
+  // 解码好新图再替换旧的 <img>（不闪烁），记下它是哪一版
+  async function show(chart, url, response, blob) {
+    const objectUrl = URL.createObjectURL(blob);
     const next = new Image();
-    chart.pending = next;
     next.className = chart.img.className;
     next.alt = chart.img.alt;
-    next.onload = () => {
-      chart.pending = null;
-      chart.img.replaceWith(next);
-      chart.img = next;
-      chart.loading = false;
-      chart.el.classList.remove("failed");
-      setText(chart, ".problem", "");
-    };
-    next.onerror = () => {
-      chart.pending = null;
-      chart.loading = false;
-      // 可能是配置文件刚删掉了这个图表：马上读一次状态，而不是等下一次轮询（最多每秒一次）
-      if (Date.now() - lastPollAt > 1000) pollStatus();
-      chart.el.classList.add("failed");
-      setText(chart, ".problem", "图片加载失败，保留上一张，稍后重试");
-    };
-    next.src = `${chart.src}?t=${Date.now()}`;
+    next.src = objectUrl;
+    try {
+      await next.decode();
+    } catch (error) {
+      URL.revokeObjectURL(objectUrl);
+      failed(chart, "图片解码失败，保留上一张，稍后重试");
+      return;
+    }
+    const renderedAt = Number(response.headers.get("X-Livechart-Rendered-At"));
+    const version = Number(response.headers.get("X-Livechart-Version"));
+    next.dataset.version = String(version);
+    next.dataset.renderedAt = String(renderedAt);
+    next.dataset.src = new URL(response.url).pathname + new URL(response.url).search;
+    chart.img.replaceWith(next);
+    chart.img = next;
+    if (chart.objectUrl) URL.revokeObjectURL(chart.objectUrl);
+    chart.objectUrl = objectUrl;
+    chart.shown = { url, etag: response.headers.get("ETag"), version, renderedAt };
+    chart.el.classList.remove("failed");
+    setText(chart, ".problem", "");
+    showClock();
+    align(chart);
   }
 
   const MAX_DELAY_MS = 2 ** 31 - 1;
   // 状态里 reason.code 对应的徽章文字
   const REASONS = { no_job: "没有任务", job_paused: "已暂停", scheduler_paused: "调度器已暂停", scheduler_stopped: "调度器未运行" };
 
-  function schedule(chart) {
+  function tick(chart) {
+    chart.nextTickAt += chart.intervalMs;
+    refresh(chart);
+  }
+
+  // 按任务的实时间隔安排刷新：第一个节拍在 firstAt（本机时间），之后每个间隔一次（setInterval）
+  function schedule(chart, firstAt = null) {
     clearInterval(chart.timer);
+    clearTimeout(chart.timer);
     chart.timer = null;
     if (document.hidden || chart.paused || !chart.intervalMs) return;
+    const interval = Math.min(chart.intervalMs, MAX_DELAY_MS);
     // 浏览器把超过 2^31−1 毫秒的延迟当作 0：不夹住的话很长的间隔会变成死循环（docs/pitfalls.md 第 23 条）
-    chart.timer = setInterval(() => refresh(chart), Math.min(chart.intervalMs, MAX_DELAY_MS));
+    if (firstAt === null) {
+      chart.nextTickAt = Date.now() + interval;
+      chart.timer = setInterval(() => tick(chart), interval);
+      return;
+    }
+    chart.nextTickAt = firstAt;
+    chart.timer = setTimeout(() => {
+      chart.timer = setInterval(() => tick(chart), interval);
+      tick(chart);
+    }, Math.min(MAX_DELAY_MS, Math.max(0, firstAt - Date.now())));
+  }
+
+  // 新的一版显示出来之后：下一版预计在它画好之后一个间隔画好，节拍偏得太多就重新对准
+  function align(chart) {
+    if (document.hidden || chart.paused || !chart.intervalMs || !chart.shown) return;
+    const due = chart.shown.renderedAt - clockOffsetMs + chart.intervalMs + LEAD_MS;
+    let offset = (chart.nextTickAt - due) % chart.intervalMs;
+    if (offset > chart.intervalMs / 2) offset -= chart.intervalMs;
+    if (offset < -chart.intervalMs / 2) offset += chart.intervalMs;
+    if (chart.timer === null || Math.abs(offset) > REPHASE_MS) schedule(chart, due > Date.now() ? due : due + chart.intervalMs);
   }
 
   function showPeriod(chart) {
@@ -202,7 +304,10 @@
     for (const [name, chart] of charts) {
       if (names.has(name)) continue;
       clearInterval(chart.timer);
-      if (chart.pending) chart.pending.onload = chart.pending.onerror = null;
+      clearTimeout(chart.timer);
+      clearTimeout(chart.retry);
+      if (chart.inflight) chart.inflight.controller.abort();
+      if (chart.objectUrl) URL.revokeObjectURL(chart.objectUrl);
       chart.el.remove();
       charts.delete(name);
     }
@@ -216,6 +321,9 @@
         el.dataset.job = status.job_id;
         el.dataset.interval = "";
         el.dataset.paused = "false";
+        el.dataset.width = String(status.width);
+        el.dataset.height = String(status.height);
+        el.classList.toggle("titled", status.title_in_image);
         chart = adopt(el);
         chart.intervalMs = -1; // 与任何实时间隔都不同：下面的 pollStatus 会安排刷新
         refresh(chart);
@@ -245,12 +353,14 @@
   function showClock() {
     const now = Date.now() + clockOffsetMs;
     for (const chart of charts.values()) {
-      if (chart.renderedAt === null) {
+      // 显示着的这张图画好的时刻（不是状态里的：状态可能已经是下一版了）
+      if (chart.shown === null) {
         setText(chart, ".updated", "暂无图片");
         continue;
       }
-      const ago = Math.max(0, Math.round((now - chart.renderedAt) / 1000));
-      const at = new Date(chart.renderedAt).toLocaleTimeString("zh-CN", { hour12: false });
+      const renderedAt = chart.shown.renderedAt;
+      const ago = Math.max(0, Math.round((now - renderedAt) / 1000));
+      const at = new Date(renderedAt).toLocaleTimeString("zh-CN", { hour12: false });
       setText(chart, ".updated", `更新于 ${at}（${ago} 秒前）`);
     }
   }
@@ -275,20 +385,25 @@
       if (!chart) continue;
       const intervalMs = status.interval ? status.interval * 1000 : null;
       const changed = intervalMs !== chart.intervalMs || status.paused !== chart.paused;
-      // 暂停时也可能被“立即运行”重绘；刚加上的图表、上一次没取到图的图表：版本变了就立即取一次新图，不等下一个间隔
-      const waiting = chart.paused || chart.version === 0 || chart.el.classList.contains("failed");
-      if (chart.version !== null && status.version !== chart.version && waiting) refresh(chart);
+      const renderedAt = status.rendered_at ? Date.parse(status.rendered_at) : null;
+      // 状态里有比显示着的更新的一版，而节拍没有取到它（暂停时“立即运行”、刚加上的图表、上一次没取到图）：立即取一次
+      const behind = renderedAt !== null && (chart.shown === null || renderedAt > chart.shown.renderedAt + 1);
+      const ticking = chart.timer !== null && !chart.paused && !chart.el.classList.contains("failed") && chart.shown !== null;
+      if (behind && !ticking && !chart.inflight) refresh(chart);
       chart.intervalMs = intervalMs;
       chart.paused = status.paused;
       chart.reason = status.reason;
       chart.warnings = status.data_warnings || [];
       chart.version = status.version;
-      chart.renderedAt = status.rendered_at ? Date.parse(status.rendered_at) : null;
+      chart.statusRenderedAt = renderedAt;
       chart.stale = status.stale;
       chart.error = status.last_error && status.last_error.consecutive_failures > 0 ? status.last_error : null;
       if (!chart.el.classList.contains("failed")) setText(chart, ".problem", "");
       showPeriod(chart);
-      if (changed) schedule(chart);
+      if (changed) {
+        schedule(chart);
+        align(chart);
+      }
     }
     showClock();
   }
@@ -298,6 +413,7 @@
     for (const chart of charts.values()) {
       showPeriod(chart);
       schedule(chart);
+      refresh(chart); // 第一张图（页面里的 <img> 还没有图片）；之后对准重绘的节拍
     }
     pollStatus();
     statusTimer = setInterval(pollStatus, STATUS_POLL_MS);
@@ -307,6 +423,8 @@
   function stop() {
     for (const chart of charts.values()) {
       clearInterval(chart.timer);
+      clearTimeout(chart.timer);
+      clearTimeout(chart.retry);
       chart.timer = null;
     }
     clearInterval(statusTimer);
@@ -318,10 +436,16 @@
       stop();
       return;
     }
-    // 回到前台：立即刷新每张图，再恢复轮询
-    for (const chart of charts.values()) refresh(chart);
+    // 回到前台：立即刷新每张图（start 里），再恢复轮询
     start();
   });
+
+  // 配色或屏幕宽度变了：换成对应的变体（暗色、窄版式），不等下一个节拍
+  for (const query of [darkQuery, narrowQuery]) {
+    query.addEventListener("change", () => {
+      for (const chart of charts.values()) refresh(chart);
+    });
+  }
 
   if (!document.hidden) start();
 })();

@@ -1,4 +1,4 @@
-"""README 用的截图：启动真实服务，用 Debian 的 Chromium 截取页面（make screenshot）。"""
+"""README 用的截图：启动真实服务，用 Debian 的 Chromium 截取页面（make screenshot）：亮色、暗色、手机。"""
 
 from __future__ import annotations
 
@@ -14,28 +14,39 @@ from tests.test_page import CHROMIUM
 from tests.test_page import CHROMIUM_ARGS
 from tests.test_page import until
 
-TARGET = ROOT / "static" / "screenshot.png"
+STATIC = ROOT / "static"
+# 文件名 → (视口, 设备像素比, 配色)
+SHOTS = {
+    "screenshot.png": ({"width": 1280, "height": 520}, 1, "light"),
+    "screenshot-dark.png": ({"width": 1280, "height": 520}, 1, "dark"),
+    "screenshot-phone.png": ({"width": 390, "height": 844}, 2, "light"),
+}
 
 
 def main() -> int:
-    """截图并写入 static/screenshot.png。"""
+    """截图并写入 static/ 下的三个文件。"""
     with tempfile.TemporaryDirectory() as tmp:
         server = start_server(Path(tmp))
         try:
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-                page = browser.new_page(viewport={"width": 1280, "height": 460})
-                page.goto(server.url + "/")
-                # 等两张图都刷新过一次、“更新于”出现
-                until(page, "[...document.querySelectorAll('img.plot')].every(i => i.src.includes('?t='))", 30)
-                until(page, "[...document.querySelectorAll('.updated')].every(e => e.textContent.includes('更新于'))", 30)
+                pages = {}
+                for name, (viewport, scale, scheme) in SHOTS.items():
+                    page = browser.new_page(viewport=viewport, device_scale_factor=scale, color_scheme=scheme)
+                    page.goto(server.url + "/")
+                    pages[name] = page
+                for page in pages.values():
+                    # 等每张图都显示出来、“更新于”出现
+                    until(page, "[...document.querySelectorAll('img.plot')].every(i => i.dataset.version)", 30)
+                    until(page, "[...document.querySelectorAll('.updated')].every(e => e.textContent.includes('更新于'))", 30)
                 # 让本机 CPU 图积累一些数据点
-                page.wait_for_timeout(20000)
-                TARGET.write_bytes(page.screenshot(full_page=True))
+                next(iter(pages.values())).wait_for_timeout(20000)
+                for name, page in pages.items():
+                    (STATIC / name).write_bytes(page.screenshot(full_page=True))
+                    print(f"wrote static/{name}")
                 browser.close()
         finally:
             server.stop()
-    print(f"wrote {TARGET.relative_to(ROOT)}")
     return 0
 
 

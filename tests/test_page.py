@@ -69,7 +69,7 @@ def until(page: Any, expression: str, timeout: float) -> None:
 
 
 def src(page: Any, chart: str) -> str:
-    return page.get_attribute(f"#chart-{chart} img.plot", "src")
+    return page.get_attribute(f"#chart-{chart} img.plot", "data-src")
 
 
 def pixels(page: Any, chart: str) -> str:
@@ -100,14 +100,14 @@ def set_hidden(page: Any, hidden: bool) -> None:
 
 
 def test_images_refresh_with_timestamp_and_really_change(page: Any) -> None:
-    until(page, "document.querySelector('#chart-demo img.plot').src.includes('?t=')", 15)
+    until(page, "document.querySelector('#chart-demo img.plot').dataset.src?.includes('?t=')", 15)
     first_src, first_pixels = src(page, "demo"), pixels(page, "demo")
     wait_for(lambda: src(page, "demo") != first_src, 15, "demo image src did not change")
     assert "/charts/demo.png?t=" in src(page, "demo")
     wait_for(lambda: pixels(page, "demo") != first_pixels, 15, "displayed demo image did not change")
     # 每个图表都在刷新，显示“更新于 …（N 秒前）”和刷新周期
     for chart in ("cpu", "demo"):
-        until(page, f"document.querySelector('#chart-{chart} img.plot').src.includes('?t=')", 15)
+        until(page, f"document.querySelector('#chart-{chart} img.plot').dataset.src?.includes('?t=')", 15)
         until(page, f"document.querySelector('#chart-{chart} .updated').textContent.includes('更新于')", 10)
         assert "秒刷新" in page.text_content(f"#chart-{chart} .period")
         assert page.evaluate(f"document.querySelector('#chart-{chart} img.plot').naturalWidth") == 800
@@ -130,7 +130,7 @@ def test_page_follows_pause_and_resume_made_over_rest(page: Any, shared_server: 
 
 
 def test_hidden_tab_stops_polling_and_catches_up_when_shown(page: Any) -> None:
-    until(page, "document.querySelector('#chart-demo img.plot').src.includes('?t=')", 15)
+    until(page, "document.querySelector('#chart-demo img.plot').dataset.src?.includes('?t=')", 15)
     set_hidden(page, True)
     hidden_at = time.monotonic()
     page.wait_for_timeout(2500)
@@ -224,7 +224,7 @@ def test_run_now_and_interval_selector(page: Any, shared_server: Server) -> None
 
 
 def test_failed_image_keeps_the_last_one_and_recovers(page: Any) -> None:
-    until(page, "document.querySelector('#chart-demo img.plot').src.includes('?t=')", 15)
+    until(page, "document.querySelector('#chart-demo img.plot').dataset.src?.includes('?t=')", 15)
     page.route("**/charts/demo.png*", lambda route: route.abort())
     until(page, "document.querySelector('#chart-demo').classList.contains('failed')", 10)
     shown = src(page, "demo")
@@ -279,7 +279,7 @@ def test_light_dark_and_a_narrow_phone_screen(browser: Any, shared_server: Serve
 
 def test_the_page_runs_under_its_own_content_security_policy(page: Any) -> None:
     """CSP 保持生效（没有 bypass_csp）：页面自己的脚本和样式不触犯它——违规会以控制台错误报告。"""
-    until(page, "document.querySelector('#chart-demo img.plot').src.includes('?t=')", 15)
+    until(page, "document.querySelector('#chart-demo img.plot').dataset.src?.includes('?t=')", 15)
     page.click("#chart-demo [data-action=run]")
     until(page, "document.querySelector('#chart-demo .badge').textContent === '实时'", 10)
     assert page.console_errors == []

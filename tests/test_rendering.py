@@ -7,6 +7,7 @@ import io
 import logging
 import sys
 import warnings
+from pathlib import Path
 
 import matplotlib
 import numpy as np
@@ -105,16 +106,19 @@ def test_cjk_text_renders_without_missing_glyphs() -> None:
         renderer.render(frame(30))
 
 
-def test_missing_cjk_font_warns_once(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
-    """没有 CJK 字体：启动时一条清楚的警告，绘制时不为每个缺失的字形刷屏。"""
+def test_missing_cjk_font_warns_once(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
+    """没有 CJK 字体、内置字体也无法加载（这里是个坏文件）：启动时一条清楚的警告，绘制时不为每个缺失的字形刷屏。"""
     monkeypatch.setattr(fonts, "_configured", None)
     monkeypatch.setitem(matplotlib.rcParams, "font.family", ["DejaVu Sans"])
+    broken = tmp_path / "broken.otf"
+    broken.write_bytes(b"not a font")
     with caplog.at_level(logging.WARNING, logger="livechart"):
-        assert fonts.configure_fonts(extra=(), search=[]) == ["DejaVu Sans"]
-        assert fonts.configure_fonts(extra=(), search=[]) == ["DejaVu Sans"]
+        assert fonts.configure_fonts(extra=(), search=[], bundled=broken) == ["DejaVu Sans"]
+        assert fonts.configure_fonts(extra=(), search=[], bundled=broken) == ["DejaVu Sans"]
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warned) == 1
     assert "CJK" in warned[0]
+    assert str(broken) in warned[0]
     renderer = Renderer(spec(title="没有中文字体"))
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -311,8 +311,9 @@ def test_page_lists_every_chart_with_its_live_interval(client: Any) -> None:
 def test_static_script_refreshes_with_timestamp(client: Any) -> None:
     with client.get("/static/livechart.js") as response:
         script = response.get_data(as_text=True)
-    assert "setInterval" in script and "?t=${Date.now()}" in script and "new Image()" in script
-    assert "visibilitychange" in script
+    # 页面的约定：setInterval 与 ?t=<时刻>；只取新的一版（If-None-Match），解码好再替换（new Image()）
+    assert "setInterval" in script and "?t=${Math.round(expected)}" in script and "new Image()" in script
+    assert "If-None-Match" in script and "visibilitychange" in script
 
 
 def test_requests_for_a_chart_whose_input_is_missing_do_not_each_fetch_again(make_app: Any, tmp_path: Any) -> None:
