@@ -148,6 +148,9 @@ class Target:
         self.requests: list[Any] = []  # 完成的图片请求（playwright Request）
         self.api_requests: list[Any] = []
         self.failed_requests = 0
+        self.failed_examples: dict[str, int] = {}  # “地址（不含查询） 原因” → 次数
+        self.statuses: dict[str, int] = {}  # 图片地址 → 最近一次响应的状态码
+        self.aborted_after_304 = 0  # 收到 304 之后被报告为失败的 fetch（不是真的失败）
         self.page_errors: list[str] = []  # 页面脚本的异常与控制台错误（前 20 条）
         self.page: Any = None
 
@@ -197,13 +200,26 @@ class Target:
         if IMAGE_PATH.match(path) or path == "/plot.png":
             version = response.headers.get("x-livechart-version")
             self.responses[response.url] = (int(version) if version else None, time.time())
+            # fetch() 收到 304 时不读响应体，Playwright 随后报告 requestfailed（net::ERR_ABORTED），不会有
+            # requestfinished：所以图片请求在收到响应时记下（304 也在内）
+            self.requests.append(response.request)
+            self.statuses[response.url] = response.status
+
+    def on_failed(self, request: Any) -> None:
+        """失败（或被中止）的请求：计数，按地址与原因归类。"""
+        url = request.url
+        if self.statuses.get(url) == 304:
+            self.aborted_after_304 += 1
+            return
+        self.failed_requests += 1
+        where = "blob:" if url.startswith("blob:") else urlsplit(url).path
+        reason = f"{request.resource_type} {where} {request.failure}"
+        self.failed_examples[reason] = self.failed_examples.get(reason, 0) + 1
 
     def on_finished(self, request: Any) -> None:
         """完成的请求：图片与 /api/charts 分开记。"""
         path = urlsplit(request.url).path
-        if IMAGE_PATH.match(path) or path == "/plot.png":
-            self.requests.append(request)
-        elif path == "/api/charts":
+        if path == "/api/charts":
             self.api_requests.append(request)
 
 
@@ -242,7 +258,8 @@ def chart_of(url: str) -> str | None:
     return match.group(1) if match else None
 
 
-def analyse(target: Target, name: str, interval: float, start: float, end: float, record: dict[str, Any]) -> dict[str, Any]:
+def analyse(target: Target, name: str, interval: float, start: float, end: float, record: dict[str, Any],
+            deliveries: list[list[Any]]) -> dict[str, Any]:  # fmt: skip
     """一个图表在 [start, end) 里的显示时延、年龄、落后、漏掉的版本与“更新于”。"""
     renders = target.renders[name]
     # 显示的变化：(时刻 秒, 版本)，按时刻排序；同一版再次换上不算新显示
@@ -277,6 +294,19 @@ def analyse(target: Target, name: str, interval: float, start: float, end: float
     latencies = [
         (at - renders[version]) * 1000 for version, at in first_shown.items() if start <= at < end and version in renders
     ]
+    # 拆开显示时延：渲染 → 发出取到这一版的请求 → 响应收完 → 显示（每个版本取第一个 200 响应）
+    fetched: dict[int, tuple[float, float | None]] = {}
+    for chart, version, began_ms, end_ms in deliveries:
+        if chart == name and began_ms is not None:
+            fetched.setdefault(version, (began_ms / 1000, end_ms / 1000 if end_ms is not None else None))
+    to_request, in_flight, to_display = [], [], []
+    for version, at in first_shown.items():
+        if start <= at < end and version in renders and version in fetched:
+            began, finished = fetched[version]
+            to_request.append((began - renders[version]) * 1000)
+            if finished is not None:
+                in_flight.append((finished - began) * 1000)
+                to_display.append((at - finished) * 1000)
     # 每 100 ms：显示的版本的年龄，和落后（已经有更新的一版多久了）
     ages, lags = [], []
     ordered_renders = sorted(renders.items())
@@ -327,6 +357,10 @@ def analyse(target: Target, name: str, interval: float, start: float, end: float
         "misdated_displays": misdated,
         "latency_ms": {"p50": percentile(latencies, 0.5), "p95": percentile(latencies, 0.95),
                        "max": max(latencies) if latencies else None, "mean": statistics.fmean(latencies) if latencies else None},
+        "render_to_request_ms": {"p50": percentile(to_request, 0.5), "p95": percentile(to_request, 0.95),
+                                 "min": min(to_request) if to_request else None},
+        "request_to_response_end_ms": {"p50": percentile(in_flight, 0.5), "p95": percentile(in_flight, 0.95)},
+        "response_end_to_display_ms": {"p50": percentile(to_display, 0.5), "p95": percentile(to_display, 0.95)},
         "age_ms": {"p50": percentile(ages, 0.5), "p95": percentile(ages, 0.95), "samples": len(ages)},
         "lag_ms": {"p50": percentile(lags, 0.5), "p95": percentile(lags, 0.95), "max": max(lags) if lags else None},
         "updated_text": {"agree": agree, "disagree": disagree, "unreadable": unreadable},
@@ -340,21 +374,29 @@ def traffic(target: Target, start: float, end: float) -> dict[str, Any]:
                "variants": {}} for name in CHARTS
     }  # fmt: skip
     downloaded: dict[str, set[int]] = {name: set() for name in CHARTS}
+    # 每个 200 的图片响应：[图表, 版本, 请求开始 ms, 响应结束 ms]（拆分显示时延用）
+    deliveries: list[list[Any]] = []
     rows = []
     for request in target.requests:
         response = request.response()
         timing = request.timing
-        finished = request.sizes()
+        try:
+            finished = request.sizes()
+        except Exception:
+            # 304 之后被中止的 fetch 没有大小信息（响应体为 0）
+            finished = {}
         began = timing.get("startTime", 0) / 1000
-        rows.append((began, request, response, finished))
+        rows.append((began, request, response, finished, timing))
     rows.sort(key=lambda row: row[0])
-    for began, request, response, sizes in rows:
+    for began, request, response, sizes, timing in rows:
         name = chart_of(request.url)
         if name not in per_chart or response is None:
             continue
         version_header = response.headers.get("x-livechart-version")
         version = int(version_header) if version_header else None
         if response.status == 200 and version is not None:
+            end_ms = timing["startTime"] + timing["responseEnd"] if timing.get("responseEnd", -1) >= 0 else None
+            deliveries.append([name, version, timing.get("startTime"), end_ms])
             # 窗口之前的下载也算“已有”，只统计窗口里的重复
             if version in downloaded[name] and start <= began < end:
                 per_chart[name]["repeat_downloads"] += 1
@@ -380,7 +422,9 @@ def traffic(target: Target, start: float, end: float) -> dict[str, Any]:
     minutes = (end - start) / 60
     total_body = sum(row["body_bytes"] for row in per_chart.values())
     return {"charts": per_chart, "api": api, "image_body_bytes_per_minute": total_body / minutes,
-            "api_body_bytes_per_minute": api["body_bytes"] / minutes, "failed_requests": target.failed_requests}  # fmt: skip
+            "api_body_bytes_per_minute": api["body_bytes"] / minutes, "failed_requests": target.failed_requests,
+            "aborted_after_304": target.aborted_after_304,
+            "failed_kinds": target.failed_examples, "deliveries": deliveries}  # fmt: skip
 
 
 def run(targets: list[Target], seconds: float, warmup: float) -> dict[str, Any]:
@@ -402,8 +446,7 @@ def run(targets: list[Target], seconds: float, warmup: float) -> dict[str, Any]:
                 page = context.new_page()
                 page.on("response", target.on_response)
                 page.on("requestfinished", target.on_finished)
-                page.on("requestfailed", lambda request, target=target: setattr(target, "failed_requests",
-                                                                                  target.failed_requests + 1))  # fmt: skip
+                page.on("requestfailed", target.on_failed)
                 page.on("pageerror", lambda error, target=target: target.page_errors.append(f"pageerror: {error}"))
                 page.on("console", lambda message, target=target: message.type == "error"
                         and target.page_errors.append(f"console: {message.text}"))  # fmt: skip
@@ -429,11 +472,15 @@ def run(targets: list[Target], seconds: float, warmup: float) -> dict[str, Any]:
             for target in targets:
                 record = target.page.evaluate("window.__livechartBench")
                 visible = target.page.evaluate("document.visibilityState")
+                flow = traffic(target, start, end)
                 results[target.label] = {
                     "tree": str(target.tree),
                     "visibility": visible,
-                    "charts": {name: analyse(target, name, interval, start, end, record) for name, interval in CHARTS.items()},
-                    "traffic": traffic(target, start, end),
+                    "traffic": flow,
+                    "charts": {
+                        name: analyse(target, name, interval, start, end, record, flow["deliveries"])
+                        for name, interval in CHARTS.items()
+                    },
                     "poll_errors": target.poll_errors,
                     "page_errors": len(target.page_errors),
                     "page_error_examples": target.page_errors[:20],
@@ -475,6 +522,11 @@ def table(results: dict[str, Any]) -> list[str]:
         row("display latency p50, ms", lambda r, c=chart: c(r)["latency_ms"]["p50"])
         row("display latency p95, ms", lambda r, c=chart: c(r)["latency_ms"]["p95"])
         row("display latency max, ms", lambda r, c=chart: c(r)["latency_ms"]["max"])
+        row("  render → request for it p50, ms", lambda r, c=chart: c(r)["render_to_request_ms"]["p50"], show_ratio=False)
+        row("  render → request for it p95, ms", lambda r, c=chart: c(r)["render_to_request_ms"]["p95"], show_ratio=False)
+        row("  request → response end p50, ms", lambda r, c=chart: c(r)["request_to_response_end_ms"]["p50"], show_ratio=False)
+        row("  response end → displayed p50, ms", lambda r, c=chart: c(r)["response_end_to_display_ms"]["p50"], show_ratio=False)
+        row("  response end → displayed p95, ms", lambda r, c=chart: c(r)["response_end_to_display_ms"]["p95"], show_ratio=False)
         row("displayed image age p50, ms (every 100 ms)", lambda r, c=chart: c(r)["age_ms"]["p50"])
         row("displayed image age p95, ms", lambda r, c=chart: c(r)["age_ms"]["p95"])
         row("behind a newer version p50, ms", lambda r, c=chart: c(r)["lag_ms"]["p50"], show_ratio=False)
@@ -495,6 +547,7 @@ def table(results: dict[str, Any]) -> list[str]:
     row("/api/charts bytes per viewer per minute", lambda r: r["traffic"]["api_body_bytes_per_minute"])
     row("/api/charts requests", lambda r: r["traffic"]["api"]["requests"])
     row("failed requests", lambda r: r["traffic"]["failed_requests"], show_ratio=False)
+    row("fetch()es aborted after a 304 (not failures)", lambda r: r["traffic"]["aborted_after_304"], show_ratio=False)
     row("page script errors (console/pageerror)", lambda r: r["page_errors"], show_ratio=False)
     return lines
 
@@ -540,6 +593,8 @@ def main() -> None:
             path: count for chart in results[label]["traffic"]["charts"].values() for path, count in chart["variants"].items()
         }
         print(f"  {label} image paths requested: {paths}; page {results[label]['visibility']}")
+        for kind, count in results[label]["traffic"]["failed_kinds"].items():
+            print(f"  {label} failed request ×{count}: {kind[:160]}")
         for example in results[label]["page_error_examples"][:3]:
             print(f"  {label} page error: {example[:200]}")
     print(f"machine: {common.machine()}")
