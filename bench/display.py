@@ -2,7 +2,9 @@
 
 同一次运行里并排测两份代码：BEFORE 是基准提交（默认 1f510eb，git worktree add 到临时目录），AFTER 是当前目录。
 每份代码各启动一个真实服务（python -m livechart，临时配置模块：图表 fast 每 1 秒、slow 每 2 秒重绘，demo 数据源），
-同一个 Chromium（/usr/bin/chromium，1280×900，DPR 1，浅色）里各开一个页面，同时看 N 秒（默认 60）。
+同一个 Chromium（/usr/bin/chromium，1280×900，DPR 1，浅色）里各开一个页面，同时看 N 秒（默认 60），
+分成 --loads 次（默认 3）重新打开页面：旧页面的 setInterval 与重绘的相位由打开页面的时刻决定，
+只开一次时它的时延是碰运气（同一份旧代码两次运行 p50 可以是 70 ms 或 1.5 s）。
 
 记录：
 - 服务端：本脚本每约 50 ms 读一次 /api/charts，得到每一版的 version 与 rendered_at（存进缓存的时刻）；
@@ -10,7 +12,8 @@
   图片还没加载完就放进页面时，以加载完成的时刻为显示时刻。显示的是哪一版：有 data-version 时直接读，
   否则按 src 找这个地址的响应的 X-Livechart-Version（page.on("response")）；
 - 页面里每 100 ms 采样一次“更新于”的文字，与显示的那一版的渲染时刻比较；
-- 每个图片请求的状态码与响应体字节数（Request.sizes()）。
+- 每个图片请求的状态码与响应体字节数（Request.sizes()）。图片请求在收到响应时记下：fetch() 收到 304 时不读
+  响应体，Playwright 随后把它报告为失败（net::ERR_ABORTED），不会报告 requestfinished。
 
 报告每个间隔：显示时延（显示时刻 − 渲染时刻，每个显示过的版本一次）p50/p95/最大；每 100 ms 采样的显示图片年龄
 （采样时刻 − 显示版本的渲染时刻）p50/p95，以及落后时间（已经有更新的一版时，采样时刻 − 那一版的渲染时刻，
@@ -258,9 +261,9 @@ def chart_of(url: str) -> str | None:
     return match.group(1) if match else None
 
 
-def analyse(target: Target, name: str, interval: float, start: float, end: float, record: dict[str, Any],
-            deliveries: list[list[Any]]) -> dict[str, Any]:  # fmt: skip
-    """一个图表在 [start, end) 里的显示时延、年龄、落后、漏掉的版本与“更新于”。"""
+def window(target: Target, name: str, interval: float, start: float, end: float, record: dict[str, Any],
+           deliveries: list[list[Any]]) -> dict[str, Any]:  # fmt: skip
+    """一次打开页面、一个图表在 [start, end) 里的原始数据：显示时延、年龄、落后、漏掉的版本与“更新于”。"""
     renders = target.renders[name]
     # 显示的变化：(时刻 秒, 版本)，按时刻排序；同一版再次换上不算新显示
     changes: list[tuple[float, int | None]] = []
@@ -346,34 +349,68 @@ def analyse(target: Target, name: str, interval: float, start: float, end: float
         else:
             disagree += 1
     return {
+        "versions_rendered": len(due), "versions_missed": len(missed), "poll_holes": holes, "unknown_displays": unknown,
+        "same_version_swaps": same_version_swaps, "mislabelled_displays": mislabelled, "misdated_displays": misdated,
+        "agree": agree, "disagree": disagree, "unreadable": unreadable,
+        "latencies": latencies, "to_request": to_request, "in_flight": in_flight, "to_display": to_display, "ages": ages,
+        "lags": lags,
+    }  # fmt: skip
+
+
+def analyse(target: Target, name: str, interval: float, windows: list[tuple[float, float, dict[str, Any]]],
+            deliveries: list[list[Any]]) -> dict[str, Any]:  # fmt: skip
+    """一个图表在每次打开页面的窗口里的数据合起来：百分位数与计数。"""
+    parts = [window(target, name, interval, start, end, record, deliveries) for start, end, record in windows]
+
+    def joined(key: str) -> list[float]:
+        return [value for part in parts for value in part[key]]
+
+    def total(key: str) -> int:
+        return sum(part[key] for part in parts)
+
+    latencies, to_request, ages, lags = joined("latencies"), joined("to_request"), joined("ages"), joined("lags")
+    in_flight, to_display = joined("in_flight"), joined("to_display")
+    per_load = [{"p50": percentile(part["latencies"], 0.5), "p95": percentile(part["latencies"], 0.95)} for part in parts]
+    return {
         "interval_s": interval,
-        "versions_rendered": len(due),
+        "versions_rendered": total("versions_rendered"),
         "versions_shown": len(latencies),
-        "versions_missed": len(missed),
-        "poll_holes": holes,
-        "unknown_displays": unknown,
-        "same_version_swaps": same_version_swaps,
-        "mislabelled_displays": mislabelled,
-        "misdated_displays": misdated,
+        "versions_missed": total("versions_missed"),
+        "poll_holes": max((part["poll_holes"] for part in parts), default=0),
+        "unknown_displays": total("unknown_displays"),
+        "same_version_swaps": total("same_version_swaps"),
+        "mislabelled_displays": total("mislabelled_displays"),
+        "misdated_displays": total("misdated_displays"),
         "latency_ms": {"p50": percentile(latencies, 0.5), "p95": percentile(latencies, 0.95),
                        "max": max(latencies) if latencies else None, "mean": statistics.fmean(latencies) if latencies else None},
+        "latency_per_load_ms": per_load,
         "render_to_request_ms": {"p50": percentile(to_request, 0.5), "p95": percentile(to_request, 0.95),
                                  "min": min(to_request) if to_request else None},
         "request_to_response_end_ms": {"p50": percentile(in_flight, 0.5), "p95": percentile(in_flight, 0.95)},
         "response_end_to_display_ms": {"p50": percentile(to_display, 0.5), "p95": percentile(to_display, 0.95)},
         "age_ms": {"p50": percentile(ages, 0.5), "p95": percentile(ages, 0.95), "samples": len(ages)},
         "lag_ms": {"p50": percentile(lags, 0.5), "p95": percentile(lags, 0.95), "max": max(lags) if lags else None},
-        "updated_text": {"agree": agree, "disagree": disagree, "unreadable": unreadable},
+        "updated_text": {"agree": total("agree"), "disagree": total("disagree"), "unreadable": total("unreadable")},
     }  # fmt: skip
 
 
-def traffic(target: Target, start: float, end: float) -> dict[str, Any]:
-    """窗口里完成的图片请求：每个图表的请求数、304 数、响应体字节、重复完整下载同一版的次数。"""
+def traffic(target: Target, windows: list[tuple[float, float]], loads: list[float]) -> dict[str, Any]:
+    """窗口里的图片请求：每个图表的请求数、304 数、响应体字节、同一次打开页面里重复完整下载同一版的次数。
+
+    loads 是每次打开页面的时刻：新打开的页面重新下载显示着的那一版是应该的，不算重复。
+    """
+
+    def inside(moment: float) -> bool:
+        return any(start <= moment < end for start, end in windows)
+
+    def load_of(moment: float) -> int:
+        return sum(1 for at in loads if at <= moment)
+
     per_chart: dict[str, dict[str, Any]] = {
         name: {"requests": 0, "not_modified": 0, "other_status": 0, "body_bytes": 0, "header_bytes": 0, "repeat_downloads": 0,
                "variants": {}} for name in CHARTS
     }  # fmt: skip
-    downloaded: dict[str, set[int]] = {name: set() for name in CHARTS}
+    downloaded: dict[tuple[int, str], set[int]] = {}
     # 每个 200 的图片响应：[图表, 版本, 请求开始 ms, 响应结束 ms]（拆分显示时延用）
     deliveries: list[list[Any]] = []
     rows = []
@@ -398,10 +435,11 @@ def traffic(target: Target, start: float, end: float) -> dict[str, Any]:
             end_ms = timing["startTime"] + timing["responseEnd"] if timing.get("responseEnd", -1) >= 0 else None
             deliveries.append([name, version, timing.get("startTime"), end_ms])
             # 窗口之前的下载也算“已有”，只统计窗口里的重复
-            if version in downloaded[name] and start <= began < end:
+            seen = downloaded.setdefault((load_of(began), name), set())
+            if version in seen and inside(began):
                 per_chart[name]["repeat_downloads"] += 1
-            downloaded[name].add(version)
-        if not start <= began < end:
+            seen.add(version)
+        if not inside(began):
             continue
         row = per_chart[name]
         row["requests"] += 1
@@ -416,10 +454,10 @@ def traffic(target: Target, start: float, end: float) -> dict[str, Any]:
     api = {"requests": 0, "body_bytes": 0}
     for request in target.api_requests:
         began = request.timing.get("startTime", 0) / 1000
-        if start <= began < end:
+        if inside(began):
             api["requests"] += 1
             api["body_bytes"] += request.sizes().get("responseBodySize", 0)
-    minutes = (end - start) / 60
+    minutes = sum(end - start for start, end in windows) / 60
     total_body = sum(row["body_bytes"] for row in per_chart.values())
     return {"charts": per_chart, "api": api, "image_body_bytes_per_minute": total_body / minutes,
             "api_body_bytes_per_minute": api["body_bytes"] / minutes, "failed_requests": target.failed_requests,
@@ -427,8 +465,8 @@ def traffic(target: Target, start: float, end: float) -> dict[str, Any]:
             "failed_kinds": target.failed_examples, "deliveries": deliveries}  # fmt: skip
 
 
-def run(targets: list[Target], seconds: float, warmup: float) -> dict[str, Any]:
-    """同一个 Chromium 里各开一个页面，同时看 seconds 秒；返回每份代码的记录。"""
+def run(targets: list[Target], seconds: float, warmup: float, loads: int) -> dict[str, Any]:
+    """同一个 Chromium 里各开一个页面，同时看 seconds 秒（分 loads 次打开页面）；返回每份代码的记录。"""
     from playwright.sync_api import sync_playwright
 
     stop = threading.Event()
@@ -451,40 +489,48 @@ def run(targets: list[Target], seconds: float, warmup: float) -> dict[str, Any]:
                 page.on("console", lambda message, target=target: message.type == "error"
                         and target.page_errors.append(f"console: {message.text}"))  # fmt: skip
                 target.page = page
+            windows: dict[str, list[tuple[float, float, dict[str, Any]]]] = {target.label: [] for target in targets}
+            opened: list[float] = []
+            for _ in range(loads):
+                # 每次重新打开页面：旧页面的 setInterval 相位随打开的时刻而定，几次打开才不是碰运气
+                opened.append(time.time())
+                for target in targets:
+                    target.page.goto(target.url + "/")
+                # 预热：两个图表都显示过一版之后再开始计时
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline:
+                    ready = all(
+                        target.page.evaluate("new Set(window.__livechartBench.displays.map(d => d[1])).size") >= len(CHARTS)
+                        for target in targets
+                    )
+                    if ready:
+                        break
+                    targets[0].page.wait_for_timeout(200)
+                targets[0].page.wait_for_timeout(warmup * 1000)
+                start = time.time()
+                targets[0].page.wait_for_timeout(seconds / loads * 1000)
+                end = time.time()
+                # 再等一个最长间隔，让窗口末尾画好的版本有机会显示（只统计窗口里的）
+                targets[0].page.wait_for_timeout((max(CHARTS.values()) + 0.5) * 1000)
+                for target in targets:
+                    windows[target.label].append((start, end, target.page.evaluate("window.__livechartBench")))
             for target in targets:
-                target.page.goto(target.url + "/")
-            # 预热：两个图表都显示过一版之后再开始计时
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                ready = all(
-                    target.page.evaluate("new Set(window.__livechartBench.displays.map(d => d[1])).size") >= len(CHARTS)
-                    for target in targets
-                )
-                if ready:
-                    break
-                targets[0].page.wait_for_timeout(200)
-            targets[0].page.wait_for_timeout(warmup * 1000)
-            start = time.time()
-            targets[0].page.wait_for_timeout(seconds * 1000)
-            end = time.time()
-            # 再等一个最长间隔，让窗口末尾画好的版本有机会显示（只统计窗口里的）
-            targets[0].page.wait_for_timeout((max(CHARTS.values()) + 0.5) * 1000)
-            for target in targets:
-                record = target.page.evaluate("window.__livechartBench")
                 visible = target.page.evaluate("document.visibilityState")
-                flow = traffic(target, start, end)
+                spans = [(start, end) for start, end, _record in windows[target.label]]
+                flow = traffic(target, spans, opened)
                 results[target.label] = {
                     "tree": str(target.tree),
                     "visibility": visible,
                     "traffic": flow,
                     "charts": {
-                        name: analyse(target, name, interval, start, end, record, flow["deliveries"])
+                        name: analyse(target, name, interval, windows[target.label], flow["deliveries"])
                         for name, interval in CHARTS.items()
                     },
                     "poll_errors": target.poll_errors,
                     "page_errors": len(target.page_errors),
                     "page_error_examples": target.page_errors[:20],
-                    "seconds": end - start,
+                    "seconds": sum(end - start for start, end in spans),
+                    "loads": loads,
                 }
             browser.close()
     finally:
@@ -522,6 +568,9 @@ def table(results: dict[str, Any]) -> list[str]:
         row("display latency p50, ms", lambda r, c=chart: c(r)["latency_ms"]["p50"])
         row("display latency p95, ms", lambda r, c=chart: c(r)["latency_ms"]["p95"])
         row("display latency max, ms", lambda r, c=chart: c(r)["latency_ms"]["max"])
+        lines.append(f"  {'  latency p50 of each page load, ms':44}"
+                     + "".join(f"{' / '.join(number(load['p50']) for load in r['charts'][name]['latency_per_load_ms']):>12}"
+                               for r in (before, after)))  # fmt: skip
         row("  render → request for it p50, ms", lambda r, c=chart: c(r)["render_to_request_ms"]["p50"], show_ratio=False)
         row("  render → request for it p95, ms", lambda r, c=chart: c(r)["render_to_request_ms"]["p95"], show_ratio=False)
         row("  request → response end p50, ms", lambda r, c=chart: c(r)["request_to_response_end_ms"]["p50"], show_ratio=False)
@@ -557,6 +606,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=60, help="看页面的时长（默认 60 秒）")
     parser.add_argument("--warmup", type=float, default=3, help="两张图都显示之后、开始计时之前再等的秒数（默认 3）")
+    parser.add_argument("--loads", type=int, default=3,
+                        help="把 --seconds 分给几次重新打开页面（默认 3；旧页面的刷新相位每次不同）")  # fmt: skip
     parser.add_argument("--base", default=BASE, help=f"BEFORE 的提交（默认 {BASE}，改页面之前）")
     parser.add_argument("--port", type=int, default=0, help="BEFORE 服务的端口，AFTER 用下一个（默认：空闲端口）")
     args = parser.parse_args()
@@ -577,15 +628,15 @@ def main() -> None:
             try:
                 for target in targets:
                     target.start(config_dir)
-                results = run(targets, args.seconds, args.warmup)
+                results = run(targets, args.seconds, args.warmup, args.loads)
             finally:
                 for target in targets:
                     target.stop()
     results["commits"] = {"before": base, "after": head}
     common.save_results("display", results)
-    print(f"display: Chromium 1280x900 DPR 1, both pages side by side for {args.seconds:g} s; before = {base}, after = {head} "
+    print(f"display: Chromium 1280x900 DPR 1, both pages side by side for {args.seconds:g} s in {args.loads} page loads; before = {base}, after = {head} "
           f"(+ local changes)" if subprocess.run(["git", "-C", str(ROOT), "diff", "--quiet", "HEAD"]).returncode else
-          f"display: Chromium 1280x900 DPR 1, both pages side by side for {args.seconds:g} s; before = {base}, after = {head}")  # fmt: skip
+          f"display: Chromium 1280x900 DPR 1, both pages side by side for {args.seconds:g} s in {args.loads} page loads; before = {base}, after = {head}")  # fmt: skip
     for line in table(results):
         print(line)
     for label in ("before", "after"):
