@@ -568,9 +568,9 @@ def table(results: dict[str, Any]) -> list[str]:
         row("display latency p50, ms", lambda r, c=chart: c(r)["latency_ms"]["p50"])
         row("display latency p95, ms", lambda r, c=chart: c(r)["latency_ms"]["p95"])
         row("display latency max, ms", lambda r, c=chart: c(r)["latency_ms"]["max"])
-        lines.append(f"  {'  latency p50 of each page load, ms':44}"
-                     + "".join(f"{' / '.join(number(load['p50']) for load in r['charts'][name]['latency_per_load_ms']):>12}"
-                               for r in (before, after)))  # fmt: skip
+        for label, r in (("before", before), ("after", after)):
+            loads = " / ".join(number(load["p50"]) for load in r["charts"][name]["latency_per_load_ms"])
+            lines.append(f"  {'  latency p50 of each page load, ' + label:44}{loads:>24}")
         row("  render → request for it p50, ms", lambda r, c=chart: c(r)["render_to_request_ms"]["p50"], show_ratio=False)
         row("  render → request for it p95, ms", lambda r, c=chart: c(r)["render_to_request_ms"]["p95"], show_ratio=False)
         row("  request → response end p50, ms", lambda r, c=chart: c(r)["request_to_response_end_ms"]["p50"], show_ratio=False)
