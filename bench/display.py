@@ -333,6 +333,8 @@ def window(target: Target, name: str, interval: float, start: float, end: float,
     # 轮询没看到的版本（版本号的空洞；1 秒以上的间隔不应出现）
     versions = sorted(renders)
     holes = sum(b - a - 1 for a, b in itertools.pairwise(versions) if b - a > 1)
+    # 服务端相邻两版渲染时刻的间隔（画图耗时的抖动让它偏离任务间隔；页面按上一版的渲染时刻 + 间隔对准）
+    gaps = [(renders[b] - renders[a]) * 1000 for a, b in itertools.pairwise(versions) if b == a + 1 and start <= renders[b] < end]
     # “更新于”：采样里的 HH:MM:SS 与显示的那一版的渲染时刻（UTC）是否一致
     agree = disagree = unreadable = 0
     for at_ms, chart, src, data_version, text in record["samples"]:
@@ -353,7 +355,7 @@ def window(target: Target, name: str, interval: float, start: float, end: float,
         "same_version_swaps": same_version_swaps, "mislabelled_displays": mislabelled, "misdated_displays": misdated,
         "agree": agree, "disagree": disagree, "unreadable": unreadable,
         "latencies": latencies, "to_request": to_request, "in_flight": in_flight, "to_display": to_display, "ages": ages,
-        "lags": lags,
+        "lags": lags, "gaps": gaps,
     }  # fmt: skip
 
 
@@ -390,6 +392,8 @@ def analyse(target: Target, name: str, interval: float, windows: list[tuple[floa
         "response_end_to_display_ms": {"p50": percentile(to_display, 0.5), "p95": percentile(to_display, 0.95)},
         "age_ms": {"p50": percentile(ages, 0.5), "p95": percentile(ages, 0.95), "samples": len(ages)},
         "lag_ms": {"p50": percentile(lags, 0.5), "p95": percentile(lags, 0.95), "max": max(lags) if lags else None},
+        "render_gap_ms": {"p5": percentile(joined("gaps"), 0.05), "p50": percentile(joined("gaps"), 0.5),
+                          "p95": percentile(joined("gaps"), 0.95)},
         "updated_text": {"agree": total("agree"), "disagree": total("disagree"), "unreadable": total("unreadable")},
     }  # fmt: skip
 
@@ -408,6 +412,7 @@ def traffic(target: Target, windows: list[tuple[float, float]], loads: list[floa
 
     per_chart: dict[str, dict[str, Any]] = {
         name: {"requests": 0, "not_modified": 0, "other_status": 0, "body_bytes": 0, "header_bytes": 0, "repeat_downloads": 0,
+               "longest_304_run": 0, "run": 0,
                "variants": {}} for name in CHARTS
     }  # fmt: skip
     downloaded: dict[tuple[int, str], set[int]] = {}
@@ -447,7 +452,12 @@ def traffic(target: Target, windows: list[tuple[float, float]], loads: list[floa
         row["variants"][path] = row["variants"].get(path, 0) + 1
         if response.status == 304:
             row["not_modified"] += 1
-        elif response.status != 200:
+            # 连续几次 304 才拿到新的一版（页面每个节拍最多重试几次，用完就等下一个节拍）
+            row["run"] += 1
+            row["longest_304_run"] = max(row["longest_304_run"], row["run"])
+        else:
+            row["run"] = 0
+        if response.status not in (200, 304):
             row["other_status"] += 1
         row["body_bytes"] += sizes.get("responseBodySize", 0)
         row["header_bytes"] += sizes.get("responseHeadersSize", 0)
@@ -457,6 +467,8 @@ def traffic(target: Target, windows: list[tuple[float, float]], loads: list[floa
         if inside(began):
             api["requests"] += 1
             api["body_bytes"] += request.sizes().get("responseBodySize", 0)
+    for row in per_chart.values():
+        del row["run"]
     minutes = sum(end - start for start, end in windows) / 60
     total_body = sum(row["body_bytes"] for row in per_chart.values())
     return {"charts": per_chart, "api": api, "image_body_bytes_per_minute": total_body / minutes,
@@ -580,10 +592,13 @@ def table(results: dict[str, Any]) -> list[str]:
         row("displayed image age p95, ms", lambda r, c=chart: c(r)["age_ms"]["p95"])
         row("behind a newer version p50, ms", lambda r, c=chart: c(r)["lag_ms"]["p50"], show_ratio=False)
         row("behind a newer version p95, ms", lambda r, c=chart: c(r)["lag_ms"]["p95"])
+        row("server: gap between renders p5, ms", lambda r, c=chart: c(r)["render_gap_ms"]["p5"], show_ratio=False)
+        row("server: gap between renders p95, ms", lambda r, c=chart: c(r)["render_gap_ms"]["p95"], show_ratio=False)
         row("versions rendered in the window", lambda r, c=chart: c(r)["versions_rendered"], show_ratio=False)
         row("versions missed (never shown)", lambda r, c=chart: c(r)["versions_missed"], show_ratio=False)
         row("image requests", lambda r, f=flow: f(r)["requests"])
         row("  of which 304", lambda r, f=flow: f(r)["not_modified"], show_ratio=False)
+        row("  longest run of 304s", lambda r, f=flow: f(r)["longest_304_run"], show_ratio=False)
         row("  a version downloaded again (200)", lambda r, f=flow: f(r)["repeat_downloads"], show_ratio=False)
         row("image bytes per minute", lambda r, f=flow: f(r)["body_bytes"] * 60 / r["seconds"])
         row("swaps to the version already shown", lambda r, c=chart: c(r)["same_version_swaps"], show_ratio=False)
