@@ -439,9 +439,9 @@ def traffic(target: Target, windows: list[tuple[float, float]], loads: list[floa
         if response.status == 200 and version is not None:
             end_ms = timing["startTime"] + timing["responseEnd"] if timing.get("responseEnd", -1) >= 0 else None
             deliveries.append([name, version, timing.get("startTime"), end_ms])
-            # 窗口之前的下载也算“已有”，只统计窗口里的重复
+            # 同一次打开页面里再次完整下载同一版：整个打开期间都算（包括计时窗口之前的第一张图）
             seen = downloaded.setdefault((load_of(began), name), set())
-            if version in seen and inside(began):
+            if version in seen:
                 per_chart[name]["repeat_downloads"] += 1
             seen.add(version)
         if not inside(began):
@@ -599,9 +599,9 @@ def table(results: dict[str, Any]) -> list[str]:
         row("image requests", lambda r, f=flow: f(r)["requests"])
         row("  of which 304", lambda r, f=flow: f(r)["not_modified"], show_ratio=False)
         row("  longest run of 304s", lambda r, f=flow: f(r)["longest_304_run"], show_ratio=False)
-        row("  a version downloaded again (200)", lambda r, f=flow: f(r)["repeat_downloads"], show_ratio=False)
+        row("  a version downloaded again (200, any time)", lambda r, f=flow: f(r)["repeat_downloads"], show_ratio=False)
         row("image bytes per minute", lambda r, f=flow: f(r)["body_bytes"] * 60 / r["seconds"])
-        row("swaps to the version already shown", lambda r, c=chart: c(r)["same_version_swaps"], show_ratio=False)
+        row("swaps to the version already shown (any time)", lambda r, c=chart: c(r)["same_version_swaps"], show_ratio=False)
         row("data-version ≠ version of the bytes shown", lambda r, c=chart: c(r)["mislabelled_displays"], show_ratio=False)
         row("data-rendered-at ≠ server's rendered_at", lambda r, c=chart: c(r)["misdated_displays"], show_ratio=False)
         row("“更新于” ≠ displayed image (samples)", lambda r, c=chart: c(r)["updated_text"]["disagree"], show_ratio=False)
