@@ -275,6 +275,9 @@ def summarize(model: str, load: Load, server_cores: float, generator_cores: floa
         "api_p99_ms": pct(tally.api_latencies, 0.99),
         "all_p99_ms": pct(tally.image_latencies + tally.api_latencies, 0.99),
         "image_bytes_per_viewer_minute": tally.image_bytes / load.viewers / minutes,
+        # 完整下载（200）的次数与平均大小：cpu 图的窗口随服务运行越来越满，PNG 变大，后测的模型字节会多一些
+        "full_downloads_per_viewer_minute": tally.statuses.get(200, 0) / load.viewers / minutes,
+        "mean_png_bytes": tally.image_bytes / max(1, tally.statuses.get(200, 0)),
         "api_bytes_per_viewer_minute": tally.api_bytes / load.viewers / minutes,
         "fresh_p50_ms": pct(tally.freshness, 0.5),
         "fresh_p95_ms": pct(tally.freshness, 0.95),
@@ -315,6 +318,8 @@ def table(results: dict[str, Any]) -> list[str]:
     row("/api/charts latency p99, ms", "api_p99_ms", 1)
     row("all requests p99, ms", "all_p99_ms", 1)
     row("image bytes per viewer per minute", "image_bytes_per_viewer_minute", 0)
+    row("  full downloads (200) per viewer per minute", "full_downloads_per_viewer_minute", 2)
+    row("  mean PNG size, bytes", "mean_png_bytes", 0)
     row("/api/charts bytes per viewer per minute", "api_bytes_per_viewer_minute", 0)
     row("new version: render → viewer has it p50, ms", "fresh_p50_ms", 0)
     row("new version: render → viewer has it p95, ms", "fresh_p95_ms", 0)
