@@ -188,6 +188,8 @@ class Coordinator:
         self.on_run: Callable[[str], None] | None = None
         # 对齐线程每一轮补写等待中的窗口行（jobs 模块注册）
         self.on_flush: Callable[[], None] | None = None
+        # 跟随线程每 PUBLISH_DEMAND_SECONDS 秒调用一次：把本进程收到的变体需求写进 Redis（livechart/demand.py）
+        self.on_publish: Callable[[], None] | None = None
         self.app: Flask | None = None
 
     @property
@@ -701,6 +703,8 @@ def _loop(app: Flask, coordinator: Coordinator, period: float) -> None:
 
 # 跟随线程每秒 PING 一次；这么久没有 PONG 就当作断开（Redis 卡住而不是关闭连接时）
 PONG_TIMEOUT = 3.0
+# 跟随线程把变体需求写进 Redis 的周期（秒）：每个进程都有跟随线程，不运行任务的 web 进程也有
+PUBLISH_DEMAND_SECONDS = 0.5
 
 
 def _follow(app: Flask, coordinator: Coordinator) -> None:
@@ -718,7 +722,7 @@ def _follow(app: Flask, coordinator: Coordinator) -> None:
                 if scheduler.running:
                     sync(app)  # 断开期间错过的修改
             coordinator.live.set()
-            last_pong = next_ping = time.monotonic()
+            last_pong = next_ping = next_publish = time.monotonic()
             while not coordinator.stop.is_set():
                 now = time.monotonic()
                 if now >= next_ping:
@@ -726,6 +730,9 @@ def _follow(app: Flask, coordinator: Coordinator) -> None:
                     next_ping = now + 1
                 if now - last_pong > PONG_TIMEOUT:
                     raise redis.ConnectionError("no PONG from Redis")
+                if now >= next_publish and coordinator.on_publish is not None:
+                    coordinator.on_publish()
+                    next_publish = now + PUBLISH_DEMAND_SECONDS
                 message = pubsub.get_message(timeout=0.2)
                 if message is None:
                     continue

@@ -434,6 +434,7 @@ def init_app(app: Flask, charts: dict[str, ChartSpec], intervals: dict[str, floa
     coordinator = coordination.get(app)
     coordinator.on_run = lambda chart: _run_for_another_process(app, chart)
     coordinator.on_flush = lambda: _flush(app)
+    coordinator.on_publish = lambda: _publish_demand(app)
     global _listening
     if not _listening:
         scheduler.add_listener(_on_skipped, EVENT_JOB_MAX_INSTANCES)
@@ -469,12 +470,8 @@ def _run_for_another_process(app: Flask, chart: str) -> None:
 
 
 def _flush(app: Flask) -> None:
-    """对齐线程：补写各图表等待中的行（正在重绘的图表由重绘自己补写），把本进程收到的变体需求写进 Redis。"""
+    """对齐线程：补写各图表等待中的行（正在重绘的图表由重绘自己补写）。"""
     with app.app_context():
-        coordinator = coordination.get()
-        if coordinator.enabled:
-            with contextlib.suppress(store.Unavailable):
-                demand(app).publish(coordinator.client, coordinator.key)
         for worker in workers(app).values():
             if worker.pending is not None and worker.lock.acquire(blocking=False):
                 try:
@@ -502,6 +499,13 @@ def wanted(chart: str) -> list[Variant]:
         with contextlib.suppress(store.Unavailable):
             shared = store.guarded(coordinator.client.hgetall, coordinator.key(keys.demand(chart)))
     return demand().wanted(chart, shared)
+
+
+def _publish_demand(app: Flask) -> None:
+    """跟随线程：把本进程收到的变体需求写进 Redis，图表的所有者（可能在别的进程、别的主机）重绘时读它。"""
+    coordinator = coordination.get(app)
+    with app.app_context(), contextlib.suppress(store.Unavailable):
+        demand(app).publish(coordinator.client, coordinator.key)
 
 
 def workers(app: Flask | None = None) -> dict[str, ChartWorker]:

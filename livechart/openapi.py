@@ -50,8 +50,8 @@ def _errors(*codes: int) -> dict[str, Any]:
 GUARDED = (401, 403)
 # /api/charts/<name> 的每个字段（views.chart_status 产生的）
 STATUS_FIELDS = ("name", "title", "image_url", "job_id", "interval", "paused", "next_run", "redrawing", "reason", "version",
-                 "rendered_at", "render_ms", "width", "height", "bytes", "stale", "rendered_by", "last_error",
-                 "data_warnings")  # fmt: skip
+                 "rendered_at", "render_ms", "width", "height", "title_in_image", "bytes", "stale", "rendered_by",
+                 "last_error", "data_warnings")  # fmt: skip
 # 修改类请求都可能得到的错误；503：多进程模式下 Redis 不可用（修改先写进 Redis）
 MUTATING = (400, *GUARDED, 413, 415, 503)
 REASON_CODES = ("no_job", "job_paused", "scheduler_paused", "scheduler_stopped")
@@ -167,7 +167,13 @@ def document(charts: list[str], *, limits: IntervalLimits, scheduler_api: bool =
         "required": True,
         "schema": {"type": "string", "enum": [job_id_for(c) for c in charts]},
     }
-    stamp = {"name": "t", "in": "query", "required": False, "schema": {"type": "string"}, "description": "cache buster, ignored"}
+    stamp = {
+        "name": "t",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": "cache buster (the page sends the time the version it asks for is due); ignored",
+    }
     png = {
         "200": {
             "description": "the current PNG",
@@ -176,6 +182,10 @@ def document(charts: list[str], *, limits: IntervalLimits, scheduler_api: bool =
                 "Last-Modified": {"schema": {"type": "string"}},
                 "Cache-Control": {"schema": {"type": "string"}},
                 "X-Livechart-Version": {"schema": {"type": "string"}},
+                "X-Livechart-Rendered-At": {
+                    "schema": {"type": "string"},
+                    "description": "when this image was drawn, epoch milliseconds (Last-Modified has whole seconds)",
+                },
             },
             "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}},
         },
@@ -216,7 +226,14 @@ def document(charts: list[str], *, limits: IntervalLimits, scheduler_api: bool =
             )
         },
         "/plot.png": {"get": _operation("the default chart (first in CHARTS)", png, parameters=[stamp])},
-        "/charts/{name}.png": {"get": _operation("one chart's PNG", {**png, **_errors(404)}, parameters=[chart, stamp])},
+        "/charts/{name}.png": {
+            "get": _operation(
+                "one chart's PNG. name may carry a variant: <chart>[.light|.dark][.narrow][@2x], e.g. cpu.dark@2x "
+                "(a variant asked for in the last 5 minutes is redrawn in the background; its first request draws it)",
+                {**png, **_errors(404)},
+                parameters=[chart, stamp],
+            )
+        },
         "/api/charts": {
             "get": _operation("status of every chart", {"200": _json(_ref("ChartsStatus"), "status"), **_errors(503)})
         },
@@ -394,6 +411,7 @@ def _schemas() -> dict[str, Any]:
                 "render_ms": {"type": "number", "nullable": True},
                 "width": {"type": "integer"},
                 "height": {"type": "integer"},
+                "title_in_image": {"type": "boolean", "description": "the image carries the title (built-in kinds)"},
                 "bytes": {"type": "integer", "minimum": 0},
                 "stale": {"type": "boolean"},
                 "rendered_by": nullable_string,

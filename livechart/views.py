@@ -212,6 +212,7 @@ def _png(chart: str, variant: Variant = DEFAULT) -> Response:
     counted = "livechart.prebuild" not in request.environ
     requests = metrics.get().image_requests
     if image is None:
+        known(chart)  # 重新载入配置刚删掉了这个图表（请求进行到一半时）：404，而不是“还没有图”
         retry = job_state(chart)["interval"] or 1
         if counted:
             requests.labels(chart, "503").inc()

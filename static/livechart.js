@@ -1,7 +1,7 @@
 // livechart 页面脚本：每个图表一画好新的一版就取来显示，只取新的。
-// - 对准重绘：每个图表的 setInterval 周期是任务的实时间隔，相位对准“上一版画好的时刻 + 间隔”稍后一点；
-//   到点时带 If-None-Match 请求 /charts/<名>[变体].png?t=<预计这一版画好的时刻>：没有新版本时服务器回答 304
-//   （不下载），隔 RETRY_MS 再问几次；有新版本时下载、解码好再替换（不闪烁）。
+// - 对准重绘：每个图表的 setInterval 周期是任务的实时间隔，相位对准任务的节拍（状态里的 next_run）加上
+//   最近几版里最短的绘制用时（节拍 → 画好）；到点时带 If-None-Match 请求 /charts/<名>[变体].png?t=<这一版的节拍>：
+//   还没画好时服务器回答 304（不下载），隔 RETRY_MS 再问，最多问到大半个间隔；有新版本时下载、加载好再替换（不闪烁）。
 // - 变体（livechart/variants.py）：按屏幕选 2×（高分屏或图被拉宽时）、暗色（prefers-color-scheme: dark）、
 //   窄版式（手机）；屏幕变了立即换。
 // - “更新于”是显示着的这张图画好的时刻（响应头 X-Livechart-Rendered-At），不是状态轮询里的。
@@ -13,10 +13,11 @@
   const STATUS_POLL_MS = 2000; // 轮询 /api/charts 的周期：跟上别人改的间隔与暂停
   const CLOCK_MS = 1000; // “N 秒前”的更新周期
   const STUCK_MS = 15000; // 一次请求超过这么久还没完成，就放弃它重新请求
-  const LEAD_MS = 40; // 预计画好之后再等这么久才去取
-  const RETRY_MS = 100; // 还没有新版本（304）时隔多久再问
-  const RETRIES = 8; // 每个节拍最多再问几次
-  const REPHASE_MS = 120; // 节拍偏离画好的时刻超过这么多就重新对准
+  const LEAD_MS = 15; // 预计画好之后再等这么久才去取
+  const RETRY_MS = 80; // 还没有新版本（304）时隔多久再问
+  const RETRY_SHARE = 0.6; // 每个节拍最多再问到间隔的这么大一部分
+  const LAGS = 10; // 记住最近这么多版的绘制用时（节拍 → 画好）
+  const REPHASE_MS = 60; // 定时器偏离预计画好的时刻超过这么多就重新对准
   const NARROW_WIDTH = 400; // 窄版式的宽（逻辑像素，与 livechart/variants.py 相同）
   const statusUrl = document.body.dataset.statusUrl;
   const schedulerUrl = document.body.dataset.schedulerUrl;
@@ -47,6 +48,8 @@
       version: null, // 状态里默认图的版本
       statusRenderedAt: null, // 状态里默认图画好的时刻（服务器时间，毫秒）
       shown: null, // 显示着的图：{ url, etag, version, renderedAt }
+      tickAt: null, // 任务的某一个节拍（服务器时间，毫秒；来自状态的 next_run）：节拍的相位
+      lags: [], // 最近几版从节拍到画好用了多久（毫秒）
       timer: null,
       retry: null,
       nextTickAt: 0, // 下一个节拍（本机时间，毫秒）
@@ -90,7 +93,7 @@
     const url = imageUrl(chart);
     const shown = chart.shown && chart.shown.url === url ? chart.shown : null;
     // t：预计要取的这一版画好的时刻（服务器时间）；同一版的几次询问是同一个地址
-    const expected = shown && chart.intervalMs ? shown.renderedAt + chart.intervalMs : Date.now() + clockOffsetMs;
+    const expected = shown && chart.intervalMs ? nextTick(chart) : Date.now() + clockOffsetMs;
     const request = { controller: new AbortController(), since: Date.now() };
     chart.inflight = request;
     let response;
@@ -114,7 +117,8 @@
     }
     if (response.status === 304) {
       // 还没画好这一版：稍后再问（暂停时不问，状态轮询看到新版本会叫它）
-      if (retries < RETRIES && !chart.paused && !document.hidden) {
+      const most = chart.intervalMs ? Math.ceil((chart.intervalMs * RETRY_SHARE) / RETRY_MS) : 0;
+      if (retries < most && !chart.paused && !document.hidden) {
         chart.retry = setTimeout(() => refresh(chart, retries + 1), RETRY_MS);
       }
       return;
@@ -130,7 +134,10 @@
     next.alt = chart.img.alt;
     next.src = objectUrl;
     try {
-      await next.decode();
+      await new Promise((resolve, reject) => {
+        next.onload = resolve;
+        next.onerror = reject;
+      });
     } catch (error) {
       URL.revokeObjectURL(objectUrl);
       failed(chart, "图片解码失败，保留上一张，稍后重试");
@@ -146,6 +153,8 @@
     if (chart.objectUrl) URL.revokeObjectURL(chart.objectUrl);
     chart.objectUrl = objectUrl;
     chart.shown = { url, etag: response.headers.get("ETag"), version, renderedAt };
+    const tick = tickOf(chart, renderedAt);
+    if (tick !== null) chart.lags = [...chart.lags, renderedAt - tick].slice(-LAGS);
     chart.el.classList.remove("failed");
     setText(chart, ".problem", "");
     showClock();
@@ -181,10 +190,23 @@
     }, Math.min(MAX_DELAY_MS, Math.max(0, firstAt - Date.now())));
   }
 
-  // 新的一版显示出来之后：下一版预计在它画好之后一个间隔画好，节拍偏得太多就重新对准
+  // 画好于 renderedAt 的那一版属于哪个节拍（服务器时间）；还不知道节拍的相位时为 null
+  function tickOf(chart, renderedAt) {
+    if (chart.tickAt === null || !chart.intervalMs) return null;
+    return chart.tickAt + Math.floor((renderedAt - chart.tickAt) / chart.intervalMs) * chart.intervalMs;
+  }
+
+  // 显示着的这一版之后的下一个节拍（服务器时间）：下一版就在这个节拍画
+  function nextTick(chart) {
+    const tick = tickOf(chart, chart.shown.renderedAt);
+    return tick === null ? chart.shown.renderedAt + chart.intervalMs : tick + chart.intervalMs;
+  }
+
+  // 新的一版显示出来之后：下一版预计在下一个节拍加上最近最短的绘制用时画好，定时器偏得太多就重新对准
   function align(chart) {
     if (document.hidden || chart.paused || !chart.intervalMs || !chart.shown) return;
-    const due = chart.shown.renderedAt - clockOffsetMs + chart.intervalMs + LEAD_MS;
+    const lag = chart.lags.length ? Math.min(...chart.lags) : 0;
+    const due = nextTick(chart) + lag + LEAD_MS - clockOffsetMs;
     let offset = (chart.nextTickAt - due) % chart.intervalMs;
     if (offset > chart.intervalMs / 2) offset -= chart.intervalMs;
     if (offset < -chart.intervalMs / 2) offset += chart.intervalMs;
@@ -396,11 +418,22 @@
       chart.warnings = status.data_warnings || [];
       chart.version = status.version;
       chart.statusRenderedAt = renderedAt;
+      if (status.next_run && intervalMs) {
+        const tickAt = Date.parse(status.next_run);
+        // 节拍的相位变了（间隔改了、任务重新安排）：以前的绘制用时不再适用
+        const shift = (((tickAt - (chart.tickAt ?? tickAt)) % intervalMs) + intervalMs) % intervalMs;
+        const moved = Math.min(shift, intervalMs - shift) > 1;
+        if (moved && chart.tickAt !== null) chart.lags = [];
+        chart.tickAt = tickAt;
+      }
       chart.stale = status.stale;
       chart.error = status.last_error && status.last_error.consecutive_failures > 0 ? status.last_error : null;
       if (!chart.el.classList.contains("failed")) setText(chart, ".problem", "");
       showPeriod(chart);
       if (changed) {
+        // 间隔或暂停变了：还在等的上一版（304 之后的再问）作废，按新的节拍来
+        clearTimeout(chart.retry);
+        chart.retry = null;
         schedule(chart);
         align(chart);
       }

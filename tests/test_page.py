@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -119,7 +120,10 @@ def test_page_follows_pause_and_resume_made_over_rest(page: Any, shared_server: 
     assert shared_server.post("/scheduler/jobs/redraw-cpu/pause").status_code == 200
     try:
         until(page, "document.querySelector('#chart-cpu .period').textContent === '已暂停'", 10)
-        # 暂停后不再请求这个图表的图片
+        # 暂停前画好的最后一版，页面取来显示（只一次）；之后不再请求这个图表的图片
+        last = shared_server.get("/api/charts/cpu").json()["rendered_at"]
+        shown = "Number(document.querySelector('#chart-cpu .plot').dataset.renderedAt)"
+        until(page, f"Math.abs({shown} - Date.parse('{last}')) <= 1", 10)
         seen = len([u for _, u in page.image_requests if "/charts/cpu.png" in u])
         page.wait_for_timeout(2500)
         assert len([u for _, u in page.image_requests if "/charts/cpu.png" in u]) == seen
@@ -349,6 +353,131 @@ def test_a_failing_draw_function_shows_its_error_over_the_last_image(browser: An
         switch.unlink()
         until(tab, "document.querySelector('#chart-fragile .error-text').hidden", 15)
         assert tab.console_errors == []
+    finally:
+        tab.context.close()
+        server.stop()
+
+
+def record_images(tab: Any) -> list[dict[str, Any]]:
+    """记录标签页收到的每个图片响应：地址、状态码、版本与画好的时刻。"""
+    seen: list[dict[str, Any]] = []
+
+    def on_response(response: Any) -> None:
+        if ".png" in response.url:
+            headers = response.headers
+            seen.append({"url": response.url, "status": response.status, "version": headers.get("x-livechart-version"),
+                         "rendered_at": headers.get("x-livechart-rendered-at")})  # fmt: skip
+
+    tab.on("response", on_response)
+    return seen
+
+
+def test_a_version_is_downloaded_once_and_an_unchanged_image_answers_304(browser: Any, tmp_path: Any) -> None:
+    """页面只下载新的一版：图没变（绘图函数一直出错，任务照常运行）时每次询问都是 304，不再下载同一张图。
+    以前的页面每个间隔都整张下载一次。"""
+    switch = tmp_path / "break"
+    server = start_server(tmp_path, env={"LIVECHART_CONFIG": "tests.e2e_config:DrawErrorE2EConfig",
+                                         "LIVECHART_TEST_BREAK": str(switch)})  # fmt: skip
+    tab = open_page(browser, server)
+    seen = record_images(tab)
+    try:
+        until(tab, "document.querySelector('#chart-fragile .plot').naturalWidth > 0", 15)
+        switch.touch()
+        until(tab, "!document.querySelector('#chart-fragile .error-text').hidden", 15)
+        shown = tab.evaluate("document.querySelector('#chart-fragile .plot').dataset.version")
+        seen.clear()
+        tab.wait_for_timeout(4000)  # 任务每秒运行一次（每次都失败）：页面照常按节拍询问
+        fragile = [r for r in seen if "/charts/fragile" in r["url"]]
+        assert fragile and all(r["status"] == 304 for r in fragile), fragile
+        assert tab.evaluate("document.querySelector('#chart-fragile .plot').dataset.version") == shown
+        # 正常重绘的图表：每个版本只下载一次
+        downloaded = [r["version"] for r in seen if "/charts/demo" in r["url"] and r["status"] == 200]
+        assert len(downloaded) >= 2 and len(set(downloaded)) == len(downloaded), downloaded
+        assert tab.console_errors == []
+    finally:
+        tab.context.close()
+        server.stop()
+
+
+def test_updated_at_describes_the_displayed_image(page: Any) -> None:
+    """“更新于”是显示着的这张图画好的时刻，不是状态轮询里的（状态可能已经是下一版）。"""
+    until(page, "document.querySelector('#chart-demo .plot').dataset.renderedAt", 15)
+    for _ in range(15):
+        shown, text = page.evaluate(
+            """() => {
+                const img = document.querySelector('#chart-demo .plot');
+                const at = new Date(Number(img.dataset.renderedAt)).toLocaleTimeString('zh-CN', { hour12: false });
+                return [at, document.querySelector('#chart-demo .updated').textContent];
+            }"""
+        )
+        assert text.startswith(f"更新于 {shown}（"), (shown, text)
+        page.wait_for_timeout(270)
+
+
+def test_the_page_asks_for_each_version_at_its_tick(page: Any, shared_server: Server) -> None:
+    """对准重绘的机制：取一版的请求的 t 是这一版的节拍（任务的 next_run 的相位，整数倍间隔），
+    这一版就画于那个节拍之后、下一个节拍之前；同一版的几次询问是同一个地址。以前的 t 是请求时的本机时间。"""
+    until(page, "document.querySelector('#chart-demo .plot').dataset.version", 15)
+    status = shared_server.get("/api/charts/demo").json()
+    interval_ms = round(status["interval"] * 1000)
+    tick_ms = datetime.fromisoformat(status["next_run"]).timestamp() * 1000
+    shown: dict[int, int] = {}
+    deadline = time.monotonic() + 6
+    while time.monotonic() < deadline and len(shown) < 5:
+        rendered_at, url = page.evaluate("(() => { const d = document.querySelector('#chart-demo .plot').dataset;"
+                                         " return [Number(d.renderedAt), d.src]; })()")  # fmt: skip
+        shown[rendered_at] = int(url.split("?t=")[1])
+        page.wait_for_timeout(50)
+    assert len(shown) >= 3, shown
+    on_tick = [
+        abs((t - tick_ms + interval_ms / 2) % interval_ms - interval_ms / 2) <= 1 and 0 <= rendered_at - t < interval_ms
+        for rendered_at, t in list(shown.items())[1:]  # 第一版是打开页面时取的（还不知道节拍）
+    ]
+    assert all(on_tick), (tick_ms, shown)
+
+
+@pytest.mark.parametrize(
+    ("options", "path", "size"),
+    [
+        ({"device_scale_factor": 2}, "/charts/demo@2x.png", (1600, 800)),
+        ({"color_scheme": "dark"}, "/charts/demo.dark.png", (800, 400)),
+        ({"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True},
+         "/charts/demo.narrow@2x.png", (800, 500)),
+    ],
+    ids=["retina", "dark", "phone"],
+)  # fmt: skip
+def test_the_page_picks_the_variant_its_screen_needs(browser: Any, shared_server: Server, options: Any, path: str,
+                                                      size: tuple[int, int]) -> None:  # fmt: skip
+    """高分屏取 2×，暗色取暗色图（没有白块），手机取窄版式：各有自己的路径。"""
+    tab = open_page(browser, shared_server, **options)
+    try:
+        until(tab, "document.querySelector('#chart-demo .plot').dataset.version", 30)
+        assert tab.evaluate("document.querySelector('#chart-demo .plot').dataset.src").startswith(path + "?t=")
+        natural = tab.evaluate(
+            "(() => { const i = document.querySelector('#chart-demo .plot'); return [i.naturalWidth, i.naturalHeight]; })()"
+        )
+        assert tuple(natural) == size
+        corner = tab.evaluate(
+            """(() => { const img = document.querySelector('#chart-demo .plot');
+                const canvas = document.createElement('canvas'); canvas.width = 4; canvas.height = 4;
+                const ctx = canvas.getContext('2d'); ctx.drawImage(img, 0, 0);
+                return [...ctx.getImageData(1, 1, 1, 1).data].slice(0, 3).reduce((a, b) => a + b, 0); })()"""
+        )
+        assert (corner < 150) == ("dark" in path), corner
+        assert tab.console_errors == []
+    finally:
+        tab.context.close()
+
+
+def test_the_title_is_shown_once(browser: Any, tmp_path: Any) -> None:
+    """内置类型把标题画在图里，卡片上的标题只给读屏软件；draw 图表的标题由页面显示。"""
+    server = start_server(tmp_path, env={"LIVECHART_CONFIG": "tests.e2e_config:DrawErrorE2EConfig"})
+    tab = open_page(browser, server)
+    try:
+        until(tab, "document.querySelector('#chart-fragile .plot').dataset.version", 15)
+        assert tab.locator("#chart-demo h2").bounding_box()["width"] <= 1
+        assert tab.locator("#chart-fragile h2").bounding_box()["width"] > 20
+        assert tab.text_content("#chart-demo h2")  # 仍在页面里（读屏软件、搜索）
     finally:
         tab.context.close()
         server.stop()
