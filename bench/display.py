@@ -345,8 +345,10 @@ def window(target: Target, name: str, interval: float, start: float, end: float,
         if version is None or version not in renders or match is None:
             unreadable += 1
             continue
-        shown_at = datetime.fromtimestamp(renders[version], UTC).strftime("%H:%M:%S")
-        if shown_at == f"{int(match.group(1)):02d}:{match.group(2)}:{match.group(3)}":
+        # 页面拿到的渲染时刻精确到毫秒：响应头四舍五入，Date.parse 截断；离整秒不到 1 ms 时两种写法都算对
+        candidates = {datetime.fromtimestamp(at, UTC).strftime("%H:%M:%S")
+                      for at in (renders[version], round(renders[version] * 1000) / 1000)}  # fmt: skip
+        if f"{int(match.group(1)):02d}:{match.group(2)}:{match.group(3)}" in candidates:
             agree += 1
         else:
             disagree += 1
