@@ -67,6 +67,7 @@ class Tally:
     api_bytes: int = 0
     statuses: dict[int, int] = field(default_factory=dict)
     failures: int = 0
+    failure_kinds: dict[str, int] = field(default_factory=dict)  # 异常类型 → 次数
     versions_seen: list[set[int]] = field(default_factory=list)  # 每个观看者拿到过的版本
 
 
@@ -100,8 +101,10 @@ class Load:
             async with session.get(self.url + path, params=params, headers=headers) as response:
                 body = await response.read()
                 return response.status, response.headers, body
-        except (aiohttp.ClientError, TimeoutError):
+        except (aiohttp.ClientError, TimeoutError) as error:
             self.tally.failures += 1
+            kind = type(error).__name__
+            self.tally.failure_kinds[kind] = self.tally.failure_kinds.get(kind, 0) + 1
             return None
 
     async def image(
@@ -270,6 +273,7 @@ def summarize(model: str, load: Load, server_cores: float, generator_cores: floa
         "api_requests": len(tally.api_latencies),
         "statuses": {str(key): value for key, value in sorted(tally.statuses.items())},
         "failures": tally.failures,
+        "failure_kinds": tally.failure_kinds,
         "image_p50_ms": pct(tally.image_latencies, 0.5),
         "image_p99_ms": pct(tally.image_latencies, 0.99),
         "api_p99_ms": pct(tally.api_latencies, 0.99),
@@ -395,6 +399,9 @@ def main() -> None:
           + (f", after_spread: + [0, {args.spread_ms:g}) ms per viewer" if args.spread_ms > 0 else ""))  # fmt: skip
     for line in table(results):
         print(line)
+    for model in MODELS:
+        if results.get(model, {}).get("failure_kinds"):
+            print(f"  {model} failures: {results[model]['failure_kinds']}")
     print(f"machine: {common.machine()}")
 
 
