@@ -45,7 +45,7 @@ $(VENV)/.bench-deps: $(VENV)/.run-deps bench/requirements.txt
 	$(BIN)/python -m pip install --quiet -r bench/requirements.txt
 	touch $@
 
-# 全部基准（约 30 分钟；需要 redis-server、wrk，有 nginx 时也与它比较），打印总表并写入 bench/results.json
+# 全部基准（约 35 分钟；需要 redis-server、wrk、chromium，有 nginx 时也与它比较），打印总表并写入 bench/results.json
 bench: $(VENV)/.bench-deps
 	$(BIN)/python -m bench.cpu
 	$(BIN)/python -m bench.render
@@ -60,6 +60,8 @@ bench: $(VENV)/.bench-deps
 	$(BIN)/python -m bench.handover
 	$(BIN)/python -m bench.reload
 	$(BIN)/python -m bench.draw
+	$(BIN)/python -m bench.display
+	$(BIN)/python -m bench.viewers200
 	$(BIN)/python -m bench.summary
 
 # 提供图片的基准之后，以一半容量持续请求 10 分钟：错误数与每个进程的 RSS 增长

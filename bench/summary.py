@@ -84,6 +84,19 @@ ROWS: list[Row] = [
      lambda v: v <= 2),
     ("draw: hung render, chart sharing its process waits, s", lambda r: r["draw"]["hung"]["neighbour_waited_s"]["max"],
      "report", lambda v: True),
+    ("display: 1 s chart, latency p95 after, ms", lambda r: r["display"]["after"]["charts"]["fast"]["latency_ms"]["p95"],
+     "<= 250", lambda v: v <= 250),
+    ("display: 2 s chart, latency p95 after, ms", lambda r: r["display"]["after"]["charts"]["slow"]["latency_ms"]["p95"],
+     "<= 250", lambda v: v <= 250),
+    ("display: 1 s chart, latency p95 before, ms", lambda r: r["display"]["before"]["charts"]["fast"]["latency_ms"]["p95"],
+     "report", lambda v: True),
+    ("display: image bytes/viewer/min, after/before", lambda r: r["display"]["after"]["traffic"]["image_body_bytes_per_minute"]
+     / r["display"]["before"]["traffic"]["image_body_bytes_per_minute"], "report", lambda v: True),
+    ("display: a version downloaded twice (after)", lambda r: sum(c["repeat_downloads"] for c in
+     r["display"]["after"]["traffic"]["charts"].values()), "0", lambda v: v == 0),
+    ("200 viewers: server CPU after/before", lambda r: r["viewers200"]["after"]["server_cores"]
+     / r["viewers200"]["before"]["server_cores"], "report", lambda v: True),
+    ("200 viewers: image p99 after, ms", lambda r: r["viewers200"]["after"]["image_p99_ms"], "report", lambda v: True),
     ("soak: errors", lambda r: r["soak"]["errors"], "0", lambda v: v == 0),
     ("soak: largest RSS growth of a process, MB", lambda r: max(r["soak"]["rss_growth_mb"].values()), "report",
      lambda v: True),
