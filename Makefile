@@ -60,6 +60,7 @@ bench: $(VENV)/.bench-deps
 	$(BIN)/python -m bench.handover
 	$(BIN)/python -m bench.reload
 	$(BIN)/python -m bench.draw
+	$(BIN)/python -m bench.variants
 	$(BIN)/python -m bench.display
 	$(BIN)/python -m bench.viewers200
 	$(BIN)/python -m bench.summary
