@@ -234,17 +234,31 @@ def runs(mask: np.ndarray, breaks: np.ndarray) -> list[slice]:
 def spread(wanted: list[float], low: float, high: float, size: float) -> list[float] | None:
     """把一组标注的竖直中心（像素，已按从下到上排序）调整到 [low, high] 里且两两相距至少 size，尽量靠近原位。
 
-    放不下时返回 None。先从下往上推开，再从上往下推回范围内。"""
+    挤在一起的标注合成一组，组的中心取组员原位的平均（与原位的平方误差最小），再限制在范围内；
+    相邻两组碰上就再合并。放不下时返回 None。"""
     if not wanted:
         return []
     if (len(wanted) - 1) * size > high - low:
         return None
-    placed = [min(max(y, low), high) for y in wanted]
-    for i in range(1, len(placed)):
-        placed[i] = max(placed[i], placed[i - 1] + size)
-    placed[-1] = min(placed[-1], high)
-    for i in range(len(placed) - 2, -1, -1):
-        placed[i] = min(placed[i], placed[i + 1] - size)
+
+    def center(total: float, count: int) -> float:
+        half = (count - 1) * size / 2
+        return min(max(total / count, low + half), high - half)
+
+    groups: list[list[float]] = []  # [原位之和, 个数]
+    for y in wanted:
+        groups.append([y, 1])
+        while len(groups) > 1:
+            (total1, count1), (total2, count2) = groups[-2], groups[-1]
+            top = center(total1, int(count1)) + (count1 - 1) * size / 2
+            bottom = center(total2, int(count2)) - (count2 - 1) * size / 2
+            if bottom - top >= size:
+                break
+            groups[-2:] = [[total1 + total2, count1 + count2]]
+    placed = []
+    for total, count in groups:
+        middle = center(total, int(count))
+        placed.extend(middle + (k - (count - 1) / 2) * size for k in range(int(count)))
     return placed
 
 
