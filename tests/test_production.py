@@ -289,6 +289,30 @@ def test_web_role_serves_from_redis_and_runs_no_jobs(tmp_path: Path, redis_serve
         worker.stop()
 
 
+def test_a_variant_asked_for_on_a_web_process_is_redrawn_by_the_owner(tmp_path: Path, redis_server: RedisServer) -> None:
+    """变体的需求经 Redis 到达图表的所有者（在另一个 gunicorn 里）：只在 web 进程上要过一次，
+    之后所有者每个节拍接着画它（livechart/demand.py）。"""
+    env = {"LIVECHART_REDIS_URL": redis_server.url}
+    worker = start_gunicorn(tmp_path, "all", env)
+    web = start_gunicorn(tmp_path, "web", {**env, "LIVECHART_ROLE": "web", "WEB_CONCURRENCY": "1"})
+    try:
+        first = web.get("/charts/demo.dark@2x.png")
+        assert first.status_code == 200 and first.headers["Content-Type"] == "image/png"
+        version = int(first.headers["X-Livechart-Version"])
+
+        def redrawn() -> bool:
+            answer = worker.get("/charts/demo.dark@2x.png")
+            return int(answer.headers["X-Livechart-Version"]) >= version + 2
+
+        wait_for(redrawn, 10, "the owner never redrew the variant asked for on the web process")
+        assert web.renders("demo") == 0
+        again = web.get("/charts/demo.dark@2x.png")
+        assert int(again.headers["X-Livechart-Version"]) >= version + 2  # web 进程的副本跟着 Redis
+    finally:
+        web.stop()
+        worker.stop()
+
+
 @pytest.mark.parametrize("render_processes", ["0", "1"])
 def test_sigterm_stops_gunicorn_within_five_seconds_with_status_0(
     tmp_path: Path, redis_server: RedisServer, render_processes: str
@@ -378,6 +402,11 @@ def test_the_readme_nginx_front_end_routes_caches_and_compresses(tmp_path: Path,
         version = int(first.headers["X-Livechart-Version"])
         wait_for(lambda: int(requests.get(f"{front}/plot.png", timeout=5).headers["X-Livechart-Version"]) > version, 4,
                  "a new image after the micro-cache expired")  # fmt: skip
+        # 变体有自己的路径：按 $uri 缓存的 nginx 不会把 2× 的图当成 1× 的发出去
+        sharp = requests.get(f"{front}/charts/demo@2x.png?t=1", timeout=5)
+        plain = requests.get(f"{front}/charts/demo.png?t=1", timeout=5)
+        assert sharp.status_code == plain.status_code == 200 and sharp.content != plain.content
+        assert len(sharp.content) > len(plain.content)
         status = requests.get(f"{front}/api/charts", headers={"Accept-Encoding": "gzip"}, timeout=5)
         assert status.status_code == 200 and status.headers["Content-Encoding"] == "gzip"
         assert status.json()["charts"]
