@@ -200,10 +200,17 @@ class RenderPool:
             return [pid for executor in self.executors for pid in (executor._processes or {})]
 
     def shutdown(self) -> None:
-        """不等正在进行的绘制，结束全部工作进程。"""
+        """不等正在进行的绘制，结束全部工作进程；再等各执行器的管理线程退出（合计最多 2 秒）。不等的话，进程紧接着退出时
+        concurrent.futures 会去叫醒一个正在关闭自己管道的管理线程，打印 OSError: Bad file descriptor 的堆栈（CPython 3.11 的竞争）。"""
+        managers = []
         with self.lock:
             for executor in self.executors:
                 processes = list((executor._processes or {}).values())
+                managers.append(executor._executor_manager_thread)
                 executor.shutdown(wait=False, cancel_futures=True)
                 for process in processes:
                     process.terminate()
+        until = time.monotonic() + 2.0
+        for manager in managers:
+            if manager is not None:
+                manager.join(max(0.0, until - time.monotonic()))
