@@ -66,6 +66,15 @@ def start_context() -> multiprocessing.context.BaseContext:
     return context
 
 
+def start_forkserver() -> None:
+    """现在就启动本进程的 forkserver（不等它导入完）：之后第一个进程池的进程从它 fork，不必等它从头启动。"""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        start_context()
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
+
+
 # --- 工作进程里的状态 ---
 _specs: dict[str, ChartSpec] = {}
 _renderers: dict[str, Renderer] = {}
