@@ -106,7 +106,8 @@ class Config:
     LIVECHART_RECONCILE_SECONDS = 0.5
     # 多进程（Redis）时图片请求走快速路径（livechart/fastpath.py）：直接发出本进程副本的现成响应
     LIVECHART_FAST_PATH = True
-    # 在这么多个工作进程里绘制（0：在本进程的调度器线程里绘制）。见 livechart/pool.py 与 bench/README.md
+    # 在这么多个绘制进程里绘制（0：在本进程的调度器线程里绘制；make run 启动最快）。生产配置默认 1（见下）。
+    # 见 livechart/pool.py 与 bench/README.md
     LIVECHART_RENDER_PROCESSES = _env("LIVECHART_RENDER_PROCESSES", "0")
     # 一次取数的总期限（秒），用于没有自己 timeout 选项的数据源（python、csv、system……）；
     # 超时报告在状态里，卡住的调用不占用任务线程（livechart/deadline.py）
@@ -154,6 +155,9 @@ class ProductionConfig(Config):
     """生产环境：必须设置 API 凭据；设置 LIVECHART_REDIS_URL 时使用共享的 Redis 缓存（与所有配置一样）。"""
 
     LIVECHART_REQUIRE_API_AUTH = True
+    # 每个工作进程一个绘制进程（从 forkserver 启动，livechart/pool.py）：提供图片的线程抢不到绘制的 GIL，
+    # 饱和的图片负载下新图也按时到达（bench/README.md 的 freshness 与 start-up）；0 表示在工作进程里绘制
+    LIVECHART_RENDER_PROCESSES = _env("LIVECHART_RENDER_PROCESSES", "1")
 
 
 CONFIGS = {

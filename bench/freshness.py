@@ -4,7 +4,8 @@
 同时 demo 图表每秒重绘一次。基准订阅 livechart 的新图通知（Redis 频道 v2:images，见 livechart/keys.py），记下每张新图到达的
 时刻，统计 --seconds 秒内跳过的节拍数和相邻两张新图的间隔（p50、p99）。任务按时开始并不说明什么：
 服务线程持有 GIL 时，同一进程里的绘制会慢好几倍，新图的间隔才是观看者看到的（docs/pitfalls.md 第 15 条）。
-对照：在本进程绘制（LIVECHART_RENDER_PROCESSES=0）与在一个绘制进程里绘制（=1）。
+对照：make run-prod 的默认设置（不设 LIVECHART_RENDER_PROCESSES：生产配置每个工作进程一个绘制进程）、
+在本进程绘制（=0）与在一个绘制进程里绘制（=1）。
 """
 
 from __future__ import annotations
@@ -41,11 +42,11 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
-def run(processes: int, seconds: int, connections: int, workdir: Path, options: tuple[str, ...] = ()) -> dict[str, Any]:
-    """一种做法：启动服务，饱和负载下记录 seconds 秒内的新图时刻。"""
+def run(processes: int | None, seconds: int, connections: int, workdir: Path, options: tuple[str, ...] = ()) -> dict[str, Any]:
+    """一种做法：启动服务，饱和负载下记录 seconds 秒内的新图时刻。processes 为 None 时用配置的默认值。"""
     redis_process, redis_url = common.start_redis(workdir)
     env = {
-        **os.environ,
+        **{name: value for name, value in os.environ.items() if name != "LIVECHART_RENDER_PROCESSES"},
         "PYTHONPATH": str(common.RESULTS.parent.parent),
         "LIVECHART_CONFIG": "production",
         "LIVECHART_REDIS_URL": redis_url,
@@ -53,9 +54,9 @@ def run(processes: int, seconds: int, connections: int, workdir: Path, options: 
         "LIVECHART_API_PASSWORD": AUTH[1],
         "WEB_CONCURRENCY": "1",
         "LIVECHART_THREADS": "8",
-        "LIVECHART_RENDER_PROCESSES": str(processes),
+        **({} if processes is None else {"LIVECHART_RENDER_PROCESSES": str(processes)}),
     }
-    log = workdir / f"freshness-{processes}.log"
+    log = workdir / f"freshness-{'default' if processes is None else processes}.log"
     server = gunicorn(f"processes={processes}", "livechart.wsgi:app", env, log, options)
     arrivals: list[float] = []
     stop = threading.Event()
@@ -107,7 +108,7 @@ def run(processes: int, seconds: int, connections: int, workdir: Path, options: 
 
 
 def main() -> None:
-    """两种做法各跑一次，打印并写入 bench/results.json 的 freshness 节。"""
+    """三种做法各跑一次，打印并写入 bench/results.json 的 freshness 节。"""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=60, help="每种做法计时的秒数（即 1 秒节拍数，默认 60）")
     parser.add_argument("--connections", type=int, default=32, help="wrk 的并发连接数（默认 32）")
@@ -118,15 +119,17 @@ def main() -> None:
         raise SystemExit("wrk is not installed (apt-get install wrk)")
     results = {}
     with tempfile.TemporaryDirectory(prefix="livechart-freshness-") as tmp:
-        for processes in (0, 1):
-            results[f"render_processes_{processes}"] = run(processes, args.seconds, args.connections, Path(tmp), options)
+        for processes in (None, 0, 1):
+            key = "default" if processes is None else f"render_processes_{processes}"
+            results[key] = run(processes, args.seconds, args.connections, Path(tmp), options)
     common.save_results("freshness" if not options else f"freshness_{args.worker_class}", results)
     print(f"freshness: 1 s redraws of {CHART!r} under wrk -c{args.connections} on /charts/{CHART}.png, one gunicorn worker, "
           f"{args.seconds} ticks each")  # fmt: skip
-    print(f"  {'drawing in':22}{'skipped':>8}{'gap p50':>9}{'gap p99':>9}{'gap max':>9}{'draw ms':>9}{'img req/s':>11}")
-    for r in results.values():
-        label = "this process" if r["render_processes"] == 0 else f"{r['render_processes']} render process"
-        print(f"  {label:22}{r['skipped']:>8}{r['gap_p50_s'] or 0:>8.2f}s{r['gap_p99_s'] or 0:>8.2f}s{r['gap_max_s'] or 0:>8.2f}s"
+    print(f"  {'drawing in':24}{'skipped':>8}{'gap p50':>9}{'gap p99':>9}{'gap max':>9}{'draw ms':>9}{'img req/s':>11}")
+    for key, r in results.items():
+        label = "default (make run-prod)" if key == "default" else "this process" if r["render_processes"] == 0 else (
+            f"{r['render_processes']} render process")  # fmt: skip
+        print(f"  {label:24}{r['skipped']:>8}{r['gap_p50_s'] or 0:>8.2f}s{r['gap_p99_s'] or 0:>8.2f}s{r['gap_max_s'] or 0:>8.2f}s"
               f"{r['draw_ms_median'] or 0:>9.1f}{r['image_requests_per_second'] or 0:>11.0f}")  # fmt: skip
     print(f"machine: {common.machine()}")
 

@@ -109,6 +109,16 @@ def pre_fork(server: Any, worker: Any) -> None:
         configfile.remember(ref, loaded)
 
 
+def post_fork(server: Any, worker: Any) -> None:
+    """（工作进程，载入 app 之前）有绘制进程时先启动 forkserver：它导入 Matplotlib 与 pandas 的同时，工作进程在建 app，
+    第一张图不用等两者先后做完（livechart/pool.py）。"""
+    from livechart import pool
+
+    with contextlib.suppress(ConfigError, KeyError, TypeError):
+        if _problem is None and settings.render_processes(_settings["LIVECHART_RENDER_PROCESSES"]) > 0:
+            pool.start_forkserver()
+
+
 def child_exit(server: Any, worker: Any) -> None:
     """（主进程）工作进程退出后：删除它的 live* 仪表文件；它的计数仍留在合计里。"""
     if _metrics_dir is not None:

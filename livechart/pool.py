@@ -5,7 +5,9 @@
 服务线程抢不到绘制的 GIL，几个图表也能在几个核上并行绘制。调度器线程只取数据、存字节。
 
 每个图表固定分给一个工作进程（按配置顺序轮流分配），所以每个图表只有一个 Figure，
-背景缓存照样有效。工作进程用 spawn 启动（fork 一个有线程的进程不安全），导入 livechart 时选择 Agg；
+背景缓存照样有效。工作进程从 forkserver 启动（fork 一个有线程的进程不安全，forkserver 没有线程）：
+forkserver 预先导入 livechart.pool（Matplotlib、pandas……，导入 livechart 时选择 Agg），每个工作进程
+从它 fork 出来，不用像 spawn 那样各自再导入一遍（bench/README.md 的启动时间）；没有 forkserver 的平台用 spawn。
 绘图函数（draw）在工作进程里按路径导入。
 工作进程死掉（被杀、崩溃）时这一次重绘记为失败，换一个新进程，下一次照常。
 
@@ -19,6 +21,8 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import multiprocessing.connection
+import os
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -48,6 +52,27 @@ HOLD_BACK = 10.0
 MAX_HOLD_BACK = 300.0
 # 换上的新进程最多等多久启动好（秒）
 START_SECONDS = 60.0
+# forkserver 启动时预先导入的模块：绘制进程从它 fork 出来，已经导入了 Matplotlib、pandas 与 livechart 的绘制代码
+PRELOAD = ["livechart.pool"]
+
+
+def start_context() -> multiprocessing.context.BaseContext:
+    """启动绘制进程用的 multiprocessing 上下文：有 forkserver 时用它（并设置预先导入），否则 spawn。
+    预先导入的设置只在本进程的 forkserver 启动之前有效；它启动一次，之后的进程池（与换上的进程）都从它 fork。"""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)
+    return context
+
+
+def start_forkserver() -> None:
+    """现在就启动本进程的 forkserver（不等它导入完）：之后第一个进程池的进程从它 fork，不必等它从头启动。"""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        start_context()
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
 
 
 # --- 工作进程里的状态 ---
@@ -63,6 +88,16 @@ def _start(specs: dict[str, ChartSpec], level: int, cjk_fonts: list[str]) -> Non
     drawing.report_pyplot = False  # pyplot 由服务进程按绘制的结果报告
     _specs.update(specs)
     _level = level
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_with, args=(parent.sentinel,), name="livechart-parent", daemon=True).start()
+
+
+def _exit_with(sentinel: int) -> None:
+    """等服务进程（父进程）退出后立即结束本进程。服务进程被 kill -9（或启动途中被 gunicorn 杀掉）时不会关闭进程池，
+    工作进程会一直等下一次绘制、成为孤儿；forkserver 的子进程也不会跟着 forkserver 退出。"""
+    multiprocessing.connection.wait([sentinel])
+    os._exit(0)
 
 
 def _ready() -> bool:
@@ -97,7 +132,7 @@ class RenderPool:
         self.specs = specs
         self.level = level
         self.cjk_fonts = list(cjk_fonts)
-        self.context = multiprocessing.get_context("spawn")
+        self.context = start_context()
         self.lock = threading.Lock()
         self.executors = [self._executor() for _ in range(processes)]
         # 每个进程一把锁：拿着它提交、等结果、超时时换进程
@@ -189,10 +224,17 @@ class RenderPool:
             return [pid for executor in self.executors for pid in (executor._processes or {})]
 
     def shutdown(self) -> None:
-        """不等正在进行的绘制，结束全部工作进程。"""
+        """不等正在进行的绘制，结束全部工作进程；再等各执行器的管理线程退出（合计最多 2 秒）。不等的话，进程紧接着退出时
+        concurrent.futures 会去叫醒一个正在关闭自己管道的管理线程，打印 OSError: Bad file descriptor 的堆栈（CPython 3.11 的竞争）。"""
+        managers = []
         with self.lock:
             for executor in self.executors:
                 processes = list((executor._processes or {}).values())
+                managers.append(executor._executor_manager_thread)
                 executor.shutdown(wait=False, cancel_futures=True)
                 for process in processes:
                     process.terminate()
+        until = time.monotonic() + 2.0
+        for manager in managers:
+            if manager is not None:
+                manager.join(max(0.0, until - time.monotonic()))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -18,6 +20,7 @@ from livechart.pool import RenderProcessDied
 from livechart.renderer import Renderer
 from livechart.sources import DemoSource
 from livechart.spec import parse_chart
+from tests.conftest import ROOT
 from tests.conftest import wait_for
 
 SPECS = {
@@ -61,6 +64,69 @@ def test_a_killed_render_process_is_replaced(pool: RenderPool) -> None:
             pool.render("b", frame, 30)
     assert pool.render("b", frame, 30) == expected
     assert victim not in pool.pids()
+
+
+def test_render_processes_are_forked_from_a_forkserver_that_preloaded_matplotlib(pool: RenderPool) -> None:
+    import psutil
+
+    for pid in pool.pids():
+        parent = psutil.Process(pid).parent()
+        # 绘制进程不是服务进程自己 spawn 的新解释器，而是从 forkserver fork 出来的
+        assert parent is not None and parent.pid != os.getpid()
+        assert "forkserver" in " ".join(parent.cmdline())
+        # forkserver 启动时已经导入了 Matplotlib（它的 C 扩展映射在 forkserver 的内存里）
+        assert any("ft2font" in os.path.basename(region.path) for region in parent.memory_maps())
+
+
+# 在子进程里建一个进程池、打印绘制进程的 pid，然后一直等着（被测试 kill -9）
+_OWNER = """
+import sys, time
+from livechart.pool import RenderPool
+from livechart.spec import parse_chart
+
+if __name__ == "__main__":
+    pool = RenderPool({"a": parse_chart("a", {"title": "a", "source": {"type": "demo"}})}, 2, 1, [])
+    pool.start(60)
+    print(" ".join(map(str, pool.pids())), flush=True)
+    time.sleep(120)
+"""
+
+
+def _gone(process: Any) -> bool:
+    """进程已经退出（或只剩僵尸：容器里的 1 号进程不一定回收孤儿）。"""
+    import psutil
+
+    try:
+        return process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def test_render_processes_exit_when_the_serving_process_is_killed(tmp_path: Any) -> None:
+    import psutil
+
+    script = tmp_path / "owner.py"
+    script.write_text(_OWNER)
+    owner = subprocess.Popen([sys.executable, str(script)], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                             stdout=subprocess.PIPE, text=True)  # fmt: skip
+    family: list[psutil.Process] = []
+    try:
+        pids = [int(pid) for pid in owner.stdout.readline().split()]
+        assert len(pids) == 2
+        family = psutil.Process(owner.pid).children(recursive=True)
+        assert {process.pid for process in family} >= set(pids)
+        owner.kill()  # 服务进程被 kill -9：不会关闭进程池
+        owner.wait(10)
+
+        # 绘制进程（与 forkserver）跟着退出，不留下孤儿
+        wait_for(lambda: all(_gone(process) for process in family), 10, "render processes exited after their owner was killed")
+    finally:
+        owner.kill()
+        owner.wait(10)
+        owner.stdout.close()
+        for process in family:  # 失败时也不留下孤儿
+            if not _gone(process):
+                process.kill()
 
 
 def test_an_app_with_a_render_pool_draws_out_of_process(make_app: Any) -> None:

@@ -313,6 +313,30 @@ def test_a_variant_asked_for_on_a_web_process_is_redrawn_by_the_owner(tmp_path: 
         worker.stop()
 
 
+def test_run_prod_draws_in_a_render_process_by_default(tmp_path: Path, redis_server: RedisServer) -> None:
+    import psutil
+
+    # 不设置 LIVECHART_RENDER_PROCESSES：make run-prod 的默认（生产配置）是每个工作进程一个绘制进程，从 forkserver 启动
+    server = start_gunicorn(tmp_path, "default-pool", {"LIVECHART_REDIS_URL": redis_server.url})
+    try:
+        (worker,) = psutil.Process(server.process.pid).children()
+        forkservers = [child for child in worker.children() if "forkserver" in " ".join(child.cmdline())]
+        assert len(forkservers) == 1
+        (render,) = forkservers[0].children()
+        # 这个进程确实在绘制：杀掉它，下一次重绘报告 RenderProcessDied，之后换上的新进程照常绘制
+        render.kill()
+
+        def errors() -> list[dict[str, Any]]:
+            return [error for chart in ("demo", "cpu") if (error := server.status(chart)["last_error"])]
+
+        wait_for(lambda: any("RenderProcessDied" in error["message"] for error in errors()), 15, "the render failure reported")
+        wait_for(lambda: all(error["consecutive_failures"] == 0 for error in errors()), 15, "drawing again")
+        (replacement,) = forkservers[0].children()
+        assert replacement.pid != render.pid
+    finally:
+        server.stop()
+
+
 @pytest.mark.parametrize("render_processes", ["0", "1"])
 def test_sigterm_stops_gunicorn_within_five_seconds_with_status_0(
     tmp_path: Path, redis_server: RedisServer, render_processes: str
