@@ -218,19 +218,14 @@ def typical_step(x: np.ndarray) -> float:
 
 
 def runs(mask: np.ndarray, breaks: np.ndarray) -> list[slice]:
-    """mask 为真、且不跨越缺口（breaks 为缺口前一点的下标）的连续片段。"""
+    """mask 为真、且不跨越缺口（breaks 为缺口前一点的下标）的连续片段（向量化：每帧每条序列都要算）。"""
+    if not len(mask):
+        return []
     cut = np.zeros(len(mask), dtype=bool)
     cut[breaks + 1] = True
-    result, start = [], None
-    for index, ok in enumerate(mask):
-        if start is not None and (not ok or cut[index]):
-            result.append(slice(start, index))
-            start = None
-        if ok and start is None:
-            start = index
-    if start is not None:
-        result.append(slice(start, len(mask)))
-    return result
+    starts = mask & (~np.r_[False, mask[:-1]] | cut)
+    ends = mask & (~np.r_[mask[1:], False] | np.r_[cut[1:], False])
+    return [slice(a, b + 1) for a, b in zip(np.flatnonzero(starts), np.flatnonzero(ends), strict=True)]
 
 
 def spread(wanted: list[float], low: float, high: float, size: float) -> list[float] | None:
