@@ -518,7 +518,8 @@ class TimeSeriesPlot:
         counts = []
         for freq, samples in TICK_SAMPLES.items():
             label = max(self._text_size(renderer, sample, font)[0] for sample in samples)
-            self.locator.maxticks[freq] = max(4, int(room // (label + gap)) + 1)
+            # 最新值标注占去右侧一段（定位器看的是整个 x 范围）：多允许一个刻度，数据部分不至于只剩一个
+            self.locator.maxticks[freq] = max(4, int(room // (label + gap)) + 1) + (1 if self.spec.annotate_last else 0)
             counts.append(self.locator.maxticks[freq])
         most = min(counts)
         # 至少几个刻度才用某个频率：窄图上两个就够（否则会退到更细的频率、挤出更多刻度），宽图上要多些。
