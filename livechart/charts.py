@@ -59,6 +59,8 @@ EDGE_PAD_EM = 0.6
 LABEL_PAD_EM = 0.5
 LABEL_GAP_EM = 0.15
 TICK_GAP_EM = 1.0
+# 定刻度个数时每个 x 刻度标签占的宽度：标签本身加 3 em 的空白（疏朗易读，刻度文字也少画一些）
+TICK_SPACING_EM = 3.0
 
 BINARY_PREFIXES = ("", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei")
 
@@ -216,19 +218,14 @@ def typical_step(x: np.ndarray) -> float:
 
 
 def runs(mask: np.ndarray, breaks: np.ndarray) -> list[slice]:
-    """mask 为真、且不跨越缺口（breaks 为缺口前一点的下标）的连续片段。"""
+    """mask 为真、且不跨越缺口（breaks 为缺口前一点的下标）的连续片段（向量化：每帧每条序列都要算）。"""
+    if not len(mask):
+        return []
     cut = np.zeros(len(mask), dtype=bool)
     cut[breaks + 1] = True
-    result, start = [], None
-    for index, ok in enumerate(mask):
-        if start is not None and (not ok or cut[index]):
-            result.append(slice(start, index))
-            start = None
-        if ok and start is None:
-            start = index
-    if start is not None:
-        result.append(slice(start, len(mask)))
-    return result
+    starts = mask & (~np.r_[False, mask[:-1]] | cut)
+    ends = mask & (~np.r_[mask[1:], False] | np.r_[cut[1:], False])
+    return [slice(a, b + 1) for a, b in zip(np.flatnonzero(starts), np.flatnonzero(ends), strict=True)]
 
 
 def spread(wanted: list[float], low: float, high: float, size: float) -> list[float] | None:
@@ -514,14 +511,15 @@ class TimeSeriesPlot:
         self.background = None
 
     def _set_tick_density(self, renderer: Any) -> None:
-        """每种刻度频率最多几个刻度：相邻刻度至少相隔一个标签宽度加 1 em（窄图上刻度更少）。"""
+        """每种刻度频率最多几个刻度：相邻刻度至少相隔一个标签宽度加 TICK_SPACING_EM（窄图上刻度更少）。"""
         font = self._tick_font()
         room = self.axes.bbox.width
-        gap = self._px(TICK_GAP_EM)
+        gap = self._px(TICK_SPACING_EM)
         counts = []
         for freq, samples in TICK_SAMPLES.items():
             label = max(self._text_size(renderer, sample, font)[0] for sample in samples)
-            self.locator.maxticks[freq] = max(3, int(room // (label + gap)) + 1)
+            # 最新值标注占去右侧一段（定位器看的是整个 x 范围）：多允许一个刻度，数据部分不至于只剩一个
+            self.locator.maxticks[freq] = max(4, int(room // (label + gap)) + 1) + (1 if self.spec.annotate_last else 0)
             counts.append(self.locator.maxticks[freq])
         most = min(counts)
         # 至少几个刻度才用某个频率：窄图上两个就够（否则会退到更细的频率、挤出更多刻度），宽图上要多些。
@@ -627,10 +625,10 @@ class TimeSeriesPlot:
                 break
             if attempt == 2:
                 # 仍放不下（极窄的图）：宁可不画碰到边缘的标签
-                width = self.figure.bbox.width
+                width, pad = self.figure.bbox.width, self._px(EDGE_PAD_EM)
                 for tick in ticks:
                     extent = tick.label1.get_window_extent(renderer)
-                    if extent.x0 < 0 or extent.x1 > width:
+                    if extent.x0 < pad or extent.x1 > width - pad:
                         tick.label1.set_visible(False)
                 break
             self._layout(renderer, key)
