@@ -71,7 +71,7 @@ class ChartWorker:
     source: Source | None
     # 一次取数的总期限（秒）：数据源自己的 timeout，没有时取 LIVECHART_FETCH_TIMEOUT
     fetch_seconds: float
-    # 本进程内的绘制器；使用渲染进程池时为 None（Figure 在池的工作进程里）
+    # 本进程内的绘制器；使用渲染进程池时为 None（Figure 在池的工作进程里），池启动好之前按需创建
     renderer: Renderer | None
     pool: RenderPool | None = None
     # POST /scheduler/jobs/<id>/run 在请求线程里直接调用任务，绕过 max_instances，
@@ -212,10 +212,12 @@ class ChartWorker:
         等绘制锁最多 LIVECHART_RENDER_TIMEOUT：别的图表正常地画（忙）时等着画完，迟一点也比跳过一个节拍好；
         等这么久还等不到，就是有图表卡住了（renderer.DrawingBlocked）。跳过的节拍不再每个记一条警告（logs.py）。"""
         theme, scale, narrow = variant.theme, float(variant.scale), variant.narrow
-        if self.pool is not None:
+        if self.pool is not None and self.pool.ready.is_set():
             timeout = current_app.config["LIVECHART_RENDER_TIMEOUT"]
             return self.pool.render(self.spec.name, window, timeout, self.spec, (theme, scale, narrow))
-        assert self.renderer is not None
+        if self.renderer is None:
+            # 渲染进程还在启动（或没能启动）：先在本进程里画，第一张图不等它们
+            self.renderer = make_renderer(current_app._get_current_object(), self.spec)  # type: ignore[attr-defined]
         return self.renderer.render(window, theme, scale, narrow=narrow)
 
     def _save_variant(self, variant: Variant, window: pd.DataFrame | None, based_on: int) -> store.ChartImage | None:
@@ -427,8 +429,9 @@ def init_app(app: Flask, charts: dict[str, ChartSpec], intervals: dict[str, floa
     render_pool = None
     if processes:
         render_pool = app.extensions[POOL] = RenderPool(charts, processes, level, app.config["LIVECHART_CJK_FONTS"])
-        # 启动 spawn 的进程（导入 Matplotlib）在忙的机器上要几秒：用自己的期限，而不是一次绘制的期限
-        render_pool.start(max(START_SECONDS, app.config["LIVECHART_RENDER_TIMEOUT"]))
+        # 渲染进程（从预先导入的 forkserver fork，livechart/pool.py）在忙的机器上也要几秒才能启动好：在后台启动，
+        # 用自己的期限而不是一次绘制的期限；启动好之前（预热、最初的节拍）在本进程里画
+        render_pool.start_in_background(max(START_SECONDS, app.config["LIVECHART_RENDER_TIMEOUT"]))
     app.extensions[EXTENSION] = {name: build_worker(app, spec, intervals[name], render_pool) for name, spec in charts.items()}
     app.extensions[DEMAND] = Demand()
     coordinator = coordination.get(app)

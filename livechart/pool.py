@@ -140,6 +140,8 @@ class RenderPool:
         self.assignment = {name: index % processes for index, name in enumerate(specs)}
         # 图表 → (暂停送画到何时, 这次暂停的秒数)
         self.held: dict[str, tuple[float, float]] = {}
+        # 全部工作进程都启动好了：在那之前调用方在自己的进程里画（start_in_background）
+        self.ready = threading.Event()
 
     def _executor(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(1, mp_context=self.context, initializer=_start,
@@ -150,6 +152,21 @@ class RenderPool:
         futures = [executor.submit(_ready) for executor in self.executors]
         for future in futures:
             future.result(timeout)
+        self.ready.set()
+
+    def start_in_background(self, timeout: float) -> threading.Thread:
+        """在后台线程里启动工作进程，不等它们：启动要导入 Matplotlib 与 pandas，在忙的机器上要好几秒，
+        第一张图不等它（ready 设置之前调用方在自己的进程里画，bench/README.md 有测量）。"""
+
+        def run() -> None:
+            try:
+                self.start(timeout)
+            except Exception:
+                log.exception("绘制进程没能在 %s 秒内启动：继续在服务进程里绘制", timeout)
+
+        thread = threading.Thread(target=run, name="livechart-pool-start", daemon=True)
+        thread.start()
+        return thread
 
     def render(
         self,
