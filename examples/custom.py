@@ -116,7 +116,10 @@ def cpu_heatmap(fig, data, context):
     fig.colorbar(mesh, ax=ax, label="使用率 (%)", pad=0.02)
     locator = mdates.AutoDateLocator(minticks=3, maxticks=7)
     ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    # 角上的日期按中文的写法（2026-11-25），时刻不含糊（14:42:30）；Matplotlib 默认是 2026-Nov-25
+    formats = ["%Y", "%Y-%m", "%m-%d", "%H:%M", "%H:%M", "%H:%M:%S"]
+    offsets = ["", "%Y", "%Y", "%Y-%m-%d", "%Y-%m-%d", "%Y-%m-%d"]
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, formats=formats, offset_formats=offsets))
 
 
 class Config(DevelopmentConfig):

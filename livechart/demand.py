@@ -72,7 +72,7 @@ class Demand:
     def forget(self, chart: str) -> None:
         """图表从配置里删掉了：忘掉它的需求。"""
         with self._lock:
-            for entry in [entry for entry in self.asked if entry[0] == chart]:
+            for entry in [entry for entry in list(self.asked) if entry[0] == chart]:
                 self.asked.pop(entry, None)
                 self.published.pop(entry, None)
 

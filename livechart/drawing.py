@@ -64,6 +64,9 @@ class DrawContext:
     artists: dict[str, Any]
     # 窄版式（手机）：Figure 比图表的 size 窄（livechart/variants.py），同样大小的字在手机上读得清
     narrow: bool = False
+    # 这是图表的默认图（自己的主题、1 倍、宽版式）：每个节拍一定画它；自己收集数据的函数只在这时收集，
+    # 有人要的变体在同一个节拍里接着画，用同样的数据（docs/drawing.md）
+    primary: bool = True
 
 
 @dataclass(frozen=True)

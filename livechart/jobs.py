@@ -94,6 +94,8 @@ class ChartWorker:
     hung: bool = False
     # 画不成的变体（已记过日志）；画成时清除
     failing: set[Variant] = field(default_factory=set)
+    # 后台重绘变体时从第几个开始（轮流：时间不够时不总是同几个画不到）
+    variant_turn: int = 0
 
     def __post_init__(self) -> None:
         self.failures = FailureLog(self.spec.name)
@@ -197,7 +199,8 @@ class ChartWorker:
                 return None
             # 等锁用掉的时间从取数的耐心里扣掉
             left = None if patience is None else max(0.05, patience - (time.monotonic() - waited_from))
-            return self._redraw(only_if_missing, left)
+            until = None if patience is None else waited_from + patience
+            return self._redraw(only_if_missing, left, until)
         except store.Unavailable:
             # 缓存（Redis）不可用：store 已在状态改变时记录日志；保留本进程的最后一张图
             return store.last_known(name)
@@ -249,10 +252,18 @@ class ChartWorker:
             coordination.get().announce(image)
         return record
 
-    def _redraw_variants(self, window: pd.DataFrame | None, based_on: int) -> None:
-        """默认图画好之后：接着画最近有人要过的变体（同一份数据；livechart/demand.py）。"""
-        for variant in wanted(self.spec.name):
-            if self.retired:
+    def _redraw_variants(self, window: pd.DataFrame | None, based_on: int, until: float | None) -> None:
+        """默认图画好之后：接着画最近有人要过的变体（同一份数据；livechart/demand.py）。
+
+        until：计划运行最多画到这个时刻（monotonic，下一个节拍之前）：变体再多也不让默认图错过节拍。
+        没画到的变体下一次先画（轮流开始），它们的图落后了，请求时会重画一次（current）。"""
+        pending = wanted(self.spec.name)
+        if not pending:
+            return
+        start = self.variant_turn % len(pending)
+        self.variant_turn += 1
+        for variant in pending[start:] + pending[:start]:
+            if self.retired or (until is not None and time.monotonic() >= until):
                 return
             self._save_variant(variant, window, based_on)
 
@@ -307,8 +318,8 @@ class ChartWorker:
         interval = self.live_interval()
         return max(0.1, interval - max(0.3, 0.2 * interval))
 
-    def _redraw(self, only_if_missing: bool, patience: float | None) -> store.ChartImage | None:
-        """redraw 的主体（已持有锁）。缓存不可用时抛出 store.Unavailable。"""
+    def _redraw(self, only_if_missing: bool, patience: float | None, until: float | None = None) -> store.ChartImage | None:
+        """redraw 的主体（已持有锁）。缓存不可用时抛出 store.Unavailable。until：变体最多画到这个时刻（monotonic）。"""
         name = self.spec.name
         if only_if_missing:
             existing = store.load_image(name)
@@ -367,7 +378,7 @@ class ChartWorker:
         with contextlib.suppress(store.Unavailable):  # 图已写入；别的进程的跟随线程重连时会读到它
             coordination.get().announce(name)
         if not only_if_missing:
-            self._redraw_variants(window, record.version)
+            self._redraw_variants(window, record.version, until)
         store.mark_recovered(name)
         self.failures.recovered(current_app.logger)
         if self.hung:
@@ -561,10 +572,16 @@ def claim_tick(chart: str, worker: ChartWorker) -> bool:
     return how in ("renewed", "taken")
 
 
+# 默认图画好之后这么多秒内，上一版数据画的变体也算跟得上（所有者画完默认图才接着画变体）
+VARIANT_GRACE = 5.0
+
+
 def current(image: store.ChartImage, default: store.ChartImage | None) -> bool:
-    """变体的图是不是跟得上默认图：用默认图这一版或上一版的数据画的（所有者画完默认图之后才画变体，
-    中间有一小段时间变体还是上一版）。没人要的变体不再重绘，它的图就会落后，下一个请求重画一次。"""
-    return default is None or image.based_on >= default.version - 1
+    """变体的图是不是跟得上默认图：用默认图这一版的数据画的，或者默认图刚画好（VARIANT_GRACE 秒内）而变体是上一版的。
+    没人要的变体不再重绘，它的图就会落后，下一个请求重画一次。"""
+    if default is None or image.based_on >= default.version:
+        return True
+    return image.based_on == default.version - 1 and time.time() - default.rendered_at < VARIANT_GRACE
 
 
 def ensure_variant(chart: str, variant: Variant, image: store.ChartImage | None = None) -> store.ChartImage | None:
@@ -579,7 +596,8 @@ def ensure_variant(chart: str, variant: Variant, image: store.ChartImage | None 
         return image
     if default is None:
         return None  # 默认图都还没有（数据源刚失败）：等下一个节拍，状态里有原因
-    return worker.draw_variant(variant, default)
+    # 画不成（绘图函数在这个变体上出错、等不到锁）：宁可给旧的变体，再不行给默认图，也不回答“没有图”
+    return worker.draw_variant(variant, default) or image or default
 
 
 def ensure_image(chart: str) -> store.ChartImage | None:

@@ -152,7 +152,8 @@ class Renderer:
             try:
                 # Figure 在样式上下文里新建，而 rcParams 是全局的：也要在绘制锁里（docs/pitfalls.md 第 33 条）
                 page = self.page(theme, scale, narrow)
-                context = drawing.DrawContext(self.spec.name, theme, scale, self.state, page.artists, narrow)
+                primary = theme == self.spec.theme and scale == 1.0 and not narrow
+                context = drawing.DrawContext(self.spec.name, theme, scale, self.state, page.artists, narrow, primary)
                 self._draw(page, data, context)
             finally:
                 DRAWING.release()

@@ -28,7 +28,7 @@ NARROW_WIDTH = 400
 # 窄版式的高宽比比宽版式高一些：手机上图不至于扁成一条
 NARROW_ASPECT = 0.625
 
-_PATTERN = re.compile(r"(?P<chart>[A-Za-z0-9_-]+)(?:\.(?P<theme>light|dark))?(?P<narrow>\.narrow)?(?:@(?P<scale>[12])x)?")
+_PATTERN = re.compile(r"(?P<chart>[A-Za-z0-9_-]+)(?:\.(?P<theme>light|dark))?(?P<narrow>\.narrow)?(?:@(?P<scale>2)x)?")
 
 
 @dataclass(frozen=True)

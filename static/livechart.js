@@ -14,8 +14,10 @@
   const CLOCK_MS = 1000; // “N 秒前”的更新周期
   const STUCK_MS = 15000; // 一次请求超过这么久还没完成，就放弃它重新请求
   const LEAD_MS = 15; // 预计画好之后再等这么久才去取
-  const RETRY_MS = 80; // 还没有新版本（304）时隔多久再问
-  const RETRY_SHARE = 0.6; // 每个节拍最多再问到间隔的这么大一部分
+  const RETRY_MS = 80; // 还没有新版本（304）时隔多久再问；之后每次加倍，最多 RETRY_MAX_MS
+  const RETRY_MAX_MS = 640;
+  const RETRY_SHARE = 0.6; // 每个节拍最多再问到间隔的这么大一部分，且不超过 RETRY_WINDOW_MS
+  const RETRY_WINDOW_MS = 3000; // 更晚画好的版本由状态轮询发现（它每两秒一次）
   const LAGS = 10; // 记住最近这么多版的绘制用时（节拍 → 画好）
   // 每个页面随机晚这么一点（0–SPREAD_MS 毫秒，打开时定下）：几百个观看者不在同一毫秒一起请求（bench/README.md）
   const SPREAD_MS = 60;
@@ -86,7 +88,7 @@
   }
 
   // 取这个图表的新版本：有新的就下载、解码、替换；没有（304）就过一会儿再问（最多 retries 次）
-  async function refresh(chart, retries = 0) {
+  async function refresh(chart, retries = 0, firstAskedAt = Date.now()) {
     clearTimeout(chart.retry);
     chart.retry = null;
     if (chart.inflight) {
@@ -107,10 +109,11 @@
       });
       if (!charts.has(chart.el.dataset.name)) return; // 配置文件刚删掉了这个图表
       if (response.status === 304) {
-        // 还没画好这一版：稍后再问（暂停时不问，状态轮询看到新版本会叫它）
-        const most = chart.intervalMs ? Math.ceil((chart.intervalMs * RETRY_SHARE) / RETRY_MS) : 0;
-        if (retries < most && !chart.paused && !document.hidden) {
-          chart.retry = setTimeout(() => refresh(chart, retries + 1), RETRY_MS);
+        // 还没画好这一版：稍后再问，间隔加倍（暂停、出错时不问：状态轮询看到新版本会叫它）
+        const limit = Math.min(RETRY_WINDOW_MS, (chart.intervalMs || 0) * RETRY_SHARE);
+        const delay = Math.min(RETRY_MS * 2 ** retries, RETRY_MAX_MS);
+        if (Date.now() + delay - firstAskedAt <= limit && !chart.paused && !chart.error && !document.hidden) {
+          chart.retry = setTimeout(() => refresh(chart, retries + 1, firstAskedAt), delay);
         }
         return;
       }
@@ -143,6 +146,10 @@
     } catch (error) {
       URL.revokeObjectURL(objectUrl);
       failed(chart, "图片解码失败，保留上一张，稍后重试");
+      return;
+    }
+    if (!charts.has(chart.el.dataset.name)) {
+      URL.revokeObjectURL(objectUrl); // 加载期间配置文件删掉了这个图表
       return;
     }
     const renderedAt = Number(response.headers.get("X-Livechart-Rendered-At"));
@@ -212,7 +219,10 @@
     let offset = (chart.nextTickAt - due) % chart.intervalMs;
     if (offset > chart.intervalMs / 2) offset -= chart.intervalMs;
     if (offset < -chart.intervalMs / 2) offset += chart.intervalMs;
-    if (chart.timer === null || Math.abs(offset) > REPHASE_MS) schedule(chart, due > Date.now() ? due : due + chart.intervalMs);
+    // 只用相位：时钟偏差还不知道（或刚变）时 due 可能差出很多个间隔，下一个节拍总在一个间隔之内
+    const now = Date.now();
+    const first = now + ((((due - now) % chart.intervalMs) + chart.intervalMs) % chart.intervalMs);
+    if (chart.timer === null || Math.abs(offset) > REPHASE_MS) schedule(chart, first);
   }
 
   function showPeriod(chart) {
@@ -401,7 +411,9 @@
       for (const chart of charts.values()) setText(chart, ".problem", "无法获取状态，稍后重试");
       return;
     }
-    clockOffsetMs = Date.parse(body.now) - Date.now();
+    const offset = Date.parse(body.now) - Date.now();
+    const shifted = Math.abs(offset - clockOffsetMs) > REPHASE_MS;
+    clockOffsetMs = offset;
     showConfig(body);
     followCharts(body.charts);
     for (const status of body.charts) {
@@ -413,7 +425,10 @@
       // 状态里有比显示着的更新的一版，而节拍没有取到它（暂停时“立即运行”、刚加上的图表、上一次没取到图）：立即取一次
       const behind = renderedAt !== null && (chart.shown === null || renderedAt > chart.shown.renderedAt + 1);
       const ticking = chart.timer !== null && !chart.paused && !chart.el.classList.contains("failed") && chart.shown !== null;
-      if (behind && !ticking && !chart.inflight) refresh(chart);
+      // 节拍取不到（定时器出了问题、时钟偏差刚知道）：落后两个间隔以上也取一次
+      const lost = behind && chart.shown !== null && intervalMs && renderedAt - chart.shown.renderedAt > 2 * intervalMs;
+      if (behind && (!ticking || lost) && !chart.inflight) refresh(chart);
+      if (shifted) align(chart);
       chart.intervalMs = intervalMs;
       chart.paused = status.paused;
       chart.reason = status.reason;
@@ -478,7 +493,11 @@
   // 配色或屏幕宽度变了：换成对应的变体（暗色、窄版式），不等下一个节拍
   for (const query of [darkQuery, narrowQuery]) {
     query.addEventListener("change", () => {
-      for (const chart of charts.values()) refresh(chart);
+      for (const chart of charts.values()) {
+        if (chart.inflight) chart.inflight.controller.abort(); // 正在取的是旧变体
+        chart.inflight = null;
+        refresh(chart);
+      }
     });
   }
 

@@ -135,3 +135,18 @@ def frameless(fig: Any, data: pd.DataFrame | None, context: Any) -> None:
 
 def clashing(fig: Any, data: pd.DataFrame | None, context: Any, **options: Any) -> None:
     """接受任意关键字参数，kwargs 里却有 context。"""
+
+
+def gathering(fig: Any, data: pd.DataFrame | None, context: Any) -> None:
+    """自己收集数据的函数（没有 source）：只在画默认图时收集一个样本，变体画同样的样本。"""
+    samples = context.state.setdefault("samples", [])
+    if context.primary:
+        samples.append(len(samples))
+    fig.add_subplot().plot(samples or [0])
+
+
+def dark_fails(fig: Any, data: pd.DataFrame | None, context: Any) -> None:
+    """只在暗色主题下出错。"""
+    if context.theme == "dark":
+        raise ValueError("no dark version of this chart")
+    fig.add_subplot().plot([1, 2, 3])

@@ -63,6 +63,7 @@ def test_an_unknown_variant_or_chart_is_a_json_404(client: Any) -> None:
     for path, text in (
         ("/charts/cpu.purple.png", "unknown chart or variant 'cpu.purple'"),
         ("/charts/cpu@3x.png", "<chart>[.light|.dark][.narrow][@2x].png"),
+        ("/charts/cpu@1x.png", "unknown chart or variant 'cpu@1x'"),  # 1× 只有一个地址
         ("/charts/nope@2x.png", "unknown chart 'nope'"),
     ):
         answer = client.get(path)
@@ -155,3 +156,61 @@ def test_variants_are_drawn_in_render_processes_too(make_app: Any) -> None:
     assert size_of(client.get("/charts/demo.narrow.png").data) == variants.size(
         jobs.workers(app)["demo"].spec, variants.Variant(narrow=True)
     )
+
+
+def image(version: int, based_on: int = 0, age: float = 0.0) -> store.ChartImage:
+    return store.ChartImage(b"", version, "e", time.time() - age, 1.0, 800, 400, "", based_on)
+
+
+def test_a_variant_is_current_only_with_the_default_s_data_or_just_after_it() -> None:
+    default = image(10, age=0.5)
+    assert jobs.current(image(3, based_on=10), default)
+    assert jobs.current(image(3, based_on=9), default)  # 所有者刚画完默认图，正在接着画变体
+    assert not jobs.current(image(3, based_on=9), image(10, age=jobs.VARIANT_GRACE + 1))  # 一个长间隔之前的数据
+    assert not jobs.current(image(3, based_on=8), default)
+    assert jobs.current(image(3, based_on=0), None)
+
+
+def test_variants_never_keep_the_default_image_from_its_next_tick(app: Any) -> None:
+    """变体在计划运行的期限（下一个节拍之前）之后不再画：留给默认图；下一次从没画到的那个开始。"""
+    client = app.test_client()
+    for path in ("/charts/cpu@2x.png", "/charts/cpu.dark.png"):
+        assert client.get(path).status_code == 200
+    worker = jobs.workers(app)["cpu"]
+    with app.app_context():
+        worker._redraw_variants(None, 1, until=time.monotonic())
+    assert version(app, "cpu@2x") == version(app, "cpu.dark") == 1
+    with app.app_context():
+        for _ in range(2):
+            worker._redraw_variants(None, 1, until=None)
+    assert version(app, "cpu@2x") == version(app, "cpu.dark") == 3
+
+
+def test_a_function_that_gathers_its_own_data_gathers_once_per_tick(make_app: Any) -> None:
+    charts = {"own": {"title": "own", "draw": "tests.draw_functions:gathering"}}
+    job = {"id": "redraw-own", "func": "livechart.jobs:redraw", "kwargs": {"chart": "own"}, "trigger": "interval", "seconds": 60}
+    app = make_app(CHARTS=charts, JOBS=[job])
+    client = app.test_client()
+    assert client.get("/charts/own@2x.png").status_code == 200
+    worker = jobs.workers(app)["own"]
+    with app.app_context():
+        worker.redraw()
+        worker.redraw()
+    assert worker.renderer.state["samples"] == [0, 1, 2]  # 预热与两次重绘；2× 的变体没有多收集
+    assert version(app, "own@2x") == 3
+
+
+def test_a_variant_that_cannot_be_drawn_falls_back_to_an_image(make_app: Any) -> None:
+    """绘图函数只在暗色下出错：暗色的请求拿到默认图（而不是 503），日志说一次。"""
+    charts = {"picky": {"title": "picky", "draw": "tests.draw_functions:dark_fails"}}
+    job = {
+        "id": "redraw-picky",
+        "func": "livechart.jobs:redraw",
+        "kwargs": {"chart": "picky"},
+        "trigger": "interval",
+        "seconds": 60,
+    }
+    app = make_app(CHARTS=charts, JOBS=[job])
+    client = app.test_client()
+    default, dark = client.get("/charts/picky.png"), client.get("/charts/picky.dark.png")
+    assert dark.status_code == 200 and dark.headers["ETag"] == default.headers["ETag"]
