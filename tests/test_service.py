@@ -98,7 +98,10 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     config = modules / f"{SERVICE_MODULE}.py"
     config.write_text(SERVICE_CONFIG)
     redis_server = _redis(folder)
-    env = _env(redis_server, folder, f"{SERVICE_MODULE}:Config", WEB_CONCURRENCY="3", PYTHONPATH=f"{ROOT}:{modules}")
+    # 这里数所有权换了几次、交接用了几秒：在 2 核的机器上，3 个工作进程各自启动绘制进程（导入 Matplotlib 与 pandas）
+    # 的那几秒 CPU 不够，所有者会多换一两次（行一行也不丢）。绘制进程下的协调由 test_production 的集群测试检查
+    env = _env(redis_server, folder, f"{SERVICE_MODULE}:Config", WEB_CONCURRENCY="3", PYTHONPATH=f"{ROOT}:{modules}",
+               LIVECHART_RENDER_PROCESSES="0")  # fmt: skip
     server = start_gunicorn(folder, "svc", env)
     try:
         yield Service(server, config)
