@@ -432,7 +432,8 @@ def test_the_page_asks_for_each_version_at_its_tick(page: Any, shared_server: Se
         page.wait_for_timeout(50)
     assert len(shown) >= 3, shown
     on_tick = [
-        abs((t - tick_ms + interval_ms / 2) % interval_ms - interval_ms / 2) <= 1 and 0 <= rendered_at - t < interval_ms
+        # 忙的机器上一版可能比它的节拍晚将近一个间隔才画好：只要求在节拍之后、两个间隔之内
+        abs((t - tick_ms + interval_ms / 2) % interval_ms - interval_ms / 2) <= 1 and 0 <= rendered_at - t < 2 * interval_ms
         for rendered_at, t in list(shown.items())[1:]  # 第一版是打开页面时取的（还不知道节拍）
     ]
     assert all(on_tick), (tick_ms, shown)
