@@ -115,8 +115,16 @@ def built_in(renderer: Any) -> Any:
 
 
 def shutdown_scheduler() -> None:
-    """模块级调度器会被多个 app 共用（docs/pitfalls.md 第 2 条）：每个测试后关掉并清空任务。"""
+    """模块级调度器会被多个 app 共用（docs/pitfalls.md 第 2 条）：每个测试后关掉并清空任务。
+
+    先暂停、等正在运行的任务结束，再 shutdown(wait=True)：APScheduler 3 的 shutdown 拿着任务存储的锁等任务线程，
+    而一个正在运行的重绘要 get_job（取实时间隔）也要这把锁，两边互相等，测试进程就永远停在这里（docs/pitfalls.md 第 43 条）。"""
     if scheduler.running:
+        scheduler.pause()
+        executor = scheduler.scheduler._lookup_executor("default")
+        deadline = time.monotonic() + 30
+        while any(executor._instances.values()) and time.monotonic() < deadline:
+            time.sleep(0.02)
         scheduler.shutdown(wait=True)
     scheduler.remove_all_jobs()
 
