@@ -148,11 +148,16 @@ class RenderPool:
                                    initargs=(self.specs, self.level, self.cjk_fonts))  # fmt: skip
 
     def start(self, timeout: float) -> None:
-        """启动全部工作进程（并行），最多等 timeout 秒。"""
+        """启动全部工作进程（并行），最多等 timeout 秒。启动途中死掉的进程换一个新的。"""
         futures = [executor.submit(_ready) for executor in self.executors]
-        for future in futures:
-            future.result(timeout)
+        for index, future in enumerate(futures):
+            try:
+                future.result(timeout)
+            except BrokenProcessPool:
+                with self.slots[index]:
+                    self._replace(index, "绘制进程 %d 在启动途中退出了，换一个新进程")
         self.ready.set()
+        log.info("%d 个绘制进程已启动，之后在它们里面绘制", len(self.executors))
 
     def start_in_background(self, timeout: float) -> threading.Thread:
         """在后台线程里启动工作进程，不等它们：启动要导入 Matplotlib 与 pandas，在忙的机器上要好几秒，

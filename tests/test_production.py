@@ -322,8 +322,9 @@ def test_run_prod_draws_in_a_render_process_by_default(tmp_path: Path, redis_ser
         (worker,) = psutil.Process(server.process.pid).children()
         forkservers = [child for child in worker.children() if "forkserver" in " ".join(child.cmdline())]
         assert len(forkservers) == 1
-        # 绘制进程在后台启动（启动好之前在工作进程里画）：等它出现
-        (render,) = wait_for(lambda: forkservers[0].children(), 60, "the render process never started")
+        # 绘制进程在后台启动（启动好之前在工作进程里画）：等它启动好、开始在里面绘制
+        wait_for(lambda: "个绘制进程已启动" in server.log.read_text(), 60, "the render process never became ready")
+        (render,) = forkservers[0].children()
         # 这个进程确实在绘制：杀掉它，下一次重绘报告 RenderProcessDied，之后换上的新进程照常绘制
         render.kill()
 
