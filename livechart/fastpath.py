@@ -26,12 +26,12 @@ from livechart import coordination
 from livechart import jobs
 from livechart import metrics
 from livechart import store
+from livechart import variant_redraw
 from livechart import variants
+from livechart.views import PREBUILD
 from livechart.views import unmodified_since
 
 EXTENSION = "livechart.fastpath"
-# 在内部子请求的 environ 里置位：视图照常生成响应，但不计入请求指标（由快速路径自己计数）
-PREBUILD = "livechart.prebuild"
 
 StartResponse = Callable[..., Any]
 
@@ -64,7 +64,7 @@ class ImageFastPath:
     def refresh(self) -> None:
         """按现在的图表重建路径表（启动时、重新载入配置之后）；现成的响应都作废（/plot.png 可能换了图表）。
         路径 → (图表, 变体)：每个图表的每个变体（livechart/variants.py）都有自己的路径。"""
-        workers = self.app.extensions["livechart"]
+        workers = jobs.workers(self.app)
         paths = {
             f"/charts/{variants.image_id(name, variant)}.png": (name, variants.normalized(variant, worker.spec.theme))
             for name, worker in workers.items()
@@ -91,12 +91,12 @@ class ImageFastPath:
         ):
             return None
         chart, variant = target
-        jobs.demand(self.app).note(chart, variant)
+        variant_redraw.demand(self.app).note(chart, variant)
         image = store.last_known(variants.image_id(chart, variant), self.app)
         entry = self.prebuilt.get(path)
         if image is None or entry is None or entry.etag != image.etag:
             return None
-        if not variant.default and not jobs.current(image, store.last_known(chart, self.app)):
+        if not variant.default and not variant_redraw.current(image, store.last_known(chart, self.app)):
             return None  # 变体跟不上默认图（没人要时不再重绘）：交给 Flask 重画一次
         if "HTTP_IF_MATCH" in environ:  # 412 / 200 的判断交给 Flask
             return None

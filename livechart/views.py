@@ -26,9 +26,11 @@ from livechart import jobs
 from livechart import metrics
 from livechart import reload
 from livechart import store
+from livechart import variant_redraw
 from livechart import variants
 from livechart.errors import json_error
 from livechart.extensions import scheduler
+from livechart.redrawer import Redrawer
 from livechart.spec import job_id_for
 from livechart.spec import job_interval
 from livechart.variants import DEFAULT
@@ -38,6 +40,8 @@ bp = Blueprint("livechart", __name__)
 
 # 超过这么多个间隔没有新图（且未暂停）即为陈旧
 STALE_INTERVALS = 3
+# 快速路径（livechart/fastpath.py）的内部子请求在 environ 里置位：视图照常生成响应，但不计入请求指标（快速路径自己计数）
+PREBUILD = "livechart.prebuild"
 # 页面间隔选择器的选项（秒）；当前间隔不在其中时页面会补上
 PAGE_INTERVALS = (1, 2, 5, 10, 30, 60, 300)
 SCHEDULER_STATES = {STATE_RUNNING: "running", STATE_PAUSED: "paused", STATE_STOPPED: "stopped"}
@@ -53,7 +57,7 @@ def synced() -> None:
     coordination.sync_quietly(current_app._get_current_object())  # type: ignore[attr-defined]
 
 
-def known(name: str) -> jobs.ChartWorker:
+def known(name: str) -> Redrawer:
     """图表的重绘器；未知图表（或重新载入配置刚删掉的）→ 404。"""
     current = jobs.workers()
     worker = current.get(name)
@@ -138,7 +142,7 @@ def job_state(name: str) -> dict[str, Any]:
     return _state(interval, next_run.isoformat() if next_run else None, None)
 
 
-def chart_status(name: str, worker: jobs.ChartWorker | None = None) -> dict[str, Any]:
+def chart_status(name: str, worker: Redrawer | None = None) -> dict[str, Any]:
     """一个图表的状态 JSON（worker：调用方已经取到的重绘器，与它列出的图表是同一份配置）。"""
     worker = worker or known(name)
     spec = worker.spec
@@ -198,7 +202,7 @@ def _png(chart: str, variant: Variant = DEFAULT) -> Response:
     """从缓存返回 PNG；支持 ETag / If-None-Match → 304（If-Modified-Since 只在能证明没变时 304）。"""
     known(chart)
     name = variants.image_id(chart, variant)
-    jobs.demand().note(chart, variant)
+    variant_redraw.demand().note(chart, variant)
     stale = False
     # 订阅连着时本进程的副本与 Redis 一致：直接用它（多进程模式；见 coordination 模块说明）
     live = coordination.get().live.is_set()
@@ -209,7 +213,7 @@ def _png(chart: str, variant: Variant = DEFAULT) -> Response:
         # 缓存（Redis）不可用：提供本进程内存中的最后一张图，并在响应头里标明它可能已过时
         image, stale = store.last_known(name), True
     # 快速路径生成现成响应的内部子请求不计数（它自己计数真正的请求）
-    counted = "livechart.prebuild" not in request.environ
+    counted = PREBUILD not in request.environ
     requests = metrics.get().image_requests
     if image is None:
         known(chart)  # 重新载入配置刚删掉了这个图表（请求进行到一半时）：404，而不是“还没有图”

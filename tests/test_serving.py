@@ -154,7 +154,8 @@ def test_redraws_of_one_chart_never_overlap(app: Any) -> None:
         thread.join(30)
     assert gated.max_active == 1
     with app.app_context():
-        assert store.load_image("demo").version == 1 + 10
+        # 每次进入数据源的重绘都写了一版（等锁超过耐心的计划运行让出节拍，机器忙时可能有，那不是重叠）
+        assert store.load_image("demo").version == 1 + gated.calls
 
 
 def test_run_endpoint_and_scheduled_run_are_serialized(app: Any, client: Any) -> None:

@@ -14,6 +14,7 @@ from PIL import Image
 from livechart import jobs
 from livechart import keys
 from livechart import store
+from livechart import variant_redraw
 from livechart import variants
 from tests.conftest import own
 from tests.conftest import shutdown_scheduler
@@ -95,7 +96,7 @@ def test_a_variant_is_drawn_once_on_its_first_request_then_kept_fresh_while_want
     assert version(app, "cpu.dark") == 0  # 没人要的变体不画
 
     # 五分钟没人要：不再在后台重绘
-    demand = jobs.demand(app)
+    demand = variant_redraw.demand(app)
     for entry in demand.asked:
         demand.asked[entry] -= 301
     with app.app_context():
@@ -107,7 +108,7 @@ def test_a_variant_is_drawn_once_on_its_first_request_then_kept_fresh_while_want
 def test_a_variant_that_fell_behind_is_redrawn_on_request(app: Any) -> None:
     client = app.test_client()
     first = client.get("/charts/cpu.dark.png")
-    demand = jobs.demand(app)
+    demand = variant_redraw.demand(app)
     for entry in demand.asked:
         demand.asked[entry] -= 301
     worker = jobs.workers(app)["cpu"]
@@ -164,11 +165,13 @@ def image(version: int, based_on: int = 0, age: float = 0.0) -> store.ChartImage
 
 def test_a_variant_is_current_only_with_the_default_s_data_or_just_after_it() -> None:
     default = image(10, age=0.5)
-    assert jobs.current(image(3, based_on=10), default)
-    assert jobs.current(image(3, based_on=9), default)  # 所有者刚画完默认图，正在接着画变体
-    assert not jobs.current(image(3, based_on=9), image(10, age=jobs.VARIANT_GRACE + 1))  # 一个长间隔之前的数据
-    assert not jobs.current(image(3, based_on=8), default)
-    assert jobs.current(image(3, based_on=0), None)
+    assert variant_redraw.current(image(3, based_on=10), default)
+    assert variant_redraw.current(image(3, based_on=9), default)  # 所有者刚画完默认图，正在接着画变体
+    assert not variant_redraw.current(
+        image(3, based_on=9), image(10, age=variant_redraw.VARIANT_GRACE + 1)
+    )  # 一个长间隔之前的数据
+    assert not variant_redraw.current(image(3, based_on=8), default)
+    assert variant_redraw.current(image(3, based_on=0), None)
 
 
 def test_variants_never_keep_the_default_image_from_its_next_tick(app: Any) -> None:
@@ -178,11 +181,11 @@ def test_variants_never_keep_the_default_image_from_its_next_tick(app: Any) -> N
         assert client.get(path).status_code == 200
     worker = jobs.workers(app)["cpu"]
     with app.app_context():
-        worker._redraw_variants(None, 1, until=time.monotonic())
+        variant_redraw.redraw_variants(worker, None, 1, until=time.monotonic())
     assert version(app, "cpu@2x") == version(app, "cpu.dark") == 1
     with app.app_context():
         for _ in range(2):
-            worker._redraw_variants(None, 1, until=None)
+            variant_redraw.redraw_variants(worker, None, 1, until=None)
     assert version(app, "cpu@2x") == version(app, "cpu.dark") == 3
 
 
