@@ -7,12 +7,15 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any
 
 from livechart.export import DEFAULT_LIMIT
 from livechart.export import FORMATS
 from livechart.export import MAX_LIMIT
+from livechart.openapi_schemas import SCHEMAS
+from livechart.openapi_schemas import ref
 from livechart.spec import INTERVAL_ARGS
 from livechart.spec import JOB_FUNC
 from livechart.spec import UNIT_SECONDS
@@ -20,10 +23,6 @@ from livechart.spec import IntervalLimits
 from livechart.spec import job_id_for
 
 JSON = "application/json"
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
 
 
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -44,19 +43,12 @@ def _errors(*codes: int) -> dict[str, Any]:
         503: "not available now: the shared cache (Redis) is unavailable, the chart has no image yet, or (POST …/run) "
         "the process that owns the chart did not answer in time",
     }
-    return {str(code): _json(_ref("Error"), text[code]) for code in codes}
+    return {str(code): _json(ref("Error"), text[code]) for code in codes}
 
 
 GUARDED = (401, 403)
-# /api/charts/<name> 的每个字段（views.chart_status 产生的）
-STATUS_FIELDS = ("name", "title", "image_url", "job_id", "interval", "paused", "next_run", "redrawing", "reason", "version",
-                 "rendered_at", "render_ms", "width", "height", "title_in_image", "bytes", "stale", "rendered_by",
-                 "last_error", "data_warnings")  # fmt: skip
 # 修改类请求都可能得到的错误；503：多进程模式下 Redis 不可用（修改先写进 Redis）
 MUTATING = (400, *GUARDED, 413, 415, 503)
-REASON_CODES = ("no_job", "job_paused", "scheduler_paused", "scheduler_stopped")
-# data_warnings 的 code（livechart/quality.py）
-DATA_WARNING_CODES = ("future_rows", "values_out_of_range")
 
 
 def _operation(summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -218,7 +210,7 @@ def document(charts: list[str], *, limits: IntervalLimits, scheduler_api: bool =
         },
     ]
     add_body, patch_body = _job_bodies(charts, limits)
-    health = {"oneOf": [_ref("Health"), _ref("Error")]}
+    health = {"oneOf": [ref("Health"), ref("Error")]}
     paths: dict[str, Any] = {
         "/": {
             "get": _operation(
@@ -235,12 +227,12 @@ def document(charts: list[str], *, limits: IntervalLimits, scheduler_api: bool =
             )
         },
         "/api/charts": {
-            "get": _operation("status of every chart", {"200": _json(_ref("ChartsStatus"), "status"), **_errors(503)})
+            "get": _operation("status of every chart", {"200": _json(ref("ChartsStatus"), "status"), **_errors(503)})
         },
         "/api/charts/{name}": {
             "get": _operation(
                 "status of one chart",
-                {"200": _json(_ref("ChartStatus"), "status"), **_errors(404, 503)},
+                {"200": _json(ref("ChartStatus"), "status"), **_errors(404, 503)},
                 parameters=[chart],
             )
         },
@@ -257,7 +249,7 @@ def document(charts: list[str], *, limits: IntervalLimits, scheduler_api: bool =
                             "X-Livechart-Total": {"schema": {"type": "string"}},
                         },
                         "content": {
-                            JSON: {"schema": _ref("ChartData")},
+                            JSON: {"schema": ref("ChartData")},
                             "text/csv": {"schema": {"type": "string"}},
                         },
                     },
@@ -271,13 +263,13 @@ def document(charts: list[str], *, limits: IntervalLimits, scheduler_api: bool =
             "get": _operation(
                 "healthy while the scheduler runs and every chart has a job and is neither stale nor failing "
                 "(a job paused by the user is healthy)",
-                {"200": _json(_ref("Health"), "healthy"), "503": _json(health, "unhealthy: reasons says why")},
+                {"200": _json(ref("Health"), "healthy"), "503": _json(health, "unhealthy: reasons says why")},
             )
         },
         "/readyz": {
             "get": _operation(
                 "ready once every chart has an image",
-                {"200": _json(_ref("Health"), "ready"), "503": _json(health, "not ready: names the charts")},
+                {"200": _json(ref("Health"), "ready"), "503": _json(health, "not ready: names the charts")},
             )
         },
         "/metrics": {
@@ -295,7 +287,7 @@ def document(charts: list[str], *, limits: IntervalLimits, scheduler_api: bool =
                 for operation in operations.values():
                     if GUARDED[0] in map(int, operation["responses"]):
                         operation["security"] = [{"basic": []}]
-    components: dict[str, Any] = {"schemas": _schemas()}
+    components: dict[str, Any] = {"schemas": copy.deepcopy(SCHEMAS)}
     if scheduler_api and auth:
         components["securitySchemes"] = {"basic": {"type": "http", "scheme": "basic"}}
     return {
@@ -309,20 +301,20 @@ def document(charts: list[str], *, limits: IntervalLimits, scheduler_api: bool =
 def _scheduler_paths(job: dict[str, Any], add_body: dict[str, Any], patch_body: dict[str, Any]) -> dict[str, Any]:
     """/scheduler 的接口（Flask-APScheduler 的路由；修改由 livechart.control 执行）。"""
     paths: dict[str, Any] = {
-        "/scheduler": {"get": _operation("scheduler info", {"200": _json(_ref("SchedulerInfo"), "info"), **_errors(*GUARDED)})},
+        "/scheduler": {"get": _operation("scheduler info", {"200": _json(ref("SchedulerInfo"), "info"), **_errors(*GUARDED)})},
         "/scheduler/jobs": {
-            "get": _operation("list jobs", {"200": _json({"type": "array", "items": _ref("Job")}, "jobs"), **_errors(*GUARDED)}),
+            "get": _operation("list jobs", {"200": _json({"type": "array", "items": ref("Job")}, "jobs"), **_errors(*GUARDED)}),
             "post": _operation(
                 "add the redraw job of a chart that has none (only livechart.jobs:redraw, interval trigger)",
-                {"200": _json(_ref("Job"), "the new job"), **_errors(409, *MUTATING)},
+                {"200": _json(ref("Job"), "the new job"), **_errors(409, *MUTATING)},
                 requestBody=_json_body(add_body, "the job; id and kwargs.chart name the same chart"),
             ),
         },
         "/scheduler/jobs/{job_id}": {
-            "get": _operation("one job", {"200": _json(_ref("Job"), "the job"), **_errors(404, *GUARDED)}, parameters=[job]),
+            "get": _operation("one job", {"200": _json(ref("Job"), "the job"), **_errors(404, *GUARDED)}, parameters=[job]),
             "patch": _operation(
                 'change a job, e.g. {"seconds": 2}; what GET returns, changed and sent back, works too',
-                {"200": _json(_ref("Job"), "the changed job"), **_errors(404, *MUTATING)},
+                {"200": _json(ref("Job"), "the changed job"), **_errors(404, *MUTATING)},
                 parameters=[job],
                 requestBody=_json_body(patch_body, "the changes"),
             ),
@@ -338,7 +330,7 @@ def _scheduler_paths(job: dict[str, Any], add_body: dict[str, Any], patch_body: 
         paths[f"/scheduler/jobs/{{job_id}}/{action}"] = {
             "post": _operation(
                 summary,
-                {"200": _json(_ref("Job"), "the job"), **_errors(404, *MUTATING)},
+                {"200": _json(ref("Job"), "the job"), **_errors(404, *MUTATING)},
                 parameters=[job],
                 requestBody=ANY_OBJECT,
             )
@@ -349,7 +341,7 @@ def _scheduler_paths(job: dict[str, Any], add_body: dict[str, Any], patch_body: 
             "409 while another redraw of the chart is in progress, 503 when the cache cannot store it",
             {
                 "200": _json(
-                    {"allOf": [_ref("Job"), {"type": "object", "required": ["run"], "properties": {"run": _ref("Run")}}]},
+                    {"allOf": [ref("Job"), {"type": "object", "required": ["run"], "properties": {"run": ref("Run")}}]},
                     "redrawn",
                 ),
                 **_errors(404, 409, 424, *MUTATING),
@@ -374,207 +366,3 @@ def _scheduler_paths(job: dict[str, Any], add_body: dict[str, Any], patch_body: 
         )
     }
     return paths
-
-
-def _schemas() -> dict[str, Any]:
-    """响应的模式。"""
-    nullable_string = {"type": "string", "nullable": True}
-    schemas = {
-        "Error": {
-            "type": "object",
-            "required": ["error", "message"],
-            "properties": {"error": {"type": "string"}, "message": {"type": "string"}},
-            "additionalProperties": False,
-        },
-        "ChartStatus": {
-            "type": "object",
-            "required": list(STATUS_FIELDS),
-            "properties": {
-                "name": {"type": "string"},
-                "title": {"type": "string"},
-                "image_url": {"type": "string"},
-                "job_id": {"type": "string"},
-                "interval": {"type": "number", "nullable": True},
-                "paused": {"type": "boolean", "description": "not redrawing on schedule; reason says why"},
-                "next_run": nullable_string,
-                "redrawing": {"type": "boolean"},
-                "reason": {
-                    "type": "object",
-                    "nullable": True,
-                    "description": "why the chart is not redrawing (null while it is)",
-                    "required": ["code", "message"],
-                    "properties": {"code": {"type": "string", "enum": list(REASON_CODES)}, "message": {"type": "string"}},
-                    "additionalProperties": False,
-                },
-                "version": {"type": "integer", "minimum": 0},
-                "rendered_at": nullable_string,
-                "render_ms": {"type": "number", "nullable": True},
-                "width": {"type": "integer"},
-                "height": {"type": "integer"},
-                "title_in_image": {"type": "boolean", "description": "the image carries the title (built-in kinds)"},
-                "bytes": {"type": "integer", "minimum": 0},
-                "stale": {"type": "boolean"},
-                "rendered_by": nullable_string,
-                "last_error": {
-                    "type": "object",
-                    "nullable": True,
-                    "required": ["message", "at", "consecutive_failures"],
-                    "properties": {
-                        "message": {"type": "string"},
-                        "at": {"type": "string"},
-                        "consecutive_failures": {"type": "integer", "minimum": 0},
-                    },
-                },
-                "data_warnings": {
-                    "type": "array",
-                    "description": "problems in the data this process found while redrawing (empty when there are none): "
-                    "rows dated too far ahead of the server clock that were dropped (counted once per time stamp since "
-                    "start-up), values in the window that are infinite or too large to draw",
-                    "items": {
-                        "type": "object",
-                        "required": ["code", "message", "count", "at", "row_time"],
-                        "properties": {
-                            "code": {"type": "string", "enum": list(DATA_WARNING_CODES)},
-                            "message": {"type": "string"},
-                            "count": {"type": "integer", "minimum": 1},
-                            "at": {"type": "string", "description": "when it was last seen (UTC)"},
-                            "row_time": {"type": "string", "description": "time of the latest offending row (server local time)"},
-                        },
-                        "additionalProperties": False,
-                    },
-                },
-            },
-        },
-        "ChartsStatus": {
-            "type": "object",
-            "required": ["charts", "scheduler", "cache", "config", "config_error", "config_restart_needed", "now"],
-            "properties": {
-                "charts": {"type": "array", "items": _ref("ChartStatus")},
-                "config": {
-                    "type": "object",
-                    "nullable": True,
-                    "description": "the configuration module this process watches and reloads on save (docs/reload.md)",
-                    "required": ["file", "watching", "reloaded_at"],
-                    "properties": {
-                        "file": {"type": "string", "nullable": True},
-                        "watching": {"type": "boolean"},
-                        "reloaded_at": {"type": "string", "nullable": True, "description": "last reload applied (UTC)"},
-                    },
-                    "additionalProperties": False,
-                },
-                "config_error": {
-                    "type": "object",
-                    "nullable": True,
-                    "description": "the last save did not load: the running configuration stays until a valid save",
-                    "required": ["message", "at", "file"],
-                    "properties": {
-                        "message": {"type": "string", "description": "as start-up would print it, secrets removed"},
-                        "at": {"type": "string"},
-                        "file": {"type": "string", "nullable": True},
-                    },
-                    "additionalProperties": False,
-                },
-                "config_restart_needed": {
-                    "type": "object",
-                    "nullable": True,
-                    "description": "settings changed in the file that take effect only after a restart",
-                    "required": ["settings", "message", "at"],
-                    "properties": {
-                        "settings": {"type": "array", "items": {"type": "string"}},
-                        "message": {"type": "string"},
-                        "at": {"type": "string", "nullable": True},
-                    },
-                    "additionalProperties": False,
-                },
-                "cache": {
-                    "type": "object",
-                    "description": "what this process last saw of the cache: ok, unavailable, or full (Redis refuses writes)",
-                    "required": ["state"],
-                    "properties": {"state": {"type": "string", "enum": ["ok", "unavailable", "full"]}},
-                },
-                "scheduler": {
-                    "type": "object",
-                    "required": ["running", "state"],
-                    "properties": {
-                        "running": {"type": "boolean"},
-                        "state": {"type": "string", "enum": ["running", "paused", "stopped"]},
-                    },
-                },
-                "now": {"type": "string"},
-            },
-        },
-        "Run": {
-            "type": "object",
-            "required": ["rendered", "version", "render_ms"],
-            "properties": {"rendered": {"type": "boolean"}, "version": {"type": "integer"}, "render_ms": {"type": "number"}},
-        },
-        "ChartData": {
-            "type": "object",
-            "required": ["chart", "title", "version", "timezone", "columns", "series", "rows", "total"],
-            "properties": {
-                "chart": {"type": "string"},
-                "title": {"type": "string"},
-                "version": {"type": "integer", "minimum": 0},
-                "timezone": {"type": "string"},
-                "columns": {"type": "array", "items": {"type": "string"}},
-                "series": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "required": ["column", "label", "axis"],
-                        "properties": {
-                            "column": {"type": "string"},
-                            "label": {"type": "string"},
-                            "axis": {"type": "string", "enum": ["left", "right"]},
-                        },
-                    },
-                },
-                "rows": {
-                    "type": "array",
-                    "items": {"type": "array", "items": {"oneOf": [{"type": "string"}, {"type": "number", "nullable": True}]}},
-                },
-                "total": {"type": "integer", "minimum": 0},
-            },
-        },
-        "Health": {
-            "type": "object",
-            "required": ["status"],
-            "properties": {
-                "status": {"type": "string", "enum": ["ok", "unhealthy", "ready", "not_ready"]},
-                "scheduler_running": {"type": "boolean"},
-                "stale": {"type": "array", "items": {"type": "string"}},
-                "failing": {"type": "array", "items": {"type": "string"}},
-                "no_job": {"type": "array", "items": {"type": "string"}},
-                "paused": {"type": "array", "items": {"type": "string"}},
-                "reasons": {"type": "array", "items": {"type": "string"}},
-                "missing": {"type": "array", "items": {"type": "string"}},
-            },
-        },
-        "SchedulerInfo": {
-            "type": "object",
-            "required": ["current_host", "allowed_hosts", "running"],
-            "properties": {
-                "current_host": {"type": "string"},
-                "allowed_hosts": {"type": "array", "items": {"type": "string"}},
-                "running": {"type": "boolean"},
-            },
-        },
-        "Job": {
-            "type": "object",
-            "required": ["id", "name", "func", "args", "kwargs", "trigger"],
-            "properties": {
-                "id": {"type": "string"},
-                "name": {"type": "string"},
-                "func": {"type": "string"},
-                "args": {"type": "array"},
-                "kwargs": {"type": "object"},
-                "trigger": {"type": "string"},
-                "start_date": {"type": "string"},
-                "misfire_grace_time": {"type": "integer", "nullable": True},
-                "max_instances": {"type": "integer"},
-                "next_run_time": nullable_string,
-                **{unit: {"type": "integer"} for unit in INTERVAL_ARGS},
-            },
-        },
-    }
-    return schemas
