@@ -8,17 +8,15 @@
 from __future__ import annotations
 
 import copy
-import math
 from typing import Any
 
 from livechart.export import DEFAULT_LIMIT
 from livechart.export import FORMATS
 from livechart.export import MAX_LIMIT
+from livechart.openapi_jobs import add_job_body
+from livechart.openapi_jobs import patch_job_body
 from livechart.openapi_schemas import SCHEMAS
 from livechart.openapi_schemas import ref
-from livechart.spec import INTERVAL_ARGS
-from livechart.spec import JOB_FUNC
-from livechart.spec import UNIT_SECONDS
 from livechart.spec import IntervalLimits
 from livechart.spec import job_id_for
 
@@ -64,90 +62,6 @@ def _json_body(schema: dict[str, Any], description: str) -> dict[str, Any]:
 ANY_OBJECT = _json_body(
     {"type": "object"}, "any JSON object (ignored); an empty body with Content-Type: application/json also works"
 )
-
-
-def _interval(limits: IntervalLimits) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """间隔单位的属性，以及“至少一个单位本身就不小于 LIVECHART_MIN_INTERVAL”的 anyOf。
-
-    最小间隔不超过 60 秒（默认 1 秒）时这与服务器的规则（合计不小于最小间隔）完全一致；更大时文档更严：
-    几个单位合起来才够的间隔（如最小 90 秒时的 1 分 30 秒）服务器接受，文档不算合法。
-    """
-    # 合计不超过 LIVECHART_MAX_INTERVAL 这一条 JSON Schema 写不出来：每个单位单独不超过它（说明里写明合计的规则）
-    most = limits.unit_max()
-    units = {
-        unit: {
-            "type": "integer",
-            "minimum": 0,
-            "maximum": most[unit],
-            "description": f"the units together: {limits.low:g}–{limits.high:g} s",
-        }
-        for unit in INTERVAL_ARGS
-    }
-    enough = [
-        {"required": [unit], "properties": {unit: {"minimum": max(1, math.ceil(limits.low / UNIT_SECONDS[unit]))}}}
-        for unit in INTERVAL_ARGS
-    ]
-    return units, enough
-
-
-def _job_bodies(charts: list[str], limits: IntervalLimits) -> tuple[dict[str, Any], dict[str, Any]]:
-    """POST /scheduler/jobs 与 PATCH /scheduler/jobs/{job_id} 的请求体：与 spec.check_job / check_patch 一致。"""
-    units, enough = _interval(limits)
-    options = {
-        "name": {"type": "string", "minLength": 1},
-        "misfire_grace_time": {"type": "integer", "minimum": 1, "nullable": True},
-        "coalesce": {"type": "boolean"},
-    }
-    # 每个图表一种：id 与 kwargs.chart 必须是同一个图表
-    add = {
-        "oneOf": [
-            {
-                "type": "object",
-                "required": ["id", "func", "kwargs", "trigger"],
-                "properties": {
-                    "id": {"type": "string", "enum": [job_id_for(chart)]},
-                    "func": {"type": "string", "enum": [JOB_FUNC]},
-                    "kwargs": {
-                        "type": "object",
-                        "required": ["chart"],
-                        "properties": {"chart": {"type": "string", "enum": [chart]}},
-                        "additionalProperties": False,
-                    },
-                    "trigger": {"type": "string", "enum": ["interval"]},
-                    **options,
-                    **units,
-                },
-                "additionalProperties": False,
-                "anyOf": enough,
-            }
-            for chart in charts
-        ]
-    }
-    # GET 返回的只读字段：与当前值相同时忽略（next_run_time 总是忽略），不同则 400
-    read_only = {
-        "id": {"type": "string"},
-        "func": {"type": "string"},
-        "args": {"type": "array", "items": {}},
-        "kwargs": {"type": "object"},
-        "max_instances": {"type": "integer"},
-        "next_run_time": {"type": "string", "nullable": True},
-        "start_date": {"type": "string"},
-    }
-    no_unit = {"not": {"anyOf": [{"required": [unit]} for unit in INTERVAL_ARGS]}}
-    patch = {
-        "type": "object",
-        "description": "the units given make the new interval (units left out count as 0); read-only fields as GET "
-        "returns them are ignored when they equal the current value",
-        "properties": {
-            "trigger": {"type": "string", "enum": ["interval"]},
-            **options,
-            **units,
-            **{key: {**schema, "readOnly": True} for key, schema in read_only.items()},
-        },
-        "additionalProperties": False,
-        "anyOf": [no_unit, *enough],
-    }
-    return add, patch
 
 
 def document(charts: list[str], *, limits: IntervalLimits, scheduler_api: bool = True, auth: bool = False) -> dict[str, Any]:
@@ -209,7 +123,7 @@ def document(charts: list[str], *, limits: IntervalLimits, scheduler_api: bool =
             "description": "at most this many rows: the last ones after `since`",
         },
     ]
-    add_body, patch_body = _job_bodies(charts, limits)
+    add_body, patch_body = add_job_body(charts, limits), patch_job_body(limits)
     health = {"oneOf": [ref("Health"), ref("Error")]}
     paths: dict[str, Any] = {
         "/": {
