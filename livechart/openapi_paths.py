@@ -1,6 +1,6 @@
 """OpenAPI 文档里的每个操作，以数据写出：一张表，每行一个（路径, 方法）；文本是英文（参考文档）。
 
-新增或修改路由时改这张表（tests/test_ops.py 检查每个路由和方法都在文档里）。表里只写不随设置变化的部分；
+新增或修改路由时改这张表（tests/test_openapi.py 检查文档与 app 的路由和方法一一对应）。表里只写不随设置变化的部分；
 随设置变化的部分按名字引用，由 livechart.openapi.document 填入：
 - params 里的 "chart" / "job"：路径参数，枚举当前的图表名与任务 id；其余名字见 PARAMETERS；
 - body 里的 "add_job" / "patch_job"：任务请求体（livechart/openapi_jobs.py）；"any"：内容不用的 JSON 对象；
