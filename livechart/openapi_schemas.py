@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from livechart.spec import INTERVAL_ARGS
+from livechart.views import REASON_CODES
 
 
 def ref(name: str) -> dict[str, str]:
@@ -21,7 +22,6 @@ def ref(name: str) -> dict[str, str]:
 STATUS_FIELDS = ("name", "title", "image_url", "job_id", "interval", "paused", "next_run", "redrawing", "reason", "version",
                  "rendered_at", "render_ms", "width", "height", "title_in_image", "bytes", "stale", "rendered_by",
                  "last_error", "data_warnings")  # fmt: skip
-REASON_CODES = ("no_job", "job_paused", "scheduler_paused", "scheduler_stopped")
 # data_warnings 的 code（livechart/quality.py）
 DATA_WARNING_CODES = ("future_rows", "values_out_of_range")
 

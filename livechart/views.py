@@ -38,12 +38,14 @@ from livechart.variants import Variant
 
 bp = Blueprint("livechart", __name__)
 
-# 超过这么多个间隔没有新图（且未暂停）即为陈旧
+# 超过这么多个间隔没有新图（且未暂停）即为过期
 STALE_INTERVALS = 3
 # 快速路径（livechart/fastpath.py）的内部子请求在 environ 里置位：视图照常生成响应，但不计入请求指标（快速路径自己计数）
 PREBUILD = "livechart.prebuild"
 # 页面间隔选择器的选项（秒）；当前间隔不在其中时页面会补上
 PAGE_INTERVALS = (1, 2, 5, 10, 30, 60, 300)
+# 状态里 reason 的 code：任务为什么没有按计划重绘（OpenAPI 文档列出同一组值）
+REASON_CODES = ("no_job", "job_paused", "scheduler_paused", "scheduler_stopped")
 SCHEDULER_STATES = {STATE_RUNNING: "running", STATE_PAUSED: "paused", STATE_STOPPED: "stopped"}
 
 
@@ -62,26 +64,28 @@ def known(name: str) -> Redrawer:
     current = jobs.workers()
     worker = current.get(name)
     if worker is None:
-        abort(404, f"unknown chart {name!r}; charts: {', '.join(current)}")
+        abort(404, f"没有图表 {name!r}；现有的图表：{', '.join(current)}")
     return worker
 
 
 def _reason(code: str, message: str) -> dict[str, str]:
+    """状态里 reason 的形状：稳定的英文 code（程序判断用）加给人看的中文说明。"""
+    assert code in REASON_CODES, code
     return {"code": code, "message": message}
 
 
 def _no_job(name: str) -> dict[str, str]:
     job_id = job_id_for(name)
-    return _reason("no_job", f"chart {name!r} has no job: {job_id!r} was deleted; POST /scheduler/jobs adds it back")
+    return _reason("no_job", f"图表 {name!r} 没有任务：{job_id!r} 被删掉了，POST /scheduler/jobs 可以加回来")
 
 
 def _job_paused(name: str) -> dict[str, str]:
     job_id = job_id_for(name)
-    return _reason("job_paused", f"job {job_id!r} is paused; POST /scheduler/jobs/{job_id}/resume")
+    return _reason("job_paused", f"任务 {job_id!r} 已暂停，POST /scheduler/jobs/{job_id}/resume 恢复")
 
 
 def _scheduler_paused() -> dict[str, str]:
-    return _reason("scheduler_paused", "the scheduler is paused: no chart is redrawn; POST /scheduler/resume")
+    return _reason("scheduler_paused", "调度器已暂停，所有图表都不重绘；POST /scheduler/resume 恢复")
 
 
 def scheduler_problem() -> dict[str, str] | None:
@@ -91,8 +95,8 @@ def scheduler_problem() -> dict[str, str] | None:
     if scheduler.state == STATE_STOPPED:
         return _reason(
             "scheduler_stopped",
-            'the scheduler is not running (LIVECHART_SCHEDULER = "off", or this host is not in SCHEDULER_ALLOWED_HOSTS): '
-            "no chart is redrawn; POST /scheduler/start",
+            '调度器没有运行（LIVECHART_SCHEDULER = "off"，或本主机不在 SCHEDULER_ALLOWED_HOSTS 中），'
+            "所有图表都不重绘；POST /scheduler/start 启动",
         )
     return None
 
@@ -192,7 +196,7 @@ def image_for(stem: str) -> tuple[str, Variant]:
     parsed = variants.parse(stem)
     if parsed is None:
         current = ", ".join(jobs.workers())
-        abort(404, f"unknown chart or variant {stem!r}; charts: {current}; variants: <chart>[.light|.dark][.narrow][@2x].png")
+        abort(404, f"没有图表或变体 {stem!r}；现有的图表：{current}；变体的写法：<chart>[.light|.dark][.narrow][@2x].png")
     chart, variant = parsed
     worker = known(chart)
     return chart, variants.normalized(variant, worker.spec.theme)
@@ -220,7 +224,7 @@ def _png(chart: str, variant: Variant = DEFAULT) -> Response:
         retry = job_state(chart)["interval"] or 1
         if counted:
             requests.labels(chart, "503").inc()
-        return json_error(503, "unavailable", f"chart {chart!r} has no image yet", {"Retry-After": str(math.ceil(retry))})
+        return json_error(503, "unavailable", f"图表 {chart!r} 还没有图", {"Retry-After": str(math.ceil(retry))})
     response = Response(image.png, mimetype="image/png")
     response.set_etag(image.etag)
     response.last_modified = datetime.fromtimestamp(image.rendered_at, UTC)

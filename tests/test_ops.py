@@ -40,7 +40,7 @@ def test_healthz_needs_a_running_scheduler(client: Any) -> None:
     assert response.status_code == 503  # TestingConfig：调度器暂停
     body = response.get_json()
     assert body == {**HEALTHY, "status": "unhealthy", "scheduler_running": False, "reasons": [body["reasons"][0]]}
-    assert "the scheduler is paused" in body["reasons"][0] and "POST /scheduler/resume" in body["reasons"][0]
+    assert "调度器已暂停" in body["reasons"][0] and "POST /scheduler/resume" in body["reasons"][0]
     scheduler.resume()
     assert client.get("/healthz").get_json() == HEALTHY
 
@@ -52,7 +52,7 @@ def test_a_chart_without_a_job_is_unhealthy_and_says_why(client: Any) -> None:
     demo = client.get("/api/charts/demo").get_json()
     assert demo["redrawing"] is False and demo["interval"] is None and demo["stale"] is False
     assert demo["reason"]["code"] == "no_job"
-    assert "'redraw-demo' was deleted" in demo["reason"]["message"] and "POST /scheduler/jobs" in demo["reason"]["message"]
+    assert "'redraw-demo' 被删掉了" in demo["reason"]["message"] and "POST /scheduler/jobs" in demo["reason"]["message"]
     response = client.get("/healthz")
     body = response.get_json()
     assert response.status_code == 503 and body["status"] == "unhealthy"

@@ -467,7 +467,7 @@ def test_any_sequence_of_scheduler_calls_redraws_or_says_why(server: Server) -> 
 
     assert server.post("/scheduler/pause").status_code == 204
     assert _reasons(server) == {"cpu": "scheduler_paused", "demo": "scheduler_paused"}
-    _unhealthy_because(server, "the scheduler is paused")
+    _unhealthy_because(server, "调度器已暂停")
     assert server.post("/scheduler/resume").status_code == 204
     _advances(server, "cpu")
 

@@ -230,7 +230,7 @@ def test_timestamp_query_is_ignored(client: Any) -> None:
 def test_unknown_chart_is_404_json(client: Any, path: str) -> None:
     response = client.get(path)
     assert response.status_code == 404
-    assert response.get_json() == {"error": "not_found", "message": "unknown chart 'nope'; charts: cpu, demo"}
+    assert response.get_json() == {"error": "not_found", "message": "没有图表 'nope'；现有的图表：cpu, demo"}
 
 
 def test_unknown_route_is_404_json(client: Any) -> None:

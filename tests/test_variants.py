@@ -62,10 +62,10 @@ def test_every_variant_has_its_own_path_and_pixels(client: Any) -> None:
 
 def test_an_unknown_variant_or_chart_is_a_json_404(client: Any) -> None:
     for path, text in (
-        ("/charts/cpu.purple.png", "unknown chart or variant 'cpu.purple'"),
+        ("/charts/cpu.purple.png", "没有图表或变体 'cpu.purple'"),
         ("/charts/cpu@3x.png", "<chart>[.light|.dark][.narrow][@2x].png"),
-        ("/charts/cpu@1x.png", "unknown chart or variant 'cpu@1x'"),  # 1× 只有一个地址
-        ("/charts/nope@2x.png", "unknown chart 'nope'"),
+        ("/charts/cpu@1x.png", "没有图表或变体 'cpu@1x'"),  # 1× 只有一个地址
+        ("/charts/nope@2x.png", "没有图表 'nope'"),
     ):
         answer = client.get(path)
         assert answer.status_code == 404 and answer.is_json, path
