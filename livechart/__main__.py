@@ -5,13 +5,9 @@ import sys
 from types import FrameType
 
 from livechart import ConfigError
-from livechart import coordination
 from livechart import create_app
-from livechart import deadline
-from livechart import jobs
 from livechart import logs
-from livechart import reload
-from livechart.extensions import scheduler
+from livechart import shutdown
 
 # SIGTERM 之后最多这么久进程一定退出（测试与 README 承诺 5 秒内）
 EXIT_SECONDS = 3
@@ -28,7 +24,7 @@ def main() -> int:
     try:
         app = create_app()
     except ConfigError as exc:
-        print(f"livechart: configuration error: {exc}", file=sys.stderr)
+        print(f"livechart：配置错误：{exc}", file=sys.stderr)
         return 2
     host, port = app.config["LIVECHART_HOST"], app.config["LIVECHART_PORT"]
     shown = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
@@ -40,15 +36,8 @@ def main() -> int:
     try:
         app.run(host=host, port=port, use_reloader=False, threaded=True, use_debugger=False)
     finally:
-        # 卡住的数据源不能让进程不退出：等待取数的线程立即返回，最迟 EXIT_SECONDS 秒后结束进程
-        deadline.exit_within(EXIT_SECONDS)
-        reload.stop(app)
-        # 不等正在进行的绘制：它要么在退出前画完，要么被丢弃（缓存里仍是上一张）
-        if scheduler.running:
-            scheduler.shutdown(wait=False)
-        # 共用 Redis 时交出拥有的图表：别的进程下一个节拍就接手，而不是等租约过期
-        coordination.stop(app)
-        jobs.shutdown(app)
+        # 卡住的数据源不能让进程不退出：最迟 EXIT_SECONDS 秒后结束进程（其余各步见 livechart/shutdown.py）
+        shutdown.stop(app, exit_within=EXIT_SECONDS)
     return 0
 
 

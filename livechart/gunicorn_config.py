@@ -148,25 +148,18 @@ def post_worker_init(worker: Any) -> None:
 
 
 def worker_exit(server: Any, worker: Any) -> None:
-    """工作进程退出时关闭它的调度器与渲染进程池：不再开始新的重绘；正在进行的重绘被放弃（图片仍是上一张）。"""
+    """工作进程退出时停下它的 app（livechart/shutdown.py）：不再开始新的重绘；正在进行的重绘被放弃（图片仍是上一张）。"""
     from flask import Flask
 
-    from livechart import coordination
     from livechart import deadline
-    from livechart import jobs
-    from livechart import reload
-    from livechart.extensions import scheduler
+    from livechart import shutdown
 
     if worker.pid != os.getpid():
         return  # 主进程在工作进程已经不在时（ESRCH）也会调用这个钩子：那不是我们要结束的进程
 
     # 卡住的数据源不能让工作进程不退出（主进程在 graceful_timeout 之后才会 SIGKILL 它）
-    deadline.exit_within(graceful_timeout - 0.5)
-    if scheduler.running:
-        scheduler.shutdown(wait=False)
     app = getattr(worker, "wsgi", None)
     if isinstance(app, Flask):
-        reload.stop(app)
-        # 交出拥有的图表：别的工作进程下一个节拍就接手，而不是等租约过期
-        coordination.stop(app)
-        jobs.shutdown(app)
+        shutdown.stop(app, exit_within=graceful_timeout - 0.5)
+    else:
+        deadline.exit_within(graceful_timeout - 0.5)  # app 还没载入好（载入时出错）

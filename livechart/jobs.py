@@ -134,7 +134,13 @@ def _flush(app: Flask) -> None:
 
 
 def shutdown(app: Flask) -> None:
-    """结束渲染进程池（若有）。"""
+    """重绘器退役、关闭数据源，结束渲染进程池（若有）。只由 livechart/shutdown.py 调用；可以调用多次。
+
+    退役在关闭之前：还卡在数据源里的重绘（调度器不等它）回来时看到 retired，不把“连接已关闭”之类的错误写进
+    共享的状态——那会让别的进程的状态说一个好好的图表坏了。"""
+    for redrawer in workers(app).values():
+        redrawer.retired = True
+        redrawer.close_source()
     render_pool = app.extensions.pop(POOL, None)
     if render_pool is not None:
         render_pool.shutdown()

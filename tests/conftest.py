@@ -21,8 +21,8 @@ import requests
 
 from livechart import coordination
 from livechart import create_app
-from livechart import jobs
 from livechart import keys
+from livechart import shutdown
 from livechart.extensions import cache
 from livechart.extensions import scheduler
 
@@ -142,12 +142,9 @@ def make_app() -> Iterator[Callable[..., Any]]:
     yield factory
     shutdown_scheduler()
     for app in apps:
-        coordination.stop(app)
-        jobs.shutdown(app)
+        shutdown.stop(app)
         with app.app_context():
             cache.clear()
-        for worker in jobs.workers(app).values():
-            worker.close_source()
 
 
 @pytest.fixture
