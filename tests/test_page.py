@@ -227,6 +227,31 @@ def test_run_now_and_interval_selector(page: Any, shared_server: Server) -> None
     assert page.console_errors == []
 
 
+def selected_interval(page: Any, chart: str) -> str:
+    """间隔选择器当前选中项的文字。"""
+    return page.evaluate(f"(() => {{ const s = document.querySelector('#chart-{chart} select.interval');"
+                         " return s.options[s.selectedIndex].textContent; })()")  # fmt: skip
+
+
+def test_durations_read_the_way_people_write_them(page: Any, shared_server: Server) -> None:
+    """页面上的时长写成“5 分钟”“1 分 30 秒”“1 小时”，而不是“300 秒”：刷新周期、间隔选项，以及页面为
+    不在选项里的间隔补上的那一项。"""
+    until(page, "document.querySelector('#chart-demo .period').textContent === '每 1 秒刷新'", 10)
+    options = page.evaluate("[...document.querySelectorAll('#chart-demo select.interval option')].map(o => o.textContent)")
+    assert options == ["1 秒", "2 秒", "5 秒", "10 秒", "30 秒", "1 分钟", "5 分钟"]
+    assert selected_interval(page, "demo") == "1 秒"
+    try:
+        for seconds, text in [(300, "5 分钟"), (90, "1 分 30 秒"), (3600, "1 小时"), (5400, "1 小时 30 分钟")]:
+            answer = shared_server.patch("/scheduler/jobs/redraw-demo", json={"trigger": "interval", "seconds": seconds})
+            assert answer.status_code == 200, answer.text
+            until(page, f"document.querySelector('#chart-demo .period').textContent === '每 {text}刷新'", 10)
+            assert selected_interval(page, "demo") == text
+    finally:
+        shared_server.patch("/scheduler/jobs/redraw-demo", json={"trigger": "interval", "seconds": 1})
+    until(page, "document.querySelector('#chart-demo .period').textContent === '每 1 秒刷新'", 10)
+    assert page.console_errors == []
+
+
 def test_failed_image_keeps_the_last_one_and_recovers(page: Any) -> None:
     until(page, "document.querySelector('#chart-demo img.plot').dataset.src?.includes('?t=')", 15)
     page.route("**/charts/demo.png*", lambda route: route.abort())
@@ -312,7 +337,7 @@ def test_a_very_long_interval_does_not_turn_into_a_tight_loop(browser: Any, tmp_
     try:
         answer = requests.patch(server.url + "/scheduler/jobs/redraw-demo", json={"trigger": "interval", "days": 30}, timeout=10)
         assert answer.status_code == 200, answer.text
-        until(tab, "document.querySelector('#chart-demo .period').textContent === '每 2592000 秒刷新'", 10)
+        until(tab, "document.querySelector('#chart-demo .period').textContent === '每 30 天刷新'", 10)
         tab.image_requests.clear()
         tab.wait_for_timeout(3000)
         demo = [url for _, url in tab.image_requests if "/charts/demo.png" in url]
