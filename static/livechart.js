@@ -27,6 +27,8 @@
   const NARROW_WIDTH = 400; // 窄版式的宽（逻辑像素，与 livechart/variants.py 相同）
   const statusUrl = document.body.dataset.statusUrl;
   const schedulerUrl = document.body.dataset.schedulerUrl;
+  // 超过这么多个间隔没有新图即为过期：由服务器给出（livechart/views.py 的 STALE_INTERVALS），这里不另写一遍
+  const staleIntervals = Number(document.body.dataset.staleIntervals);
   const charts = new Map();
   const template = document.getElementById("chart-template");
   const darkQuery = window.matchMedia("(prefers-color-scheme: dark)");
@@ -273,7 +275,9 @@
     } else if (chart.stale) {
       state = "stale";
       text = "已过期";
-      title = "超过 3 个刷新间隔没有新图";
+      title = chart.intervalMs
+        ? `超过 ${staleIntervals} 个刷新间隔（${duration((staleIntervals * chart.intervalMs) / 1000)}）没有新图`
+        : `超过 ${staleIntervals} 个刷新间隔没有新图`;
     }
     badge.dataset.state = state;
     badge.textContent = text;
