@@ -273,8 +273,9 @@ def index() -> str:
     ]
     config = current_app.config
     scheduler_url = config["SCHEDULER_API_PREFIX"] if config.get("SCHEDULER_API_ENABLED") else None
+    # 过期判定的间隔数交给页面（<body data-stale-intervals>），脚本的提示文字不再另写一遍
     return render_template("index.html", charts=charts, scheduler_url=scheduler_url, intervals=PAGE_INTERVALS,
-                           **config_status())  # fmt: skip
+                           stale_intervals=STALE_INTERVALS, **config_status())  # fmt: skip
 
 
 @bp.get("/plot.png")

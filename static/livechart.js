@@ -6,7 +6,8 @@
 //   窄版式（手机）；屏幕变了立即换。
 // - “更新于”是显示着的这张图画好的时刻（响应头 X-Livechart-Rendered-At），不是状态轮询里的。
 // - 标签页隐藏时停止所有轮询，重新可见时立即刷新。
-// 每个图表有状态徽章（实时 / 已暂停 / 陈旧 / 错误）和控制按钮，按钮调用 /scheduler API（同源 JSON）。
+// 每个图表有状态徽章（实时 / 已暂停 / 已过期 / 错误）和控制按钮，按钮调用 /scheduler API（同源 JSON）。
+// 页面上的时长（刷新间隔、“N 秒前”、间隔选项）都经 duration() 写成“5 分钟”“1 分 30 秒”这样的说法。
 (() => {
   "use strict";
 
@@ -26,6 +27,8 @@
   const NARROW_WIDTH = 400; // 窄版式的宽（逻辑像素，与 livechart/variants.py 相同）
   const statusUrl = document.body.dataset.statusUrl;
   const schedulerUrl = document.body.dataset.schedulerUrl;
+  // 超过这么多个间隔没有新图即为过期：由服务器给出（livechart/views.py 的 STALE_INTERVALS），这里不另写一遍
+  const staleIntervals = Number(document.body.dataset.staleIntervals);
   const charts = new Map();
   const template = document.getElementById("chart-template");
   const darkQuery = window.matchMedia("(prefers-color-scheme: dark)");
@@ -64,6 +67,21 @@
     charts.set(el.dataset.name, chart);
     bindControls(chart);
     return chart;
+  }
+
+  // 时长（秒）→ 给人看的写法：2 秒、5 分钟、1 分 30 秒、1 小时、1 小时 30 分钟、2 天 3 小时；为 0 的单位省略
+  function duration(seconds) {
+    if (seconds < 60 && !Number.isInteger(seconds)) return `${Number(seconds.toFixed(1))} 秒`;
+    let rest = Math.round(seconds);
+    const parts = [];
+    for (const [size, unit] of [[86400, "天"], [3600, "小时"], [60, "分钟"], [1, "秒"]]) {
+      const count = Math.floor(rest / size);
+      rest -= count * size;
+      if (count) parts.push([count, unit]);
+    }
+    if (!parts.length) return "0 秒";
+    // “1 分 30 秒”：分钟后面还有秒时写“分”
+    return parts.map(([count, unit], index) => `${count} ${unit === "分钟" && index < parts.length - 1 ? "分" : unit}`).join(" ");
   }
 
   function setText(chart, selector, text) {
@@ -118,14 +136,14 @@
         return;
       }
       if (!response.ok) {
-        failed(chart, "图片加载失败，保留上一张，稍后重试");
+        failed(chart, "图片加载失败，先显示上一张，稍后自动重试");
         return;
       }
       // 显示出来之前一直算“在取”：这期间的状态轮询不会以为还没有图、再取一遍同一版
       await show(chart, url, response, await response.blob());
     } catch (error) {
       // 被放弃的卡住的请求（已经换了一个）不算失败
-      if (charts.has(chart.el.dataset.name) && chart.inflight === request) failed(chart, "图片加载失败，保留上一张，稍后重试");
+      if (charts.has(chart.el.dataset.name) && chart.inflight === request) failed(chart, "图片加载失败，先显示上一张，稍后自动重试");
     } finally {
       if (chart.inflight === request) chart.inflight = null;
     }
@@ -145,7 +163,7 @@
       });
     } catch (error) {
       URL.revokeObjectURL(objectUrl);
-      failed(chart, "图片解码失败，保留上一张，稍后重试");
+      failed(chart, "图片解码失败，先显示上一张，稍后自动重试");
       return;
     }
     if (!charts.has(chart.el.dataset.name)) {
@@ -228,13 +246,13 @@
   function showPeriod(chart) {
     chart.el.classList.toggle("paused", chart.paused);
     if (chart.paused) setText(chart, ".period", chart.reason ? REASONS[chart.reason.code] || "已暂停" : "已暂停");
-    else if (chart.intervalMs) setText(chart, ".period", `每 ${chart.intervalMs / 1000} 秒刷新`);
+    else if (chart.intervalMs) setText(chart, ".period", `每 ${duration(chart.intervalMs / 1000)}刷新`);
     else setText(chart, ".period", "没有重绘任务");
     showBadge(chart);
     showControls(chart);
   }
 
-  // 徽章：错误（悬停看消息）优先，其次已暂停、陈旧，否则实时
+  // 徽章：错误（悬停看消息）优先，其次已暂停、数据异常、已过期，否则实时
   function showBadge(chart) {
     const badge = chart.el.querySelector(".badge");
     let state = "live";
@@ -256,8 +274,10 @@
       title = chart.warnings.map((w) => w.message).join("\n");
     } else if (chart.stale) {
       state = "stale";
-      text = "陈旧";
-      title = "超过 3 个间隔没有新图";
+      text = "已过期";
+      title = chart.intervalMs
+        ? `超过 ${staleIntervals} 个刷新间隔（${duration((staleIntervals * chart.intervalMs) / 1000)}）没有新图`
+        : `超过 ${staleIntervals} 个刷新间隔没有新图`;
     }
     badge.dataset.state = state;
     badge.textContent = text;
@@ -278,7 +298,7 @@
     const select = controls.querySelector("select.interval");
     if (chart.intervalMs && document.activeElement !== select) {
       const seconds = String(chart.intervalMs / 1000);
-      if (![...select.options].some((o) => o.value === seconds)) select.add(new Option(`${seconds} 秒`, seconds));
+      if (![...select.options].some((o) => o.value === seconds)) select.add(new Option(duration(Number(seconds)), seconds));
       select.value = seconds;
     }
   }
@@ -318,6 +338,7 @@
   function bindControls(chart) {
     const controls = chart.el.querySelector(".controls");
     if (!controls) return;
+    for (const option of controls.querySelectorAll("select.interval option")) option.textContent = duration(Number(option.value));
     const job = encodeURIComponent(chart.job);
     controls.querySelector('[data-action="pause"]').addEventListener("click", () => control(chart, `/jobs/${job}/pause`, "POST"));
     controls.querySelector('[data-action="resume"]').addEventListener("click", () => control(chart, `/jobs/${job}/resume`, "POST"));
@@ -395,7 +416,7 @@
       const renderedAt = chart.shown.renderedAt;
       const ago = Math.max(0, Math.round((now - renderedAt) / 1000));
       const at = new Date(renderedAt).toLocaleTimeString("zh-CN", { hour12: false });
-      setText(chart, ".updated", `更新于 ${at}（${ago} 秒前）`);
+      setText(chart, ".updated", `更新于 ${at}（${ago ? `${duration(ago)}前` : "刚刚"}）`);
     }
   }
 
@@ -408,7 +429,7 @@
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       body = await response.json();
     } catch (error) {
-      for (const chart of charts.values()) setText(chart, ".problem", "无法获取状态，稍后重试");
+      for (const chart of charts.values()) setText(chart, ".problem", "读取状态失败，稍后自动重试");
       return;
     }
     const offset = Date.parse(body.now) - Date.now();

@@ -50,10 +50,20 @@ def test_readme_shows_the_two_commands(readme: str) -> None:
     assert "make run" in text and "make test" in text
 
 
-def test_screenshot_exists() -> None:
-    for readme in READMES:
-        for image in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", (ROOT / readme).read_text()):
-            assert (ROOT / image).is_file(), f"{readme} links a missing image {image}"
+def linked_images(readme: str) -> list[str]:
+    """README 链接的图片：Markdown 的 ![…](路径) 与 HTML 的 <img src="路径">。"""
+    text = (ROOT / readme).read_text()
+    return re.findall(r"!\[[^\]]*\]\(([^)\s]+)", text) + re.findall(r"<img\b[^>]*\bsrc=\"([^\"]+)\"", text)
+
+
+@pytest.mark.parametrize("readme", READMES)
+def test_readme_shows_a_screenshot(readme: str) -> None:
+    """每份 README 至少链接一张 static/ 下的截图，链接的每张图片都存在。"""
+    images = linked_images(readme)
+    missing = [image for image in images if not (ROOT / image).is_file()]
+    assert missing == [], f"{readme} links missing images {missing}"
+    screenshots = [image for image in images if image.startswith("static/") and image.endswith(".png")]
+    assert screenshots, f"{readme} links no screenshot under static/ (found {images})"
 
 
 def tracked_text_files() -> list[str]:

@@ -227,6 +227,79 @@ def test_run_now_and_interval_selector(page: Any, shared_server: Server) -> None
     assert page.console_errors == []
 
 
+def selected_interval(page: Any, chart: str) -> str:
+    """间隔选择器当前选中项的文字。"""
+    return page.evaluate(f"(() => {{ const s = document.querySelector('#chart-{chart} select.interval');"
+                         " return s.options[s.selectedIndex].textContent; })()")  # fmt: skip
+
+
+def test_durations_read_the_way_people_write_them(page: Any, shared_server: Server) -> None:
+    """页面上的时长写成“5 分钟”“1 分 30 秒”“1 小时”，而不是“300 秒”：刷新周期、间隔选项，以及页面为
+    不在选项里的间隔补上的那一项。"""
+    until(page, "document.querySelector('#chart-demo .period').textContent === '每 1 秒刷新'", 10)
+    options = page.evaluate("[...document.querySelectorAll('#chart-demo select.interval option')].map(o => o.textContent)")
+    assert options == ["1 秒", "2 秒", "5 秒", "10 秒", "30 秒", "1 分钟", "5 分钟"]
+    assert selected_interval(page, "demo") == "1 秒"
+    try:
+        for seconds, text in [(300, "5 分钟"), (90, "1 分 30 秒"), (3600, "1 小时"), (5400, "1 小时 30 分钟")]:
+            answer = shared_server.patch("/scheduler/jobs/redraw-demo", json={"trigger": "interval", "seconds": seconds})
+            assert answer.status_code == 200, answer.text
+            until(page, f"document.querySelector('#chart-demo .period').textContent === '每 {text}刷新'", 10)
+            assert selected_interval(page, "demo") == text
+    finally:
+        shared_server.patch("/scheduler/jobs/redraw-demo", json={"trigger": "interval", "seconds": 1})
+    until(page, "document.querySelector('#chart-demo .period').textContent === '每 1 秒刷新'", 10)
+    assert page.console_errors == []
+
+
+def test_the_stale_factor_is_passed_to_the_page(make_app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """过期判定的间隔数只在 livechart/views.py 定义一次：页面从 <body data-stale-intervals> 拿到它。"""
+    from livechart import views
+
+    monkeypatch.setattr(views, "STALE_INTERVALS", 5)
+    html = make_app().test_client().get("/").get_data(as_text=True)
+    assert 'data-stale-intervals="5"' in html
+
+
+def test_the_stale_badge_uses_the_servers_factor(browser: Any, shared_server: Server) -> None:
+    """已过期的徽章：悬停的说明用服务器给的间隔数（data-stale-intervals），而不是脚本里另写的一个 3。
+    把页面里的值改成 7、把状态里的 demo 标成过期：说明跟着变成 7 个间隔。"""
+    from livechart import views
+
+    real = f'data-stale-intervals="{views.STALE_INTERVALS}"'
+    served: list[str] = []
+
+    def page_with_seven(route: Any) -> None:
+        response = route.fetch()
+        html = response.text()
+        served.append(html)
+        route.fulfill(response=response, body=html.replace(real, 'data-stale-intervals="7"'))
+
+    def demo_is_stale(route: Any) -> None:
+        response = route.fetch()
+        body = response.json()
+        for chart in body["charts"]:
+            chart["stale"] = chart["name"] == "demo"
+        route.fulfill(response=response, json=body)
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda e: errors.append(str(e)))
+    tab.route(shared_server.url + "/", page_with_seven)
+    tab.route("**/api/charts", demo_is_stale)
+    try:
+        tab.goto(shared_server.url + "/")
+        assert served and real in served[0]
+        until(tab, "document.querySelector('#chart-demo .badge').textContent === '已过期'", 10)
+        # shared_server 的 demo 每秒重绘一次：7 个间隔是 7 秒
+        assert tab.get_attribute("#chart-demo .badge", "title") == "超过 7 个刷新间隔（7 秒）没有新图"
+        assert tab.text_content("#chart-cpu .badge") == "实时"
+        assert errors == []
+    finally:
+        context.close()
+
+
 def test_failed_image_keeps_the_last_one_and_recovers(page: Any) -> None:
     until(page, "document.querySelector('#chart-demo img.plot').dataset.src?.includes('?t=')", 15)
     page.route("**/charts/demo.png*", lambda route: route.abort())
@@ -312,7 +385,7 @@ def test_a_very_long_interval_does_not_turn_into_a_tight_loop(browser: Any, tmp_
     try:
         answer = requests.patch(server.url + "/scheduler/jobs/redraw-demo", json={"trigger": "interval", "days": 30}, timeout=10)
         assert answer.status_code == 200, answer.text
-        until(tab, "document.querySelector('#chart-demo .period').textContent === '每 2592000 秒刷新'", 10)
+        until(tab, "document.querySelector('#chart-demo .period').textContent === '每 30 天刷新'", 10)
         tab.image_requests.clear()
         tab.wait_for_timeout(3000)
         demo = [url for _, url in tab.image_requests if "/charts/demo.png" in url]
