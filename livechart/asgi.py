@@ -41,7 +41,8 @@ class BufferedApp:
     def __init__(self, app: Flask, threads: int) -> None:
         self.flask = app
         self.limit: int | None = app.config.get("MAX_CONTENT_LENGTH")
-        self.threads = WSGIMiddleware(app, workers=threads)
+        # a2wsgi 的类型标注比 Flask 的 WSGI 签名更窄（Environ、ASGI 事件的 TypedDict）：这里传的都是它要的东西
+        self.threads: Any = WSGIMiddleware(app, workers=threads)  # type: ignore[arg-type]
         fast = app.wsgi_app
         self.fast = fast if isinstance(fast, ImageFastPath) else None
 
@@ -79,6 +80,7 @@ class BufferedApp:
         for name, value in scope["headers"]:
             if name in _FAST_HEADERS:
                 environ[_FAST_HEADERS[name]] = value.decode("latin1")
+        assert self.fast is not None  # 调用方已经检查过
         answered = self.fast.answer(environ)
         if answered is None:
             return False
@@ -135,5 +137,6 @@ class Worker(ASGIWorker):
     def load_wsgi(self) -> None:
         """加载 livechart.wsgi:app，包成 ASGI 应用。"""
         super().load_wsgi()
-        self.wsgi = self.asgi
-        self.asgi = BufferedApp(self.wsgi, self.cfg.threads)
+        flask_app: Flask = self.asgi  # type: ignore[has-type]  # gunicorn 没有类型标注
+        self.wsgi = flask_app
+        self.asgi = BufferedApp(flask_app, self.cfg.threads)

@@ -57,7 +57,7 @@ class ImageFastPath:
     def __init__(self, app: Flask, wsgi_app: Callable[[dict[str, Any], StartResponse], Iterable[bytes]]) -> None:
         self.app = app
         self.next = wsgi_app
-        self.paths: dict[str, str] = {}
+        self.paths: dict[str, tuple[str, variants.Variant]] = {}
         self.prebuilt: dict[str, Prebuilt] = {}
         self.refresh()
 
@@ -147,7 +147,7 @@ class ImageFastPath:
 
     def _run(self, path: str, headers: dict[str, str]) -> tuple[str, list[tuple[str, str]], bytes]:
         """经过完整的 Flask 处理得到一个响应（不计入请求指标）。"""
-        environ = EnvironBuilder(path=path, headers=headers).get_environ()
+        environ = EnvironBuilder(path=path, headers=list(headers.items())).get_environ()
         environ[PREBUILD] = True
         captured: dict[str, Any] = {}
 

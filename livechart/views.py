@@ -239,7 +239,7 @@ def _png(chart: str, variant: Variant = DEFAULT) -> Response:
     if not unmodified_since(environ.get("HTTP_IF_MODIFIED_SINCE"), image.rendered_at):
         # 同一秒内可能有好几版：If-Modified-Since 不能证明客户端有这一版时不用它（只看 ETag）
         environ = {key: value for key, value in environ.items() if key != "HTTP_IF_MODIFIED_SINCE"}
-    response = response.make_conditional(environ)
+    response.make_conditional(environ)  # 就地改成 304（或保持 200）
     if counted:
         requests.labels(chart, str(response.status_code)).inc()
     return response
