@@ -48,8 +48,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    """轮询直到 predicate 为真；超时抛出 RuntimeError。"""
+def wait_until(predicate: Callable[[], Any], timeout: float, what: str, step: float = 0.1) -> Any:
+    """每 step 秒轮询一次，直到 predicate 为真，返回它的值；超时抛出 RuntimeError。"""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -58,7 +58,7 @@ def wait_until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
             value = None
         if value:
             return value
-        time.sleep(0.1)
+        time.sleep(step)
     raise RuntimeError(f"timed out: {what}")
 
 

@@ -11,6 +11,8 @@ import time
 
 import psutil
 
+from bench import common
+
 BUSY = "import time\nend = time.monotonic() + 120\nwhile time.monotonic() < end: pass"
 
 
@@ -24,19 +26,22 @@ def main() -> None:
     """占满一个核，启动默认配置的 app，读 cpu 图表前 10 个点。"""
     busy = subprocess.Popen([sys.executable, "-c", BUSY])
     spinner = psutil.Process(busy.pid)
-    while spinner.cpu_times().user < 0.2:  # 等忙循环真正跑起来
-        time.sleep(0.05)
+    common.wait_until(lambda: spinner.cpu_times().user >= 0.2, 30, "the busy loop running", step=0.05)  # 等忙循环真正跑起来
     from livechart import create_app
     from livechart import history
     from livechart.extensions import scheduler
+
+    def ten_points() -> bool:
+        window = history.load("cpu")
+        return window is not None and len(window) >= 10
 
     before, started = psutil.cpu_times(), time.monotonic()
     app = create_app("development")
     try:
         with app.app_context():
-            while (window := history.load("cpu")) is None or len(window) < 10:
-                time.sleep(0.2)
+            common.wait_until(ten_points, 60, "ten points in the cpu chart", step=0.2)
             after, elapsed = psutil.cpu_times(), time.monotonic() - started
+            window = history.load("cpu")
     finally:
         scheduler.shutdown(wait=True)
         busy.kill()

@@ -511,15 +511,15 @@ def run(targets: list[Target], seconds: float, warmup: float, loads: int) -> dic
                 for target in targets:
                     target.page.goto(target.url + "/")
                 # 预热：两个图表都显示过一版之后再开始计时
-                deadline = time.monotonic() + 30
-                while time.monotonic() < deadline:
-                    ready = all(
+                common.wait_until(
+                    lambda: all(
                         target.page.evaluate("new Set(window.__livechartBench.displays.map(d => d[1])).size") >= len(CHARTS)
                         for target in targets
-                    )
-                    if ready:
-                        break
-                    targets[0].page.wait_for_timeout(200)
+                    ),
+                    30,
+                    "every chart shown once on every page",
+                    step=0.2,
+                )
                 targets[0].page.wait_for_timeout(warmup * 1000)
                 start = time.time()
                 targets[0].page.wait_for_timeout(seconds / loads * 1000)

@@ -98,13 +98,12 @@ def moment(base: str, phase: str, rng: random.Random) -> dict[str, Any]:
         now = status(base)
         assert now is not None
         return now
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
+
+    def new_image() -> dict[str, Any] | None:
         now = status(base)
-        if now is not None and now["version"] > seen["version"]:
-            return now
-        time.sleep(0.02)
-    raise RuntimeError("no new image within 10 s")
+        return now if now is not None and now["version"] > seen["version"] else None
+
+    return common.wait_until(new_image, 10, "a new image within 10 s", step=0.02)
 
 
 def trial(

@@ -28,16 +28,19 @@ def first_image(command: list[str], env: dict[str, str], port: int, log: Path) -
     started = time.perf_counter()
     with open(log, "wb") as out:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+    def arrived() -> float | None:
+        if process.poll() is not None:
+            raise SystemExit(f"{command} exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/plot.png", timeout=5).status_code == 200:
+                return time.perf_counter() - started
+        except (requests.ConnectionError, requests.Timeout):
+            pass  # 还没有监听，或者连接已被接受、工作进程还在启动（忙的机器上可能超过 5 秒）
+        return None
+
     try:
-        while True:
-            if process.poll() is not None:
-                raise SystemExit(f"{command} exited with {process.returncode}:\n{log.read_text()}")
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/plot.png", timeout=5).status_code == 200:
-                    return time.perf_counter() - started
-            except (requests.ConnectionError, requests.Timeout):
-                pass  # 还没有监听，或者连接已被接受、工作进程还在启动（忙的机器上可能超过 5 秒）
-            time.sleep(0.02)
+        return common.wait_until(arrived, 300, f"the first image from {command}", step=0.02)
     finally:
         process.terminate()
         process.wait(15)

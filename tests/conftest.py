@@ -122,9 +122,7 @@ def shutdown_scheduler() -> None:
     if scheduler.running:
         scheduler.pause()
         executor = scheduler.scheduler._lookup_executor("default")
-        deadline = time.monotonic() + 30
-        while any(executor._instances.values()) and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_for(lambda: not any(executor._instances.values()), 30, "redraws still running when the test ended", step=0.02)
         scheduler.shutdown(wait=True)
     scheduler.remove_all_jobs()
 

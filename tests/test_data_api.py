@@ -129,7 +129,7 @@ def test_since_is_exclusive_and_limit_keeps_the_last_rows(app: Any, client: Any)
     assert new["rows"][0][1:] == expected(app, renders=2)[-1]
 
 
-def test_both_counts_agree(app: Any, client: Any) -> None:
+def test_both_counts_agree(client: Any) -> None:
     """X-Livechart-Total 与 JSON 的 total 相同（CSV 没有 total 字段，只有这个头）。"""
     rows = client.get(DATA).get_json()["rows"]
     for form in ("json", "csv"):

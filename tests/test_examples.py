@@ -39,8 +39,9 @@ def example_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, P
     return paths
 
 
+@pytest.mark.usefixtures("example_data")
 @pytest.mark.parametrize("name", ["system", "csv_log", "sql_table", "custom"])
-def test_example_draws_every_chart(name: str, make_app: Any, example_data: dict[str, Path]) -> None:
+def test_example_draws_every_chart(name: str, make_app: Any) -> None:
     app = make_app(f"examples.{name}")
     client = app.test_client()
     for chart in jobs.workers(app):

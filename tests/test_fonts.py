@@ -58,7 +58,8 @@ def text_pixels(text: str, families: list[str]) -> np.ndarray:
         return np.asarray(canvas.buffer_rgba()).copy()
 
 
-def test_bundled_font_is_chosen_when_no_font_is_installed(fresh: None, caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.usefixtures("fresh")
+def test_bundled_font_is_chosen_when_no_font_is_installed(caplog: pytest.LogCaptureFixture) -> None:
     """没有任何系统字体：选内置字体，日志只说一次；中文标题与图例画出来没有“缺字形”警告。"""
     with caplog.at_level(logging.INFO, logger="livechart"):
         families = fonts.configure_fonts(extra=(), search=[])
@@ -78,7 +79,8 @@ def test_bundled_font_is_chosen_when_no_font_is_installed(fresh: None, caplog: p
     assert png.startswith(b"\x89PNG")
 
 
-def test_bundled_font_draws_real_glyphs_not_boxes(fresh: None) -> None:
+@pytest.mark.usefixtures("fresh")
+def test_bundled_font_draws_real_glyphs_not_boxes() -> None:
     """内置字体画出真正的字形：与只有 DejaVu Sans 时的方框不同，不同的字画出来也不同。"""
     families = fonts.configure_fonts(extra=(), search=[])
     assert families[-1] == BUNDLED_NAME
@@ -132,7 +134,8 @@ def test_bundled_font_size_licence_and_name() -> None:
     assert "Noto Sans CJK SC" not in {names.getDebugName(1), names.getDebugName(4), names.getDebugName(6)}
 
 
-def test_installed_font_is_preferred_over_the_bundled_one(fresh: None) -> None:
+@pytest.mark.usefixtures("fresh")
+def test_installed_font_is_preferred_over_the_bundled_one() -> None:
     installed = fonts.find_cjk_font()
     if installed is None:
         message = "no CJK font installed (.ci/run installs fonts-wqy-microhei)"
@@ -144,11 +147,13 @@ def test_installed_font_is_preferred_over_the_bundled_one(fresh: None) -> None:
     assert fonts.configure_fonts() == ["DejaVu Sans", name]
 
 
-def test_configured_paths_come_first(fresh: None) -> None:
+@pytest.mark.usefixtures("fresh")
+def test_configured_paths_come_first() -> None:
     """LIVECHART_CJK_FONTS 的路径排在系统字体之前（这里给的正是内置字体，系统里也可能装着别的）。"""
     assert fonts.configure_fonts(extra=[str(fonts.BUNDLED_FONT)]) == ["DejaVu Sans", BUNDLED_NAME]
 
 
-def test_configured_path_without_glyphs_is_skipped(fresh: None) -> None:
+@pytest.mark.usefixtures("fresh")
+def test_configured_path_without_glyphs_is_skipped() -> None:
     dejavu = font_manager.findfont("DejaVu Sans")
     assert fonts.configure_fonts(extra=[dejavu, "/nonexistent/font.otf"], search=[]) == ["DejaVu Sans", BUNDLED_NAME]

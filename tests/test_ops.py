@@ -14,6 +14,7 @@ from livechart import store
 from livechart.extensions import cache
 from livechart.extensions import scheduler
 from livechart.sources import Source
+from tests.conftest import wait_for
 
 
 class Broken(Source):
@@ -143,10 +144,7 @@ def test_metrics_count_renders_failures_requests_and_misses(app: Any, client: An
 def test_job_lateness_is_observed(client: Any) -> None:
     """启动延迟来自调度器的提交事件：恢复调度器后等一次真实的计划运行。"""
     scheduler.resume()
-    deadline = time.monotonic() + 10
-    while metric(client, "livechart_job_lateness_seconds_count", chart="demo") < 1:
-        assert time.monotonic() < deadline, "no scheduled run observed"
-        time.sleep(0.05)
+    wait_for(lambda: metric(client, "livechart_job_lateness_seconds_count", chart="demo") >= 1, 10, "no scheduled run observed")
 
 
 def test_one_debug_line_per_render_and_none_at_info(app: Any, caplog: pytest.LogCaptureFixture) -> None:

@@ -154,7 +154,7 @@ def test_hidden_tab_stops_polling_and_catches_up_when_shown(page: Any) -> None:
     assert page.console_errors == []
 
 
-def test_screenshot_is_not_blank(page: Any, tmp_path: Any) -> None:
+def test_screenshot_is_not_blank(page: Any) -> None:
     from io import BytesIO
 
     from PIL import Image

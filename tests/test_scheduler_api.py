@@ -376,7 +376,8 @@ def test_authenticated_mutation(secured: Any) -> None:
     assert response.status_code == 200 and response.get_json()["next_run_time"] is None
 
 
-def test_auth_does_not_leak_between_apps(secured: Any, make_app: Any) -> None:
+@pytest.mark.usefixtures("secured")
+def test_auth_does_not_leak_between_apps(make_app: Any) -> None:
     """模块级 scheduler 会沿用上一个 app 的 SCHEDULER_AUTH：必须每次显式设置。"""
     shutdown_scheduler()
     open_app = make_app("testing")
@@ -386,8 +387,8 @@ def test_auth_does_not_leak_between_apps(secured: Any, make_app: Any) -> None:
 # --- 从不回显堆栈或异常文本 ---
 
 
-def test_internal_errors_are_scrubbed(client: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
-    def boom(*args: Any, **kwargs: Any) -> None:
+def test_internal_errors_are_scrubbed(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(*_args: Any, **_kwargs: Any) -> None:
         raise RuntimeError("db password is hunter2")
 
     monkeypatch.setattr(scheduler, "pause_job", boom)
@@ -400,7 +401,7 @@ def test_unserialisable_job_args_do_not_leak(client: Any, monkeypatch: pytest.Mo
     """GET /scheduler/jobs 在任务参数无法序列化时会抛异常（docs/pitfalls.md 第 6 条）：返回通用 500 JSON。"""
     job = scheduler.get_job("redraw-cpu")
     monkeypatch.setattr(job, "kwargs", {"chart": object()})
-    monkeypatch.setattr(scheduler, "get_jobs", lambda *a, **k: [job])
+    monkeypatch.setattr(scheduler, "get_jobs", lambda *_args, **_kwargs: [job])
     response = client.get("/scheduler/jobs")
     assert_json_error(response, 500, "internal error")
     assert "object" not in response.get_data(as_text=True)

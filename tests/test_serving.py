@@ -274,7 +274,7 @@ def test_no_image_and_failing_source_is_503_with_retry_after(app: Any, client: A
     assert "sensor" not in response.get_data(as_text=True)
 
 
-def test_status_api(app: Any, client: Any) -> None:
+def test_status_api(client: Any) -> None:
     body = client.get("/api/charts").get_json()
     assert [c["name"] for c in body["charts"]] == ["cpu", "demo"]
     demo = client.get("/api/charts/demo").get_json()
@@ -290,7 +290,7 @@ def test_status_api(app: Any, client: Any) -> None:
     assert body["scheduler"]["running"] is False
 
 
-def test_status_follows_the_live_job(app: Any, client: Any) -> None:
+def test_status_follows_the_live_job(client: Any) -> None:
     scheduler.resume()
     assert client.get("/api/charts/demo").get_json()["paused"] is False
     client.patch("/scheduler/jobs/redraw-demo", json={"trigger": "interval", "seconds": 7})

@@ -124,7 +124,8 @@ def busy_core() -> Iterator[psutil.Process]:
         process.wait(10)
 
 
-def test_default_cpu_chart_records_real_first_points(busy_core: psutil.Process, make_app: Any) -> None:
+@pytest.mark.usefixtures("busy_core")
+def test_default_cpu_chart_records_real_first_points(make_app: Any) -> None:
     """默认配置的 cpu 图表：启动预热画的第一个点、随后在请求线程里 POST …/run 画的点，都反映那个忙碌的核。
 
     问题 9 测到的是：预热后第一次 POST /scheduler/jobs/redraw-cpu/run 记下了 0.0 %。
@@ -144,7 +145,8 @@ def test_default_cpu_chart_records_real_first_points(busy_core: psutil.Process, 
     assert len(window) == 2 and window["cpu"].iloc[-1] >= 0.6 * ONE_CORE, window
 
 
-def test_first_cpu_reading_is_real(busy_core: psutil.Process) -> None:
+@pytest.mark.usefixtures("busy_core")
+def test_first_cpu_reading_is_real() -> None:
     """构造后紧接着在另一个线程里读（如同启动时的预热）：第一个点就反映一个核的忙碌，不是 0。"""
     source = SystemSource(["cpu", "cpu_cores"])
     with ThreadPoolExecutor(1, thread_name_prefix="warm") as warm:
@@ -156,7 +158,8 @@ def test_first_cpu_reading_is_real(busy_core: psutil.Process) -> None:
     assert abs(sum(cores) / len(cores) - row["cpu"]) <= 5, row.to_dict()
 
 
-def test_cpu_does_not_depend_on_the_reading_thread(busy_core: psutil.Process) -> None:
+@pytest.mark.usefixtures("busy_core")
+def test_cpu_does_not_depend_on_the_reading_thread() -> None:
     """两个图表的数据源在调度器的不同线程里读同一秒：读数一致，并与 psutil 阻塞式测得的同一秒一致。
 
     调度器线程池里一个线程常常紧接着重绘两个图表，下一个节拍各图表又落在别的线程上。psutil.cpu_percent(None)
