@@ -29,7 +29,7 @@ def main() -> None:
     common.wait_until(lambda: spinner.cpu_times().user >= 0.2, 30, "the busy loop running", step=0.05)  # 等忙循环真正跑起来
     from livechart import create_app
     from livechart import history
-    from livechart.extensions import scheduler
+    from livechart import shutdown
 
     def ten_points() -> bool:
         window = history.load("cpu")
@@ -43,7 +43,7 @@ def main() -> None:
             after, elapsed = psutil.cpu_times(), time.monotonic() - started
             window = history.load("cpu")
     finally:
-        scheduler.shutdown(wait=True)
+        shutdown.stop(app)  # 不用 shutdown(wait=True)：它会与正在进行的重绘互相等待（docs/pitfalls.md 第 43 条）
         busy.kill()
     readings = [round(v, 1) for v in window["cpu"].tolist()[:10]]
     print(f"cpu chart with one of {psutil.cpu_count()} cores held busy: tick 1 = {readings[0]} %, tick 10 = {readings[9]} %")
