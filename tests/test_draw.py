@@ -102,7 +102,7 @@ def test_bad_draw_options_stop_start_up_naming_the_chart(make_app: Any, options:
 
 
 def test_a_value_that_cannot_be_copied_is_a_configuration_error(make_app: Any) -> None:
-    with pytest.raises(ConfigError, match=r"^CHARTS: values must be plain data that can be copied \(TypeError: cannot pickle"):
+    with pytest.raises(ConfigError, match=r"^CHARTS：值必须是能复制的普通数据（TypeError: cannot pickle"):
         make_app("testing", **config(mine={"draw": {"function": f"{F}:inspect", "kwargs": {"label": threading.Lock()}}}))
 
 
