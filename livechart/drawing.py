@@ -89,25 +89,25 @@ def parse(raw: Any) -> DrawSpec:
     if isinstance(raw, str):
         raw = {"function": raw}
     if not isinstance(raw, Mapping):
-        raise DrawError("option 'draw' must be 'package.module:function' or a dict with 'function' and 'kwargs'")
+        raise DrawError("选项 'draw' 必须是 '包.模块:函数' 形式的文字，或含 'function' 与 'kwargs' 的字典")
     unknown = sorted(set(raw) - set(DRAW_KEYS))
     if unknown:
-        raise DrawError(f"option 'draw': unknown key {unknown[0]!r} (known: {', '.join(DRAW_KEYS)})")
+        raise DrawError(f"选项 'draw' 里有未知的键 {unknown[0]!r}（可用的键：{'、'.join(DRAW_KEYS)}）")
     function = raw.get("function")
     if not isinstance(function, str) or ":" not in function or not all(function.split(":", 1)):
-        raise DrawError(f"option 'draw': 'function' must be 'package.module:function', got {function!r}")
+        raise DrawError(f"选项 'draw' 的 'function' 必须写成 '包.模块:函数'，收到 {function!r}")
     kwargs = raw.get("kwargs", {})
     if not isinstance(kwargs, Mapping) or not all(isinstance(key, str) and key.isidentifier() for key in kwargs):
-        raise DrawError("option 'draw': 'kwargs' must be a dict of keyword arguments (names as strings)")
+        raise DrawError("选项 'draw' 的 'kwargs' 必须是关键字参数的字典（键是字符串形式的参数名）")
     for key, value in kwargs.items():
         if not _plain(value):
             raise DrawError(
-                f"option 'draw': kwargs {key!r} must be plain data (numbers, text, true/false, None, lists and dicts of "
-                f"them), got {type(value).__name__}; build other objects inside the function"
+                f"选项 'draw' 的 kwargs {key!r} 必须是普通数据（数字、文字、true/false、None，以及由它们组成的列表和字典），"
+                f"收到 {type(value).__name__}；别的对象请在函数里创建"
             )
     keep = raw.get("keep", False)
     if not isinstance(keep, bool):
-        raise DrawError(f"option 'draw': 'keep' must be true or false, got {keep!r}")
+        raise DrawError(f"选项 'draw' 的 'keep' 必须是 true 或 false，收到 {keep!r}")
     return DrawSpec(function, dict(kwargs), keep)
 
 
@@ -127,21 +127,21 @@ def _takes_context(function: Callable[..., Any], ref: str, kwargs: Mapping[str, 
     try:
         signature = inspect.signature(function)
     except (TypeError, ValueError):
-        raise DrawError(f"option 'draw': cannot read the signature of {ref!r}") from None
+        raise DrawError(f"选项 'draw'：读不出 {ref!r} 的签名") from None
     if inspect.iscoroutinefunction(function):
-        raise DrawError(f"option 'draw': {ref!r} is async; a draw function must be a plain function")
+        raise DrawError(f"选项 'draw'：{ref!r} 是异步函数（async）；绘图函数必须是普通函数")
     positional = [p.name for p in signature.parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     clash = sorted(set(kwargs) & set(positional[:3]))
     if clash:
-        raise DrawError(f"option 'draw': kwargs {clash[0]!r} is the name of {ref}'s (fig, data, context) parameter")
+        raise DrawError(f"选项 'draw' 的 kwargs {clash[0]!r} 与 {ref} 的 (fig, data, context) 参数同名")
     for arguments, with_context in (((None, None, None), True), ((None, None), False)):
         try:
             signature.bind(*arguments, **kwargs)
         except TypeError:
             continue
         return with_context
-    extra = f" plus keyword arguments {', '.join(kwargs)}" if kwargs else ""
-    raise DrawError(f"option 'draw': {ref}{signature} must accept (fig, data) or (fig, data, context){extra}")
+    extra = f"，并接受关键字参数 {'、'.join(kwargs)}" if kwargs else ""
+    raise DrawError(f"选项 'draw'：{ref}{signature} 必须能以 (fig, data) 或 (fig, data, context) 调用{extra}")
 
 
 def resolve(draw: DrawSpec) -> Resolved:
@@ -154,11 +154,11 @@ def resolve(draw: DrawSpec) -> Resolved:
         function = import_string(draw.function)
     except ImportStringError as exc:
         cause = exc.exception
-        raise DrawError(f"option 'draw': cannot import {draw.function!r} ({type(cause).__name__}: {cause})") from None
+        raise DrawError(f"选项 'draw'：无法导入 {draw.function!r}（{type(cause).__name__}: {cause}）") from None
     except Exception as exc:  # 模块在导入时出错（语法错误、它自己的异常）：指明函数与原因，而不是一个堆栈
-        raise DrawError(f"option 'draw': importing {draw.function!r} failed ({type(exc).__name__}: {exc})") from None
+        raise DrawError(f"选项 'draw'：导入 {draw.function!r} 时出错（{type(exc).__name__}: {exc}）") from None
     if not callable(function):
-        raise DrawError(f"option 'draw': {draw.function!r} is not callable")
+        raise DrawError(f"选项 'draw'：{draw.function!r} 不是可调用的对象")
     takes_context = _takes_context(function, draw.function, draw.kwargs)
     code = _remember(module_name)
     if report_pyplot:
@@ -219,7 +219,7 @@ def _reload_if_changed(module_name: str) -> None:
             code = compile(handle.read(), path, "exec")
         exec(code, sys.modules[module_name].__dict__)
     except Exception as exc:
-        raise DrawError(f"option 'draw': reloading {module_name!r} ({path}) failed ({type(exc).__name__}: {exc})") from None
+        raise DrawError(f"选项 'draw'：重新载入 {module_name!r}（{path}）失败（{type(exc).__name__}: {exc}）") from None
     _loaded[module_name], _seen[module_name] = digest, _stat(path)
     log.info("绘图函数的模块 %s 改了，已重新载入（%s）", module_name, path)
 

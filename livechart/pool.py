@@ -32,6 +32,7 @@ from concurrent.futures.process import BrokenProcessPool
 import pandas as pd
 
 from livechart import drawing
+from livechart.durations import duration_text
 from livechart.fonts import configure_fonts
 from livechart.renderer import Renderer
 from livechart.spec import ChartSpec
@@ -167,7 +168,7 @@ class RenderPool:
             try:
                 self.start(timeout)
             except Exception:
-                log.exception("绘制进程没能在 %s 秒内启动：继续在服务进程里绘制", timeout)
+                log.exception("绘制进程没能在 %s内启动：继续在服务进程里绘制", duration_text(timeout))
 
         thread = threading.Thread(target=run, name="livechart-pool-start", daemon=True)
         thread.start()
@@ -191,11 +192,11 @@ class RenderPool:
             until, _ = self.held.get(name, (0.0, 0.0))
         if time.monotonic() < until:
             raise RenderTimedOut(
-                f"the last drawing took longer than LIVECHART_RENDER_TIMEOUT ({timeout:g} s); not drawing this chart again for "
-                f"{until - time.monotonic():.0f} s so that the charts sharing its render process keep drawing"
+                f"上一次绘制超过了 LIVECHART_RENDER_TIMEOUT（{timeout:g} 秒）：接下来 {duration_text(round(until - time.monotonic()))}"
+                "内不再画这个图表，免得同一个绘制进程里的其他图表跟着等"
             )
         if not self.slots[index].acquire(timeout=timeout + START_SECONDS):
-            raise RenderTimedOut(f"render process {index} stayed busy for longer than {timeout + START_SECONDS:g} s")
+            raise RenderTimedOut(f"绘制进程 {index} 一直在忙，等了超过 {duration_text(timeout + START_SECONDS)}还没空出来")
         try:
             with self.lock:
                 executor = self.executors[index]
@@ -205,12 +206,11 @@ class RenderPool:
                 self._hold_back(name, timeout)
                 self._replace(index, f"绘制进程 %d 画图表 {name} 超过 {timeout:g} 秒，放弃这次绘制，换一个新进程")
                 raise RenderTimedOut(
-                    f"drawing took longer than LIVECHART_RENDER_TIMEOUT ({timeout:g} s); it was abandoned and its render "
-                    "process replaced"
+                    f"绘制超过了 LIVECHART_RENDER_TIMEOUT（{timeout:g} 秒）：已放弃这次绘制，并换掉了它的绘制进程"
                 ) from None
             except BrokenProcessPool:
                 self._replace(index, f"绘制进程 %d 在画图表 {name} 时意外退出，换一个新进程")
-                raise RenderProcessDied(f"render process {index} died while drawing {name!r}") from None
+                raise RenderProcessDied(f"绘制进程 {index} 在画图表 {name!r} 时意外退出了") from None
         finally:
             self.slots[index].release()
         with self.lock:

@@ -37,6 +37,7 @@ from livechart import drawing
 from livechart import fonts
 from livechart import variants
 from livechart.charts import builtin
+from livechart.durations import duration_text
 from livechart.spec import ChartSpec
 from livechart.themes import style
 
@@ -72,10 +73,10 @@ class DrawLock:
             holder, since = self.holder, self.since
             held = time.monotonic() - since if since else 0.0
             if held <= stuck_after:
-                raise DrawingBusy(f"chart {holder!r} is drawing")
+                raise DrawingBusy(f"图表 {holder!r} 正在绘制")
             raise DrawingBlocked(
-                f"waiting for chart {holder!r}, which has been drawing for {held:.0f} s; a draw function that hangs stops "
-                "all drawing in its process (run slow or untrusted draw functions with LIVECHART_RENDER_PROCESSES)"
+                f"在等图表 {holder!r}，它已经画了 {duration_text(round(held))}；一个卡住的绘图函数会让它所在进程的绘制全部停下"
+                "（慢的或不可信的绘图函数请用 LIVECHART_RENDER_PROCESSES 放进绘制进程里运行）"
             )
         self.holder, self.since = chart, time.monotonic()
 
@@ -184,7 +185,7 @@ class Renderer:
             except BaseException as exc:
                 # sys.exit() 之类：不能让它结束调度器线程或请求，当作一次失败
                 self._fresh(page, context.scale)
-                raise DrawFunctionExited(f"the draw function raised {type(exc).__name__}: {exc}") from None
+                raise DrawFunctionExited(f"绘图函数抛出了 {type(exc).__name__}" + (f": {exc}" if str(exc) else "")) from None
 
     def _fresh(self, page: Page, scale: float) -> None:
         """把复用的 Figure 变回新建时的样子：clear() 不会重置的布局引擎、subplots_adjust 的边距、尺寸、dpi、底色与边框
@@ -212,8 +213,8 @@ class Renderer:
         expected = [inches * spec.dpi * scale for inches in self._size(page.narrow)]
         if abs(width - expected[0]) > 0.5 or abs(height - expected[1]) > 0.5:
             raise ValueError(
-                f"the draw function resized the Figure to {width:.0f}x{height:.0f} pixels; set the chart's 'size' "
-                f"({spec.width}x{spec.height}) and 'dpi' options instead"
+                f"绘图函数把 Figure 改成了 {width:.0f}x{height:.0f} 像素；图片的大小请用图表的 'size'（{spec.width}x{spec.height}）"
+                "与 'dpi' 选项设置"
             )
 
     def _encode(self, page: Page) -> bytes:

@@ -75,16 +75,22 @@ def test_draw_as_text_or_dict() -> None:
         ({"draw": f"{F}:bars", "kind": "line"}, "options 'draw' and 'kind' cannot be combined"),
         ({"draw": f"{F}:bars", "unit": "percent"}, "option 'unit' applies to the built-in kinds"),
         ({"draw": f"{F}:bars", "series": ["a"]}, "option 'series' needs a 'source'"),
-        ({"draw": "no_colon"}, "'function' must be 'package.module:function'"),
-        ({"draw": {"function": f"{F}:bars", "kwargs": [1]}}, "'kwargs' must be a dict"),
-        ({"draw": {"function": f"{F}:bars", "keep": "yes"}}, "'keep' must be true or false"),
-        ({"draw": {"function": f"{F}:inspect", "kwargs": {"label": lambda: None}}}, "kwargs 'label' must be plain data"),
-        ({"draw": {"function": f"{F}:bars", "args": []}}, "unknown key 'args'"),
-        ({"draw": "tests.no_such_module:f"}, "cannot import 'tests.no_such_module:f' (ModuleNotFoundError"),
-        ({"draw": f"{F}:missing"}, f"cannot import '{F}:missing'"),
-        ({"draw": f"{F}:NOT_CALLABLE"}, "is not callable"),
-        ({"draw": f"{F}:two_arguments_only"}, "two_arguments_only(fig: 'Any') -> 'None' must accept (fig, data)"),
-        ({"draw": {"function": f"{F}:bars", "kwargs": {"colour": 1}}}, "plus keyword arguments colour"),
+        ({"draw": "no_colon"}, "选项 'draw' 的 'function' 必须写成 '包.模块:函数'，收到 'no_colon'"),
+        ({"draw": {"function": f"{F}:bars", "kwargs": [1]}}, "选项 'draw' 的 'kwargs' 必须是关键字参数的字典"),
+        ({"draw": {"function": f"{F}:bars", "keep": "yes"}}, "选项 'draw' 的 'keep' 必须是 true 或 false，收到 'yes'"),
+        (
+            {"draw": {"function": f"{F}:inspect", "kwargs": {"label": lambda: None}}},
+            "选项 'draw' 的 kwargs 'label' 必须是普通数据",
+        ),
+        ({"draw": {"function": f"{F}:bars", "args": []}}, "选项 'draw' 里有未知的键 'args'（可用的键：function、kwargs、keep）"),
+        ({"draw": "tests.no_such_module:f"}, "选项 'draw'：无法导入 'tests.no_such_module:f'（ModuleNotFoundError"),
+        ({"draw": f"{F}:missing"}, f"选项 'draw'：无法导入 '{F}:missing'"),
+        ({"draw": f"{F}:NOT_CALLABLE"}, f"选项 'draw'：'{F}:NOT_CALLABLE' 不是可调用的对象"),
+        (
+            {"draw": f"{F}:two_arguments_only"},
+            "two_arguments_only(fig: 'Any') -> 'None' 必须能以 (fig, data) 或 (fig, data, context) 调用",
+        ),
+        ({"draw": {"function": f"{F}:bars", "kwargs": {"colour": 1}}}, "调用，并接受关键字参数 colour"),
         ({}, "option 'source' is required (or 'draw'"),
     ],
 )
@@ -96,7 +102,7 @@ def test_bad_draw_options_stop_start_up_naming_the_chart(make_app: Any, options:
 
 
 def test_a_value_that_cannot_be_copied_is_a_configuration_error(make_app: Any) -> None:
-    with pytest.raises(ConfigError, match=r"^CHARTS: values must be plain data that can be copied \(TypeError: cannot pickle"):
+    with pytest.raises(ConfigError, match=r"^CHARTS：值必须是能复制的普通数据（TypeError: cannot pickle"):
         make_app("testing", **config(mine={"draw": {"function": f"{F}:inspect", "kwargs": {"label": threading.Lock()}}}))
 
 
@@ -117,8 +123,8 @@ def test_python_m_livechart_prints_one_line_for_a_draw_function_that_cannot_be_i
     assert main() == 2
     err = capsys.readouterr().err
     assert err.strip().splitlines() == [
-        "livechart: configuration error: CHARTS['mine']: option 'draw': cannot import 'nowhere.mod:draw' "
-        "(ModuleNotFoundError: No module named 'nowhere')"
+        "livechart：配置错误：CHARTS['mine']: 选项 'draw'：无法导入 'nowhere.mod:draw'"
+        "（ModuleNotFoundError: No module named 'nowhere'）"
     ]
     monkeypatch.delitem(sys.modules, "badconf", raising=False)
 
@@ -241,9 +247,7 @@ def test_a_failing_function_keeps_the_last_image_and_says_why(make_app: Any, tmp
         jobs.redraw("fragile")
     status = client.get("/api/charts/fragile").get_json()
     assert status["version"] == 1
-    assert status["last_error"]["message"] == (
-        f"draw function {F}:broken: ZeroDivisionError: division by zero in the test function"
-    )
+    assert status["last_error"]["message"] == f"绘图函数 {F}:broken: ZeroDivisionError: division by zero in the test function"
     assert client.get("/charts/fragile.png").data == good
     switch.unlink()
     with app.app_context():
@@ -269,9 +273,9 @@ def test_a_hung_function_in_process_is_reported_by_itself_and_the_charts_it_bloc
             error = client.get(f"/api/charts/{chart}").get_json()["last_error"]
             return error["message"] if error and error["consecutive_failures"] else ""
 
-        wait_for(lambda: "has not returned" in failure("stuck"), 10, "the hung chart never reported itself")
-        wait_for(lambda: "waiting for chart 'stuck'" in failure("other"), 10, "the blocked chart never said why")
-        assert failure("other").startswith("drawing: DrawingBlocked: waiting for chart 'stuck', which has been drawing for")
+        wait_for(lambda: "还没有返回" in failure("stuck"), 10, "the hung chart never reported itself")
+        wait_for(lambda: "在等图表 'stuck'" in failure("other"), 10, "the blocked chart never said why")
+        assert failure("other").startswith("绘制: DrawingBlocked: 在等图表 'stuck'，它已经画了 ")
         assert "LIVECHART_RENDER_PROCESSES" in failure("stuck")
     finally:
         draw_functions.HANG.clear()
@@ -302,7 +306,7 @@ def test_drawing_blocked_names_the_chart_holding_the_lock() -> None:
     try:
         thread.start()
         wait_for(lambda: DRAWING.holder == "stuck", 10, "the hung function never started")
-        with pytest.raises(DrawingBlocked, match="waiting for chart 'stuck', which has been drawing for"):
+        with pytest.raises(DrawingBlocked, match=r"^在等图表 'stuck'，它已经画了 \d+ 秒；"):
             Renderer(drawn("waiting", draw=f"{F}:bars"), timeout=0.2).render(None)
     finally:
         draw_functions.HANG.clear()
@@ -342,7 +346,8 @@ def test_a_hung_render_in_the_pool_is_abandoned_and_only_its_process_waits() -> 
         assert results["fine"].startswith(b"\x89PNG") and threads[0].is_alive()  # 别的进程照常画
         for thread in threads:
             thread.join(60)
-        assert isinstance(results["stuck"], RenderTimedOut) and "LIVECHART_RENDER_TIMEOUT (1 s)" in str(results["stuck"])
+        assert isinstance(results["stuck"], RenderTimedOut)
+        assert "超过了 LIVECHART_RENDER_TIMEOUT（1 秒）：已放弃这次绘制" in str(results["stuck"])
         assert results["neighbour"].startswith(b"\x89PNG")
         new = pool.pids()
         assert old[0] not in new and old[1] in new
@@ -351,7 +356,9 @@ def test_a_hung_render_in_the_pool_is_abandoned_and_only_its_process_waits() -> 
         )
         # 刚超时的图表暂停送画：立即失败，不占它的进程；邻居照常
         started = time.monotonic()
-        with pytest.raises(RenderTimedOut, match="not drawing this chart again for"):
+        with pytest.raises(
+            RenderTimedOut, match=r"^上一次绘制超过了 LIVECHART_RENDER_TIMEOUT（1 秒）：接下来 \d+ 秒内不再画这个图表"
+        ):
             pool.render("stuck", None, 1.0)
         assert time.monotonic() - started < 0.5
         assert pool.render("neighbour", None, 1.0).startswith(b"\x89PNG") and pool.pids() == new
@@ -431,9 +438,9 @@ def test_any_figure_works_several_axes_pie_image_with_colorbar_hist_annotations_
 @pytest.mark.parametrize(
     ("function", "kwargs", "message"),
     [
-        ("leaky", {"token": "sk-live-9f8e7d6c5b4a"}, f"draw function {F}:leaky: PermissionError: the API rejected …"),
-        ("exits", {}, f"draw function {F}:exits: DrawFunctionExited: the draw function raised SystemExit: usage: exits"),
-        ("resizes", {}, f"draw function {F}:resizes: ValueError: the draw function resized the Figure to 1200x300 pixels;"),
+        ("leaky", {"token": "sk-live-9f8e7d6c5b4a"}, f"绘图函数 {F}:leaky: PermissionError: the API rejected …"),
+        ("exits", {}, f"绘图函数 {F}:exits: DrawFunctionExited: 绘图函数抛出了 SystemExit: usage: exits"),
+        ("resizes", {}, f"绘图函数 {F}:resizes: ValueError: 绘图函数把 Figure 改成了 1200x300 像素；"),
     ],
 )
 def test_what_a_draw_function_does_wrong_is_a_clear_public_error(
@@ -452,7 +459,9 @@ def test_what_a_draw_function_does_wrong_is_a_clear_public_error(
 
 
 def test_kwargs_named_like_a_parameter_and_a_frameless_figure() -> None:
-    with pytest.raises(ConfigError, match="kwargs 'context' is the name of"):
+    with pytest.raises(
+        ConfigError, match=r"选项 'draw' 的 kwargs 'context' 与 tests\.draw_functions:clashing 的 \(fig, data, context\) 参数同名"
+    ):
         drawn(draw={"function": f"{F}:clashing", "kwargs": {"context": 1}})
     renderer = Renderer(drawn(draw=f"{F}:frameless"))
     with Image.open(io.BytesIO(renderer.render(None))) as image:

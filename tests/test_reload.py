@@ -546,7 +546,7 @@ def test_a_draw_chart_is_added_changed_and_broken_live(make_app: Any, module: Co
     module.save({"a": chart("A"), "b": chart("B", 2), "mine": broken}, {"a": 1, "b": 2, "mine": 1})
     assert applied(app) == "failed"
     error = client.get("/api/charts").json["config_error"]["message"]
-    assert "CHARTS['mine']: option 'draw': cannot import 'tests.draw_functions:nowhere'" in error
+    assert "CHARTS['mine']: 选项 'draw'：无法导入 'tests.draw_functions:nowhere'" in error
 
 
 DRAW_MODULE = """from config import TestingConfig
@@ -606,5 +606,5 @@ def test_saving_a_separate_draw_module_applies_it_without_touching_the_configura
     draws.write("def paint(fig, data)\n")
     assert applied(app) == "failed"
     message = client.get("/api/charts").json["config_error"]["message"]
-    assert f"option 'draw': reloading '{draws.name}'" in message and "SyntaxError" in message
+    assert f"选项 'draw'：重新载入 '{draws.name}'（" in message and "SyntaxError" in message
     assert applied(app) is None  # 没再改：不会每次 poll 都再试、再记一条错误
