@@ -22,7 +22,7 @@ OPTIONS = {
     "coalesce": {"type": "boolean"},
 }
 # GET 返回的只读字段：与当前值相同时忽略（next_run_time 总是忽略），不同则 400
-READ_ONLY_SCHEMAS = {
+READ_ONLY_SCHEMAS: dict[str, dict[str, Any]] = {
     "id": {"type": "string"},
     "func": {"type": "string"},
     "args": {"type": "array", "items": {}},

@@ -259,4 +259,5 @@ class RenderPool:
         until = time.monotonic() + 2.0
         for manager in managers:
             if manager is not None:
-                manager.join(max(0.0, until - time.monotonic()))
+                # typeshed 把 _executor_manager_thread 标成了别的类型；它是 threading.Thread
+                manager.join(max(0.0, until - time.monotonic()))  # type: ignore[attr-defined]

@@ -194,7 +194,8 @@ class Renderer:
         figure.clear()
         page.artists.clear()
         figure.set_layout_engine(None)
-        figure.subplotpars.update(**{key: matplotlib.rcParams[f"figure.subplot.{key}"] for key in SUBPLOT_KEYS})
+        params: Any = matplotlib.rcParams  # 它的类型只接受字面的键；这里的键是拼出来的
+        figure.subplotpars.update(**{key: params[f"figure.subplot.{key}"] for key in SUBPLOT_KEYS})
         figure.set_facecolor(matplotlib.rcParams["figure.facecolor"])
         figure.set_edgecolor(matplotlib.rcParams["figure.edgecolor"])
         figure.set_frameon(matplotlib.rcParams["figure.frameon"])

@@ -211,10 +211,13 @@ def save_image(
     chart: str, png: bytes, render_ms: float, width: int, height: int, rendered_by: str = "", based_on: int = 0
 ) -> ChartImage:
     """写入新渲染的图片，版本号加一。chart 是图片标识：图表名，或变体的（livechart/variants.py）。"""
+    # Flask-Caching 的 Cache 没有 inc；后端（cachelib / Redis 的 INCR）有，且是原子的。没有返回新值就是没写进去
+    version = guarded(cache.cache.inc, version_key(chart), write=True)
+    if version is None:
+        raise Unavailable
     record = ChartImage(
         png=png,
-        # Flask-Caching 的 Cache 没有 inc；后端（cachelib / Redis 的 INCR）有，且是原子的
-        version=int(guarded(cache.cache.inc, version_key(chart), write=True)),
+        version=int(version),
         # 按内容计算 ETag：进程重启后版本号会归零，内容哈希不会认错图
         etag=hashlib.blake2b(png, digest_size=16).hexdigest(),
         rendered_at=time.time(),

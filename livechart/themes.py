@@ -34,7 +34,7 @@ THEMES = {
 
 
 @cache
-def style(name: str) -> dict[str, Any]:
+def style(name: str) -> dict[Any, Any]:
     """主题对应的 rcParams（传给 matplotlib.rc_context）。字体不在其中：CJK 回退字体在启动时全局设置（fonts.py）。"""
     theme = THEMES[name]
     return {
