@@ -16,6 +16,7 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 from werkzeug.serving import is_running_from_reloader
 
+from livechart import alignment
 from livechart import configfile
 from livechart import coordination
 from livechart import data_api
@@ -130,7 +131,7 @@ def describe(app: Flask, config_class: Any) -> str:
     job_list = [(job, job_interval(job)) for job in scheduler.get_jobs()] if app.config["LIVECHART_ROLE"] != "web" else []
     # 按任务 id 排序：几个进程写出同样的一行（对齐时任务的顺序可能不同）
     jobs_text = "、".join(
-        f"{job.id} 每 {seconds:g} 秒（{_origin(app, job)}{'，已暂停' if coordination.is_paused(job) else ''}）"
+        f"{job.id} 每 {seconds:g} 秒（{_origin(app, job)}{'，已暂停' if alignment.is_paused(job) else ''}）"
         if seconds
         else f"{job.id}（非间隔触发）"
         for job, seconds in sorted(job_list, key=lambda item: item[0].id)

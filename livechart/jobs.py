@@ -35,6 +35,7 @@ from livechart.deadline import Stopping
 from livechart.demand import Demand
 from livechart.extensions import scheduler
 from livechart.failure_log import FailureLog
+from livechart.peer import owner
 from livechart.pool import START_SECONDS
 from livechart.pool import RenderPool
 from livechart.quality import DataQuality
@@ -245,9 +246,7 @@ class ChartWorker:
             current_app.logger.warning("图表 %s 的变体 %s 又画成了", name, variant.suffix)
         width, height = variants.size(self.spec, variant)
         elapsed_ms = (time.perf_counter() - started) * 1000
-        record = store.save_image(
-            image, png, elapsed_ms, width * variant.scale, height * variant.scale, coordination.owner(), based_on
-        )
+        record = store.save_image(image, png, elapsed_ms, width * variant.scale, height * variant.scale, owner(), based_on)
         with contextlib.suppress(store.Unavailable):
             coordination.get().announce(image)
         return record
@@ -374,7 +373,7 @@ class ChartWorker:
         elapsed_ms = (time.perf_counter() - started) * 1000
         if self.retired:
             return None
-        record = store.save_image(name, png, elapsed_ms, self.spec.width, self.spec.height, coordination.owner())
+        record = store.save_image(name, png, elapsed_ms, self.spec.width, self.spec.height, owner())
         with contextlib.suppress(store.Unavailable):  # 图已写入；别的进程的跟随线程重连时会读到它
             coordination.get().announce(name)
         if not only_if_missing:

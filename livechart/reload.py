@@ -28,6 +28,7 @@ from typing import Any
 
 from flask import Flask
 
+from livechart import alignment
 from livechart import configfile
 from livechart import coordination
 from livechart import drawing
@@ -331,7 +332,7 @@ class Reloader:
                         app.config[name] = _copy(raw[name])
                 app.config["LIVECHART_FUTURE_MARGIN"] = checked.future_margin
                 if coordinator.enabled:
-                    app.config["JOBS"] = [coordination.aligned(job) for job in app.config["JOBS"]]
+                    app.config["JOBS"] = [alignment.aligned(job) for job in app.config["JOBS"]]
                 for chart in change.removed:  # 先删任务：之后不会再开始新的重绘
                     if scheduler.get_job(job_id_for(chart)) is not None:
                         scheduler.remove_job(job_id_for(chart))
@@ -391,23 +392,23 @@ class Reloader:
         coordinator = coordination.get(app)
         if not coordinator.enabled:
             # 文件声明的就是任务的全部：没有声明的选项回到默认值（之前运行时的修改作废），暂停保留
-            want = {**coordination.job_defaults(app, chart), **declared}
+            want = {**alignment.job_defaults(app, chart), **declared}
             job = scheduler.get_job(job_id_for(chart))
             if job is not None and previous is not None:
                 # 运行时改过（与旧的声明不同）的，说出来：与多进程时 settle_precedence 的那一行一样
                 before = {"seconds": job_interval(job), **{k: getattr(job, k, None) for k in want if k != "seconds"}}
-                was = {**coordination.job_defaults(app, chart), **previous}
+                was = {**alignment.job_defaults(app, chart), **previous}
                 runtime = {k: v for k, v in before.items() if v != was.get(k)}
                 if runtime:
                     log.warning("配置文件改过图表 %s 的任务：以配置文件为准，作废运行时的修改 %s", chart, runtime)
-            coordination.apply(app, chart, want)
+            alignment.apply(coordinator, chart, want)
             return
         try:
-            coordination.settle_precedence(app, [chart])
+            alignment.settle_precedence(coordinator, [chart])
             want = coordinator.desired_one(chart)
         except store.Unavailable:
             want = {}  # Redis 恢复后对齐线程再按期望状态对齐
-        coordination.apply(app, chart, want)
+        alignment.apply(coordinator, chart, want)
 
     def _refresh_fast_path(self) -> None:
         from livechart import fastpath
@@ -467,7 +468,7 @@ class Reloader:
         def draw(name: str, worker: jobs.ChartWorker, new: bool) -> None:
             with app.app_context():
                 job = scheduler.get_job(job_id_for(name))
-                if name in held or job is None or coordination.is_paused(job):
+                if name in held or job is None or alignment.is_paused(job):
                     return
                 if new:
                     if jobs.claim_tick(name, worker):

@@ -29,6 +29,7 @@ from livechart import store
 from livechart import variants
 from livechart.errors import json_error
 from livechart.extensions import scheduler
+from livechart.leases import EPOCH
 from livechart.spec import job_id_for
 from livechart.spec import job_interval
 from livechart.variants import DEFAULT
@@ -115,7 +116,7 @@ def _shared_state(name: str) -> dict[str, Any]:
     if coordinator.service_paused():
         return _state(interval, None, _scheduler_paused())
     # 所有进程的任务都对齐到 EPOCH 的整数倍间隔，所以下次运行时间可以算出来
-    epoch = coordination.EPOCH.timestamp()
+    epoch = EPOCH.timestamp()
     upcoming = epoch + (math.floor((time.time() - epoch) / interval) + 1) * interval
     return _state(interval, _iso(upcoming), None)
 

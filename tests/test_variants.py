@@ -13,6 +13,7 @@ from PIL import Image
 
 from livechart import jobs
 from livechart import keys
+from livechart import peer
 from livechart import store
 from livechart import variants
 from tests.conftest import own
@@ -144,7 +145,7 @@ def test_demand_reaches_the_owner_through_redis(make_app: Any, redis_url: str) -
     with owner.app_context():
         jobs.workers(owner)["cpu"].redraw()
         record = store.load_image("cpu.narrow@2x")
-    assert record.version == drawn + 1 and record.rendered_by == jobs.coordination.owner()
+    assert record.version == drawn + 1 and record.rendered_by == peer.owner()
     assert size_of(record.png) == (800, 500)
 
 
