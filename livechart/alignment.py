@@ -58,20 +58,19 @@ def apply(coordinator: Coordinator, chart: str, want: dict[str, Any]) -> None:
     """
     app = coordinator.app
     job_id = job_id_for(chart)
-    # 多进程模式下 want 是 Redis 里的整条记录：没有的字段取配置文件的值；单进程时 want 是一次修改：没有的字段保持现状
-    declared = (coordinator.declared.get(chart) or {}) if coordinator.enabled else {}
     with coordinator.lock:
-        if chart not in app.extensions["livechart"]:
+        file = coordinator.declared.get(chart)
+        if file is None:
             return  # 重新载入配置刚删掉了这个图表：不再给它建任务
+        # 多进程模式下 want 是 Redis 里的整条记录：没有的字段取配置文件的值；单进程时 want 是一次修改：没有的字段保持现状
+        declared = file if coordinator.enabled else {}
         job = scheduler.get_job(job_id)
         if want.get("removed"):
             if job is not None:
                 scheduler.remove_job(job_id)
             return
         start = {"start_date": EPOCH} if coordinator.enabled else {}
-        seconds = float(
-            want.get("seconds") or declared.get("seconds") or job_interval(job) or app.extensions["livechart"][chart].interval
-        )
+        seconds = float(want.get("seconds") or declared.get("seconds") or job_interval(job) or file["seconds"])
         if coordinator.enabled:
             # Redis 里的记录加上文件的声明就是任务的全部：两处都没有的选项取默认值（作废的运行时修改不会留下来）
             options = {**job_defaults(app, chart), **declared, **{k: want[k] for k in JOB_OPTIONS if k in want}}
@@ -116,7 +115,7 @@ def apply_service(paused: bool | None) -> None:
 
 def reconcile(coordinator: Coordinator, charts: list[str] | None = None) -> None:
     """把 Redis 中的期望状态应用到本地调度器（默认全部图表与整个服务）。"""
-    names = list(coordinator.app.extensions["livechart"]) if charts is None else charts
+    names = coordinator.chart_names() if charts is None else charts
     with coordinator.lock:
         for chart, want in coordinator.desired(names).items():
             apply(coordinator, chart, want)
@@ -138,7 +137,7 @@ def sync(coordinator: Coordinator) -> None:
 def settle_precedence(coordinator: Coordinator, charts: list[str] | None = None) -> None:
     """启动时与重新载入配置时：配置文件在运行时的修改之后改过的任务，以文件为准（删掉运行时的修改，保留暂停），
     每个写一行日志。charts：只看这些图表（默认全部）。"""
-    names = list(coordinator.app.extensions["livechart"]) if charts is None else charts
+    names = coordinator.chart_names() if charts is None else charts
     for chart, want in coordinator.desired(names).items():
         runtime = {key: want[key] for key in FILE_FIELDS if key in want}
         if not runtime or want.get("base") == as_json(coordinator.declared.get(chart)):

@@ -131,7 +131,7 @@ def change(app: Flask, chart: str, want: dict[str, Any], *, replace: bool = Fals
     coordinator = get(app)
     # 在协调器的锁里检查并修改：重新载入配置换图表时也持有这把锁，删掉的图表不会再被记下或建出任务
     with coordinator.lock:
-        if chart not in app.extensions["livechart"]:
+        if chart not in coordinator.declared:
             raise UnknownChart(chart)
         if not coordinator.enabled:
             alignment.apply(coordinator, chart, want)
@@ -167,7 +167,7 @@ def held_back(app: Flask) -> set[str]:
     coordinator = get(app)
     if not coordinator.enabled:
         return set()
-    names = set(app.extensions["livechart"])
+    names = set(coordinator.chart_names())
     try:
         if coordinator.service_paused():
             return names

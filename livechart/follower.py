@@ -41,7 +41,7 @@ def follow(coordinator: Coordinator) -> None:
         try:
             pubsub.subscribe(*channels)
             with app.app_context():
-                for chart in list(app.extensions["livechart"]):  # 订阅之后再读：之后发布的新图一个也不会漏
+                for chart in coordinator.chart_names():  # 订阅之后再读：之后发布的新图一个也不会漏
                     store.load_image(chart)
                 if scheduler.running:
                     alignment.sync(coordinator)  # 断开期间错过的修改
@@ -80,7 +80,7 @@ def _listen(coordinator: Coordinator, pubsub: redis.client.PubSub, images: str) 
             last_pong = time.monotonic()
         elif message["type"] == "message" and message["channel"].decode() == images:
             image = message["data"].decode()  # 图片标识：图表名，或变体的（livechart/variants.py）
-            if variants.chart_of(image) in app.extensions["livechart"]:  # 还没重新载入配置的进程可能发布已经删掉的图表
+            if variants.chart_of(image) in coordinator.declared:  # 还没重新载入配置的进程可能发布已经删掉的图表
                 with app.app_context():
                     store.load_image(image)
         elif message["type"] == "message":

@@ -48,6 +48,10 @@ class Peer:
         """是否在多进程模式下（有 Redis）。"""
         return self.client is not None
 
+    def chart_names(self) -> list[str]:
+        """运行中的配置里的全部图表（声明了任务的图表就是全部图表）。"""
+        return list(self.declared)
+
     def key(self, name: str) -> str:
         """直接用 Redis 客户端时的完整键名。"""
         return keys.raw(self.prefix, name)
