@@ -63,7 +63,7 @@ def load_config(
     try:
         loaded = configfile.load(ref)
         if fallback:  # 载入了还不够：整个配置要能通过校验，否则同样退回上一份有效的内容
-            settings.check(reload.raw_config(loaded.config_class))
+            settings.check(configfile.raw_config(loaded.config_class))
     except ConfigError as exc:
         good = configfile.last_good(ref) if fallback else None
         if good is None:
@@ -153,7 +153,7 @@ def create_app(
     app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
     config_class, ref, loaded, problem = load_config(config, default, fallback=fallback)
     # 原样的设置（重新载入时与新的比较，见 livechart/reload.py）
-    raw = reload.raw_config(config_class, overrides)
+    raw = configfile.raw_config(config_class, overrides)
     app.config.from_object(config_class)
     app.config.update(overrides or {})
     # 配置类的属性被所有 app 共用，而 APScheduler 会改动传给它的字典（executors 的 "type" 被 pop 掉）：

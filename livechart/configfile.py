@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import importlib.util
 import os
@@ -84,6 +85,21 @@ def ref_of(config_class: Any) -> ConfigRef | None:
     return ConfigRef(f"{module.__name__}:{name}", module.__name__, name, False, Path(origin).absolute())
 
 
+def copied(value: Any) -> Any:
+    """设置值的一份副本；复制不了的对象（锁、连接之类）原样。"""
+    try:
+        return copy.deepcopy(value)
+    except Exception:
+        return value
+
+
+def raw_config(config_class: Any, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """配置类（加上 create_app 的 overrides）里的全部设置，与 Flask 的 from_object 取的一样（大写的属性），各自复制一份。"""
+    raw = {key: getattr(config_class, key) for key in dir(config_class) if key.isupper()}
+    raw.update(overrides or {})
+    return {key: copied(value) for key, value in raw.items()}
+
+
 def digest(data: bytes) -> str:
     """文件内容的摘要（重新载入只在内容真的变了时进行）。"""
     return hashlib.blake2b(data, digest_size=16).hexdigest()
@@ -146,13 +162,18 @@ def _pick(ref: ConfigRef, module: ModuleType) -> Any:
     return found
 
 
+def unreadable(ref: ConfigRef, reason: str) -> str:
+    """读不到配置文件时的消息（读的时候出错，或者文件一直不在：同一句话）。"""
+    return f"{ref.describe()}: cannot read it ({reason})"
+
+
 def read(ref: ConfigRef) -> bytes:
     """配置文件现在的内容；读不到时抛 ConfigError。"""
     assert ref.path is not None
     try:
         return ref.path.read_bytes()
     except OSError as exc:
-        raise ConfigError(f"{ref.describe()}: cannot read it ({exc.strerror or exc})") from None
+        raise ConfigError(unreadable(ref, exc.strerror or str(exc))) from None
 
 
 def load(ref: ConfigRef, source: bytes | None = None) -> Loaded:
