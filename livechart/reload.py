@@ -76,9 +76,10 @@ class Reloader:
             return self.state.failed(str(exc), secrets)
         except Exception as exc:  # 数据源的构造函数等：同样不应用任何东西
             return self.state.failed(f"{self.ref.describe()}: {type(exc).__name__}: {exc}", secrets)
-        # 新的文件有效：先清掉上一份的错误，再应用。反过来的话，/scheduler 已经是新的间隔时 /api/charts 还在报旧的错误
-        self.state.error = None
+        # 新的文件有效：先清掉上一份的错误，再应用。反过来的话，/scheduler 已经是新的间隔时 /api/charts 还在报旧的错误。
+        # 清掉之前记下有没有：日志那一行要说错误已改正
         fixed = self.state.error is not None
+        self.state.error = None
         try:
             return self._apply(new, fixed)
         except Exception as exc:

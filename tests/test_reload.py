@@ -202,9 +202,10 @@ def test_a_broken_save_keeps_the_running_configuration_and_says_why(
     page = client.get("/").text
     assert str(at_start.value).replace("'", "&#39;") in page and 'id="config-error" role="alert">' in page
     assert applied(app) is None  # 没有再保存：不再写日志
-    # 改好了：应用，错误消失
+    # 改好了：应用，错误消失，日志说错误已改正
     module.write(good.replace("'seconds': 1", "'seconds': 5"))
     assert applied(app) == "applied"
+    assert reload_lines(caplog)[-1] == f"配置已重新载入（{module.path}）：图表 a 的间隔 1 → 5 秒（之前的错误已改正）"
     assert client.get("/api/charts").json["config_error"] is None
     assert job_seconds(client, "a") == 5
     assert 'id="config-error" role="alert" hidden>' in client.get("/").text
