@@ -69,7 +69,7 @@ def _listen(coordinator: Coordinator, pubsub: redis.client.PubSub, images: str) 
             pubsub.ping()
             next_ping = now + 1
         if now - last_pong > PONG_TIMEOUT:
-            raise redis.ConnectionError("no PONG from Redis")
+            raise redis.ConnectionError(f"Redis {PONG_TIMEOUT:g} 秒没有回 PONG")
         if now >= next_publish and coordinator.on_publish is not None:
             coordinator.on_publish()
             next_publish = now + PUBLISH_DEMAND_SECONDS

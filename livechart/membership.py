@@ -76,7 +76,7 @@ class Membership(Peer):
             version = str(store.guarded(self.client.info, "server").get("redis_version", "7"))
             if int(version.split(".")[0]) < 7:
                 raise ConfigError(
-                    f"Redis {version}: livechart needs Redis 7 or newer (its Lua scripts declare flags; docs/pitfalls.md 30)"
+                    f"Redis {version}：livechart 需要 Redis 7 或更新的版本（它的 Lua 脚本声明了 flags，docs/pitfalls.md 第 30 条）"
                 )
             self.heartbeat(rendering)
             declared = self.key(keys.declared())

@@ -75,7 +75,7 @@ class Reloader:
         except ConfigError as exc:
             return self.state.failed(str(exc), secrets)
         except Exception as exc:  # 数据源的构造函数等：同样不应用任何东西
-            return self.state.failed(f"{self.ref.describe()}: {type(exc).__name__}: {exc}", secrets)
+            return self.state.failed(f"{self.ref.describe()}：{type(exc).__name__}: {exc}", secrets)
         # 新的文件有效：先清掉上一份的错误，再应用。反过来的话，/scheduler 已经是新的间隔时 /api/charts 还在报旧的错误。
         # 清掉之前记下有没有：日志那一行要说错误已改正
         fixed = self.state.error is not None
@@ -86,7 +86,7 @@ class Reloader:
             # 不应该发生（上面已经校验并建好了一切）；真发生了也要说出来，并在下一次 poll 重试，而不是悄悄停在半路
             log.exception("应用新的配置时出错")
             self.watcher.forget()
-            return self.state.failed(f"{self.ref.describe()}: applying the new configuration failed: {type(exc).__name__}: {exc}")
+            return self.state.failed(f"{self.ref.describe()}：应用新的配置失败（{type(exc).__name__}: {exc}）")
 
     def _apply(self, new: reload_plan.Prepared, fixed: bool) -> str:
         """应用差别，记下正在生效的设置，写一行日志；fixed：上一次保存有错，这一次改好了。"""

@@ -46,16 +46,16 @@ class Plan:
                 parts.append(f"图表 {chart} 的间隔 {old.get('seconds'):g} → {new.get('seconds'):g} 秒")
             options = sorted(key for key in set(old) | set(new) if key != "seconds" and old.get(key) != new.get(key))
             if options:
-                parts.append(f"图表 {chart} 的任务选项 {', '.join(options)}")
+                parts.append(f"图表 {chart} 的任务选项 {'、'.join(options)}")
         if self.added:
-            parts.append(f"新增图表 {', '.join(self.added)}")
+            parts.append(f"新增图表 {'、'.join(self.added)}")
         if self.removed:
-            parts.append(f"删除图表 {', '.join(self.removed)}")
+            parts.append(f"删除图表 {'、'.join(self.removed)}")
         for chart in self.respecced:
             kept = "换了数据源，窗口从头开始" if chart in self.new_source else "数据源没变，窗口保留"
             parts.append(f"图表 {chart} 的规格变了（{kept}）")
         if self.settings:
-            parts.append(f"设置 {', '.join(self.settings)}")
+            parts.append(f"设置 {'、'.join(self.settings)}")
         if self.order:
             parts.append(f"图表的顺序 {'、'.join(self.order)}（/plot.png 是 {self.order[0]}）")
         return "；".join(parts) or "没有要应用的变化"

@@ -52,13 +52,13 @@ class LoadStatus:
         """载入失败：记下错误并写一行日志（与启动时的消息相同）。secrets：新文件里数据源参数的机密原文
         （公开的消息里抹掉，与正在运行的图表的一样）。返回 poll 的结果 "failed"。"""
         self.error = {"message": message, "at": time.time(), "secrets": secrets or []}
-        log.error("configuration error: %s（仍按上一份有效的配置运行，改好并保存后自动载入）", message)
+        log.error("配置错误：%s（仍按上一份有效的配置运行，改好并保存后自动载入）", message)
         return "failed"
 
     def started_with(self, problem: str) -> None:
         """本进程是用上一份有效的内容启动的（gunicorn 重启的工作进程，配置文件现在载入不了）：报告它。"""
         self.error = {"message": problem, "at": time.time(), "secrets": []}
-        log.error("configuration error: %s（本进程用主进程记得的上一份有效配置启动，改好并保存后自动载入）", problem)
+        log.error("配置错误：%s（本进程用主进程记得的上一份有效配置启动，改好并保存后自动载入）", problem)
 
     def needs_restart(self, restart: list[str]) -> None:
         """这些设置与启动时不同（只能在启动时生效）：变了才写日志。"""
@@ -66,7 +66,7 @@ class LoadStatus:
             return
         self.restart, self.restart_at = restart, time.time() if restart else None
         if restart:
-            log.warning("配置文件改了 %s：这些设置要重启 livechart 才生效（正在运行的仍是启动时的值）", ", ".join(restart))
+            log.warning("配置文件改了 %s：这些设置要重启 livechart 才生效（正在运行的仍是启动时的值）", "、".join(restart))
         else:
             log.info("需要重启才生效的设置又与启动时相同了")
 
@@ -81,9 +81,8 @@ class LoadStatus:
         if self.restart:
             restart = {
                 "settings": list(self.restart),
-                "message": f"{', '.join(self.restart)} changed in {file}: restart livechart (under gunicorn, kill -HUP "
-                f"the master is enough) to apply {'it' if len(self.restart) == 1 else 'them'}; the running values are "
-                "the ones it started with",
+                "message": f"{file} 里改了 {'、'.join(self.restart)}：要重启 livechart 才生效（gunicorn 下 kill -HUP 主进程即可）；"
+                "正在运行的仍是启动时的值",
                 "at": iso(self.restart_at),
             }
         return {

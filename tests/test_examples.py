@@ -99,7 +99,7 @@ def test_example_starts_before_its_writer(
 
 
 def test_module_without_config_class_is_refused(make_app: Any) -> None:
-    with pytest.raises(ConfigError, match="module has no Config class"):
+    with pytest.raises(ConfigError, match=r"^LIVECHART_CONFIG='examples\.writer'：模块里没有 Config 类；"):
         make_app("examples.writer")
 
 

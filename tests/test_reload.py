@@ -162,7 +162,7 @@ def test_removing_the_first_chart_moves_plot_png_to_the_next_one(make_app: Any, 
 
 
 BROKEN = {
-    "syntax": ("class Broken(:\n", "line"),
+    "syntax": ("class Broken(:\n", "行："),
     "import": ("import livechart_no_such_module\n", "ModuleNotFoundError"),
     "option": (None, "CHARTS['a']: option 'size'"),
     "no job": (None, "CHARTS['c']: has no job"),
@@ -192,7 +192,7 @@ def test_a_broken_save_keeps_the_running_configuration_and_says_why(
     assert error["message"] == str(at_start.value) and expected in error["message"], error
     assert error["file"] == str(module.path)
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
-    assert errors == [f"configuration error: {at_start.value}（仍按上一份有效的配置运行，改好并保存后自动载入）"]
+    assert errors == [f"配置错误：{at_start.value}（仍按上一份有效的配置运行，改好并保存后自动载入）"]
     # 什么都没应用：间隔、图表照旧，照常重绘；页面显示错误
     assert job_seconds(client, "a") == 1
     assert [c["name"] for c in client.get("/api/charts").json["charts"]] == ["a", "b"]
@@ -223,7 +223,11 @@ def test_settings_that_need_a_restart_are_reported_not_ignored(make_app: Any, mo
     assert job_seconds(client, "a") == 3  # 能应用的照样应用
     restart = client.get("/api/charts").json["config_restart_needed"]
     assert restart["settings"] == ["LIVECHART_API_PASSWORD", "LIVECHART_API_USER", "LIVECHART_PNG_COMPRESS_LEVEL"]
-    assert "restart livechart" in restart["message"] and "hunter2" not in str(client.get("/api/charts").json)
+    assert restart["message"] == (
+        f"{module.path} 里改了 LIVECHART_API_PASSWORD、LIVECHART_API_USER、LIVECHART_PNG_COMPRESS_LEVEL：要重启 livechart 才生效"
+        "（gunicorn 下 kill -HUP 主进程即可）；正在运行的仍是启动时的值"
+    )
+    assert "hunter2" not in str(client.get("/api/charts").json)
     assert app.config["LIVECHART_PNG_COMPRESS_LEVEL"] == 1  # 运行中的仍是启动时的值
     warnings = [r.getMessage() for r in caplog.records if "要重启" in r.getMessage()]
     assert len(warnings) == 1 and "hunter2" not in warnings[0]
@@ -300,7 +304,7 @@ def test_start_up_reads_the_file_not_a_module_already_imported(module: ConfigMod
 def test_a_syntax_error_at_start_names_the_file_and_line(module: ConfigModule, make_app: Any) -> None:
     """以前：config.py 的语法错误在启动时是一大段堆栈。"""
     module.write(module.path.read_text() + "\n\nJOBS = [\n")
-    with pytest.raises(ConfigError, match=rf"^{module.path}, line 9: '\[' was never closed \(SyntaxError\)$"):
+    with pytest.raises(ConfigError, match=rf"^{module.path} 第 9 行：'\[' was never closed（SyntaxError）$"):
         make_app(module.ref)
 
 
@@ -504,7 +508,7 @@ def test_a_missing_file_is_reported_and_its_return_is_applied(make_app: Any, mod
     module.path.unlink()
     assert applied(app) is None  # 编辑器先删再写：先等一个周期
     assert applied(app) == "failed"
-    assert client.get("/api/charts").json["config_error"]["message"].endswith("cannot read it (No such file or directory)")
+    assert client.get("/api/charts").json["config_error"]["message"].endswith("：读不到（No such file or directory）")
     assert applied(app) is None  # 只报告一次
     assert job_seconds(client, "a") == 1
     module.write(text.replace("'seconds': 1", "'seconds': 2"))
@@ -526,7 +530,7 @@ def test_a_worker_falls_back_to_the_last_valid_content_for_any_kind_of_error(mod
     assert fallen.JOBS[0]["seconds"] == 1
     module.write("class Config(:\n")
     fallen, _, _, problem = load_config(module.ref, fallback=True)
-    assert problem is not None and problem.endswith("(SyntaxError)") and fallen.JOBS[0]["seconds"] == 1
+    assert problem is not None and problem.endswith("（SyntaxError）") and fallen.JOBS[0]["seconds"] == 1
 
 
 def test_a_draw_chart_is_added_changed_and_broken_live(make_app: Any, module: ConfigModule) -> None:
