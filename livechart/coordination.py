@@ -258,9 +258,9 @@ def start_reconciling(app: Flask) -> None:
 
 
 def stop(app: Flask) -> None:
-    """停止对齐与跟随线程，交出拥有的图表（测试拆除、进程退出）。"""
+    """停止对齐与跟随线程，交出拥有的图表、退出成员（测试拆除、进程退出）。调用第二次什么也不做。"""
     coordinator = app.extensions.get(EXTENSION)
-    if coordinator is not None:
+    if coordinator is not None and not coordinator.stop.is_set():
         coordinator.stop.set()
         for thread in coordinator.threads:
             thread.join(timeout=2)  # 对齐线程最多在一次 Redis 超时（1 秒）之后看到 stop

@@ -94,7 +94,7 @@ class Leases(Membership):
         self.owned: dict[str, float] = {}
         # 因为超出份额而交出的图表 → 交出的时刻（monotonic）
         self.released: dict[str, float] = {}
-        # 认领节拍（数份额、接手）互斥
+        # 认领节拍、接手与退出时交出全部互斥：数份额、认领、记下所有权是一步；交出全部之后不会再认领或接手
         self.claiming = threading.Lock()
         self.claim_script = client.register_script(CLAIM) if client is not None else None
         self.lease_script = client.register_script(LEASE) if client is not None else None
@@ -113,10 +113,10 @@ class Leases(Membership):
         单进程时总是 renewed。Redis 不可用时抛 store.Unavailable。"""
         if self.claim_script is None:
             return "renewed"
-        if self.stop.is_set():
-            return "stopping"  # 进程正在退出：不再续约或接手
         # 数份额、认领、记下所有权是一步：几个图表的任务线程同时触发时，不会都看到“还没到份额”而一起接手
         with self.claiming:
+            if self.stop.is_set():
+                return "stopping"  # 进程正在退出：不再续约或接手
             return self._claim(chart, interval)
 
     def _claim(self, chart: str, interval: float) -> str:
@@ -145,11 +145,14 @@ class Leases(Membership):
         if self.client is None:
             return True
         lease = lease_ms(interval)
-        if store.guarded(self.client.set, self.key(keys.lease(chart)), self.me, nx=True, px=lease, write=True):
+        with self.claiming:
+            if self.stop.is_set():
+                return False  # 进程正在退出：接手了也没人续约，别的进程要等租约过期
+            if not store.guarded(self.client.set, self.key(keys.lease(chart)), self.me, nx=True, px=lease, write=True):
+                return False
             log.info("本进程（%s）接手没有所有者的图表 %s", owner(), chart)
             self.owned[chart] = time.monotonic() + lease / 1000
             return True
-        return False
 
     def holder(self, chart: str) -> str | None:
         """图表现在的所有者（租约上的标识）；没有时为 None。"""
@@ -188,7 +191,9 @@ class Leases(Membership):
         log.info("本进程拥有的图表多于份额（%d 个进程，每个最多 %d 个）：交出图表 %s", self.alive, self.share(), chart)
 
     def leave(self) -> None:
-        """进程正常退出：交出拥有的图表（别的进程下一个节拍接手），再退出成员。须在 app 上下文里。"""
-        for chart in list(self.owned):
-            self.release(chart)
+        """进程正常退出：交出拥有的图表（别的进程下一个节拍接手），再退出成员。须在 app 上下文里、stop 已置位：
+        持有认领的锁，正在认领的任务线程认领完才交出，之后的认领与接手都不会再发生。"""
+        with self.claiming:
+            for chart in list(self.owned):
+                self.release(chart)
         super().leave()
