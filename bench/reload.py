@@ -131,8 +131,8 @@ def _cpu() -> float:
 def watching_cost(minutes: float) -> dict[str, Any]:
     """监视线程的循环与同样唤醒的空循环，各跑 minutes 分钟，比较进程 CPU 时间。"""
     from livechart import configfile
-    from livechart.reload import POLL_SECONDS
-    from livechart.reload import Reloader
+    from livechart.reload_watch import POLL_SECONDS
+    from livechart.reload_watch import Watcher
 
     with tempfile.TemporaryDirectory(prefix="bench-watch-") as folder:
         path = Path(folder) / f"{MODULE}.py"
@@ -141,7 +141,8 @@ def watching_cost(minutes: float) -> dict[str, Any]:
         os.utime(path, (old, old))  # 修改时间不“新”：和运行中的服务一样，只 stat
         sys.path.insert(0, folder)
         ref = configfile.locate(f"{MODULE}:Config")
-        reloader = Reloader(None, ref, None, {}, configfile.load(ref))  # type: ignore[arg-type]
+        # 内容没有变：重新载入与报告错误都不会被调用
+        reloader = Watcher(ref, configfile.load(ref), reload=lambda data: "applied", fail=lambda message: "failed")
         seconds = minutes * 60
 
         def run(work: bool) -> float:

@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Flask
 
+from livechart import configfile
 from livechart import reload
 from livechart import startup
 from livechart.spec import ConfigError
@@ -33,7 +34,7 @@ def create_app(
     app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
     config_class, ref, loaded, problem = load_config(config, default, fallback=fallback)
     # 原样的设置（重新载入时与新的比较，见 livechart/reload.py）
-    raw = reload.raw_config(config_class, overrides)
+    raw = configfile.raw_config(config_class, overrides)
     checked = startup.configure(app, config_class, overrides)
     startup.bind(app, checked)
     startup.start(app)

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import importlib.util
 import os
@@ -62,11 +63,10 @@ def locate(config: str) -> ConfigRef:
     except (ImportError, ValueError) as exc:
         spec, problem = None, f"{type(exc).__name__}: {exc}"
     else:
-        problem = f"No module named {module!r}"
+        problem = f"找不到模块 {module!r}"
     if spec is None:
         raise ConfigError(
-            f"LIVECHART_CONFIG={config!r}: cannot import it ({problem}); run from the livechart checkout "
-            "or put the module on PYTHONPATH"
+            f"LIVECHART_CONFIG={config!r}：导入不了（{problem}）；请在 livechart 的源码目录里运行，或者把模块所在的目录加进 PYTHONPATH"
         )
     # absolute 而不是 resolve：配置文件可能是符号链接（Kubernetes 的 ConfigMap 更新时换掉链接指向的目录），
     # 要看的是这个路径现在指向的文件，而不是启动时它指向的那个
@@ -82,6 +82,21 @@ def ref_of(config_class: Any) -> ConfigRef | None:
         return None
     name = config_class.__qualname__
     return ConfigRef(f"{module.__name__}:{name}", module.__name__, name, False, Path(origin).absolute())
+
+
+def copied(value: Any) -> Any:
+    """设置值的一份副本；复制不了的对象（锁、连接之类）原样。"""
+    try:
+        return copy.deepcopy(value)
+    except Exception:
+        return value
+
+
+def raw_config(config_class: Any, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """配置类（加上 create_app 的 overrides）里的全部设置，与 Flask 的 from_object 取的一样（大写的属性），各自复制一份。"""
+    raw = {key: getattr(config_class, key) for key in dir(config_class) if key.isupper()}
+    raw.update(overrides or {})
+    return {key: copied(value) for key, value in raw.items()}
 
 
 def digest(data: bytes) -> str:
@@ -103,9 +118,9 @@ class Loaded:
 def _where(ref: ConfigRef, exc: BaseException) -> str:
     """异常发生在配置文件的哪一行（找不到时为空）。"""
     if isinstance(exc, SyntaxError) and exc.lineno:
-        return f", line {exc.lineno}"
+        return f" 第 {exc.lineno} 行"
     frames = [frame for frame in traceback.extract_tb(exc.__traceback__) if ref.path and Path(frame.filename) == ref.path]
-    return f", line {frames[-1].lineno}" if frames else ""
+    return f" 第 {frames[-1].lineno} 行" if frames else ""
 
 
 def _execute(ref: ConfigRef, source: bytes) -> ModuleType:
@@ -113,15 +128,15 @@ def _execute(ref: ConfigRef, source: bytes) -> ModuleType:
     assert ref.path is not None
     spec = importlib.util.spec_from_file_location(ref.module, ref.path)
     if spec is None:
-        raise ConfigError(f"LIVECHART_CONFIG={ref.given!r}: {ref.describe()} is not a Python module")
+        raise ConfigError(f"LIVECHART_CONFIG={ref.given!r}：{ref.describe()} 不是 Python 模块")
     module = importlib.util.module_from_spec(spec)
     try:
         code = compile(source, str(ref.path), "exec", dont_inherit=True)
         exec(code, module.__dict__)
     except SyntaxError as exc:
-        raise ConfigError(f"{ref.describe()}{_where(ref, exc)}: {exc.msg} (SyntaxError)") from None
+        raise ConfigError(f"{ref.describe()}{_where(ref, exc)}：{exc.msg}（SyntaxError）") from None
     except Exception as exc:
-        raise ConfigError(f"{ref.describe()}{_where(ref, exc)}: {type(exc).__name__}: {exc}") from None
+        raise ConfigError(f"{ref.describe()}{_where(ref, exc)}：{type(exc).__name__}: {exc}") from None
     return module
 
 
@@ -130,20 +145,25 @@ def _pick(ref: ConfigRef, module: ModuleType) -> Any:
     if ref.named:
         configs = getattr(module, NAMED, None)
         if not isinstance(configs, dict):
-            raise ConfigError(f"{ref.describe()}: has no {NAMED} dict (name → configuration class)")
+            raise ConfigError(f"{ref.describe()} 里没有 {NAMED} 字典（名字 → 配置类）")
         if ref.name not in configs:
-            raise ConfigError(f"LIVECHART_CONFIG={ref.name!r}: unknown; use one of {', '.join(configs)} or 'module:Class'")
+            raise ConfigError(f"LIVECHART_CONFIG={ref.name!r} 不认识：可以用 {'、'.join(configs)}，或者写成 '模块:类'")
         return configs[ref.name]
     found: Any = module
     for part in ref.name.split("."):
         found = getattr(found, part, None)
         if found is None and ":" not in ref.given:  # LIVECHART_CONFIG=模块：其中名为 Config 的类
-            raise ConfigError(f"LIVECHART_CONFIG={ref.given!r}: module has no Config class; name one with 'module:Class'")
+            raise ConfigError(f"LIVECHART_CONFIG={ref.given!r}：模块里没有 Config 类；用 '模块:类' 指明一个")
         if found is None:
-            raise ConfigError(f"LIVECHART_CONFIG={ref.given!r}: {ref.describe()} has no {ref.name!r}")
+            raise ConfigError(f"LIVECHART_CONFIG={ref.given!r}：{ref.describe()} 里没有 {ref.name!r}")
     if isinstance(found, ModuleType) or not isinstance(found, type):
-        raise ConfigError(f"LIVECHART_CONFIG={ref.given!r}: {ref.name!r} in {ref.describe()} is not a class")
+        raise ConfigError(f"LIVECHART_CONFIG={ref.given!r}：{ref.describe()} 里的 {ref.name!r} 不是类")
     return found
+
+
+def unreadable(ref: ConfigRef, reason: str) -> str:
+    """读不到配置文件时的消息（读的时候出错，或者文件一直不在：同一句话）。"""
+    return f"{ref.describe()}：读不到（{reason}）"
 
 
 def read(ref: ConfigRef) -> bytes:
@@ -152,7 +172,7 @@ def read(ref: ConfigRef) -> bytes:
     try:
         return ref.path.read_bytes()
     except OSError as exc:
-        raise ConfigError(f"{ref.describe()}: cannot read it ({exc.strerror or exc})") from None
+        raise ConfigError(unreadable(ref, exc.strerror or str(exc))) from None
 
 
 def load(ref: ConfigRef, source: bytes | None = None) -> Loaded:
@@ -161,7 +181,7 @@ def load(ref: ConfigRef, source: bytes | None = None) -> Loaded:
         try:
             module = importlib.import_module(ref.module)
         except Exception as exc:
-            raise ConfigError(f"LIVECHART_CONFIG={ref.given!r}: cannot import it ({type(exc).__name__}: {exc})") from None
+            raise ConfigError(f"LIVECHART_CONFIG={ref.given!r}：导入不了（{type(exc).__name__}: {exc}）") from None
         return Loaded(_pick(ref, module), "")
     before = signature(ref.path)
     data = read(ref) if source is None else source

@@ -32,7 +32,7 @@ from livechart import coordination
 from livechart import store
 from livechart.errors import json_error
 from livechart.extensions import scheduler
-from livechart.jobs import workers
+from livechart.jobs import redrawers
 from livechart.spec import JOB_ID_PREFIX
 from livechart.spec import IntervalLimits
 from livechart.spec import JobSpecError
@@ -47,7 +47,7 @@ SHUTDOWN_REFUSED = (
 
 
 def _charts() -> dict[str, Any]:
-    return {name: worker.spec for name, worker in workers().items()}
+    return {name: worker.spec for name, worker in redrawers().items()}
 
 
 def _limits() -> IntervalLimits:
@@ -164,7 +164,7 @@ def _redraw_by_owner(chart: str) -> None:
 
     等所有者时只读版本号与错误记录（几十字节），版本号变了才读一次图片记录；所有者在取数期限加 2 秒内没有回答时抛 OwnerSilent。
     """
-    worker = workers().get(chart)
+    worker = redrawers().get(chart)
     if worker is None:
         raise Removed(chart)
     coordinator = coordination.get()

@@ -64,13 +64,13 @@ class ImageFastPath:
     def refresh(self) -> None:
         """按现在的图表重建路径表（启动时、重新载入配置之后）；现成的响应都作废（/plot.png 可能换了图表）。
         路径 → (图表, 变体)：每个图表的每个变体（livechart/variants.py）都有自己的路径。"""
-        workers = jobs.workers(self.app)
+        redrawers = jobs.redrawers(self.app)
         paths = {
-            f"/charts/{variants.image_id(name, variant)}.png": (name, variants.normalized(variant, worker.spec.theme))
-            for name, worker in workers.items()
+            f"/charts/{variants.image_id(name, variant)}.png": (name, variants.normalized(variant, redrawer.spec.theme))
+            for name, redrawer in redrawers.items()
             for variant in variants.every()
         }
-        paths["/plot.png"] = (next(iter(workers)), variants.DEFAULT)
+        paths["/plot.png"] = (next(iter(redrawers)), variants.DEFAULT)
         self.paths, self.prebuilt = paths, {}
 
     def answer(self, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes] | None:

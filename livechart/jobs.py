@@ -30,12 +30,10 @@ from livechart.sources import make_source
 from livechart.spec import JOB_ID_PREFIX
 from livechart.spec import ChartSpec
 from livechart.variant_redraw import current
-from livechart.variant_redraw import demand
 from livechart.variants import Variant
 
 EXTENSION = "livechart"
 POOL = "livechart.pool"
-__all__ = ["current", "demand"]
 
 
 def fetch_deadline(params: Mapping[str, Any], default: float) -> float:
@@ -45,7 +43,7 @@ def fetch_deadline(params: Mapping[str, Any], default: float) -> float:
     return 2 * float(own) + 2 if own is not None else float(default)
 
 
-def build_worker(app: Flask, spec: ChartSpec, interval: float, render_pool: RenderPool | None) -> Redrawer:
+def build_redrawer(app: Flask, spec: ChartSpec, interval: float, render_pool: RenderPool | None) -> Redrawer:
     """为一个图表创建数据源与绘制器（启动与重新载入配置时同一个函数）。"""
     return Redrawer(
         spec,
@@ -63,13 +61,13 @@ def successor(app: Flask, old: Redrawer, spec: ChartSpec, interval: float) -> Re
     same_source = (old.spec.source_type, dict(old.spec.source_params)) == (spec.source_type, dict(spec.source_params))
     if same_source:
         renderer = None if old.pool else make_renderer(app, spec)
-        worker = Redrawer(spec, interval, old.source, old.fetch_seconds, renderer, old.pool, lock=old.lock)
-        worker.window, worker.seq, worker.loaded, worker.pending = old.window, old.seq, old.loaded, old.pending
-        worker.fetcher, worker.failures, worker.renders = old.fetcher, old.failures, old.renders
-        return worker
-    worker = build_worker(app, spec, interval, old.pool)
-    worker.lock = old.lock
-    return worker
+        redrawer = Redrawer(spec, interval, old.source, old.fetch_seconds, renderer, old.pool, lock=old.lock)
+        redrawer.window, redrawer.seq, redrawer.loaded, redrawer.pending = old.window, old.seq, old.loaded, old.pending
+        redrawer.fetcher, redrawer.failures, redrawer.renders = old.fetcher, old.failures, old.renders
+        return redrawer
+    redrawer = build_redrawer(app, spec, interval, old.pool)
+    redrawer.lock = old.lock
+    return redrawer
 
 
 def init_app(app: Flask, charts: dict[str, ChartSpec], intervals: dict[str, float]) -> None:
@@ -82,7 +80,7 @@ def init_app(app: Flask, charts: dict[str, ChartSpec], intervals: dict[str, floa
         # 渲染进程（从预先导入的 forkserver fork，livechart/pool.py）在忙的机器上也要几秒才能启动好：在后台启动，
         # 用自己的期限而不是一次绘制的期限；启动好之前（预热、最初的节拍）在本进程里画
         render_pool.start_in_background(max(START_SECONDS, app.config["LIVECHART_RENDER_TIMEOUT"]))
-    app.extensions[EXTENSION] = {name: build_worker(app, spec, intervals[name], render_pool) for name, spec in charts.items()}
+    app.extensions[EXTENSION] = {name: build_redrawer(app, spec, intervals[name], render_pool) for name, spec in charts.items()}
     variant_redraw.init_app(app)
     coordinator = coordination.get(app)
     coordinator.on_run = lambda chart: _run_for_another_process(app, chart)
@@ -104,9 +102,9 @@ def _on_skipped(event: JobEvent) -> None:
     if app is None or EXTENSION not in app.extensions or not event.job_id.startswith(JOB_ID_PREFIX):
         return
     with app.app_context():
-        worker = workers(app).get(event.job_id[len(JOB_ID_PREFIX) :])
-        if worker is not None:
-            worker.report_hung()
+        redrawer = redrawers(app).get(event.job_id[len(JOB_ID_PREFIX) :])
+        if redrawer is not None:
+            redrawer.report_hung()
 
 
 def _run_for_another_process(app: Flask, chart: str) -> None:
@@ -114,10 +112,10 @@ def _run_for_another_process(app: Flask, chart: str) -> None:
 
     def run() -> None:
         with app.app_context():
-            worker = workers(app).get(chart)
+            redrawer = redrawers(app).get(chart)
             # 正在重绘时不再排一次：那一次画完就是请求方要等的新版本
-            if worker is not None and not worker.lock.locked():
-                worker.redraw(urgent=True)
+            if redrawer is not None and not redrawer.lock.locked():
+                redrawer.redraw(urgent=True)
 
     threading.Thread(target=run, name=f"livechart-run-{chart}", daemon=True).start()
 
@@ -125,12 +123,12 @@ def _run_for_another_process(app: Flask, chart: str) -> None:
 def _flush(app: Flask) -> None:
     """对齐线程：补写各图表等待中的行（正在重绘的图表由重绘自己补写）。"""
     with app.app_context():
-        for worker in workers(app).values():
-            if worker.pending is not None and worker.lock.acquire(blocking=False):
+        for redrawer in redrawers(app).values():
+            if redrawer.pending is not None and redrawer.lock.acquire(blocking=False):
                 try:
-                    worker.flush()
+                    redrawer.flush()
                 finally:
-                    worker.lock.release()
+                    redrawer.lock.release()
 
 
 def shutdown(app: Flask) -> None:
@@ -138,7 +136,7 @@ def shutdown(app: Flask) -> None:
 
     退役在关闭之前：还卡在数据源里的重绘（调度器不等它）回来时看到 retired，不把“连接已关闭”之类的错误写进
     共享的状态——那会让别的进程的状态说一个好好的图表坏了。"""
-    for redrawer in workers(app).values():
+    for redrawer in redrawers(app).values():
         redrawer.retired = True
         redrawer.close_source()
     render_pool = app.extensions.pop(POOL, None)
@@ -146,7 +144,7 @@ def shutdown(app: Flask) -> None:
         render_pool.shutdown()
 
 
-def workers(app: Flask | None = None) -> dict[str, Redrawer]:
+def redrawers(app: Flask | None = None) -> dict[str, Redrawer]:
     """当前 app 的全部图表重绘器（按配置顺序）。"""
     return (app or current_app).extensions[EXTENSION]
 
@@ -157,21 +155,21 @@ def redraw(chart: str) -> None:
     任务在调度器线程里运行，没有 app 上下文（docs/pitfalls.md 第 2 条），所以这里自己进入。
     """
     with scheduler.app.app_context():
-        worker = workers().get(chart)
-        if worker is None:
+        redrawer = redrawers().get(chart)
+        if redrawer is None:
             current_app.logger.error("任务要求重绘未知图表 %r", chart)
             return
         coordinator = coordination.get()
-        running = worker.fetcher.running_for()
+        running = redrawer.fetcher.running_for()
         if coordinator.enabled and running is not None:
             # 上一次取数还没返回：本进程卡住了，不续约（两个间隔内别的进程接手）。过了期限就报告超时（不取数、不渲染）——
             # 只在图表没有别的所有者时：别的进程接手后画得好好的，它的状态不能被这里的超时盖掉
-            if running > worker.fetch_seconds and _unowned_or_mine(coordinator, chart):
-                worker.redraw()
+            if running > redrawer.fetch_seconds and _unowned_or_mine(coordinator, chart):
+                redrawer.redraw()
             return
-        if not claim_tick(chart, worker):
+        if not claim_tick(chart, redrawer):
             return  # 这个节拍由别的进程渲染（或 Redis 不可用）
-        if worker.redraw() is not None:
+        if redrawer.redraw() is not None:
             coordinator.rebalance(chart)
 
 
@@ -183,23 +181,23 @@ def _unowned_or_mine(coordinator: coordination.Coordinator, chart: str) -> bool:
         return False
 
 
-def claim_tick(chart: str, worker: Redrawer) -> bool:
+def claim_tick(chart: str, redrawer: Redrawer) -> bool:
     """续约或接手这个图表、再认领当前节拍（单进程时总是 True）；Redis 不可用时为 False。
     刚接手时本进程的窗口副本从共享的窗口重读。"""
-    interval = worker.live_interval()
+    interval = redrawer.live_interval()
     try:
         how = coordination.get().claim(chart, interval)
     except store.Unavailable:
         return False  # store 已记录：满了（不能写）与连不上分开报告
     if how == "taken":
-        worker.loaded = False
+        redrawer.loaded = False
     return how in ("renewed", "taken")
 
 
 def ensure_variant(chart: str, variant: Variant, image: store.ChartImage | None = None) -> store.ChartImage | None:
     """变体的当前图片（image：调用方已经取到的，可能过时）；缺少或跟不上默认图时在本请求里画一次。"""
-    worker = workers().get(chart)
-    if worker is None:
+    redrawer = redrawers().get(chart)
+    if redrawer is None:
         return None
     default = ensure_image(chart)
     if image is None or not current(image, default):
@@ -209,23 +207,23 @@ def ensure_variant(chart: str, variant: Variant, image: store.ChartImage | None 
     if default is None:
         return None  # 默认图都还没有（数据源刚失败）：等下一个节拍，状态里有原因
     # 画不成（绘图函数在这个变体上出错、等不到锁）：宁可给旧的变体，再不行给默认图，也不回答“没有图”
-    return variant_redraw.draw_variant(worker, variant, default) or image or default
+    return variant_redraw.draw_variant(redrawer, variant, default) or image or default
 
 
 def ensure_image(chart: str) -> store.ChartImage | None:
     """返回图表的当前图片；缓存未命中时在本请求中绘制一次（并发请求共享这一次）。"""
     image = store.load_image(chart)  # 缓存不可用时抛出 store.Unavailable，由调用方处理
     if image is None:
-        worker = workers().get(chart)
-        if worker is None:
+        redrawer = redrawers().get(chart)
+        if redrawer is None:
             return None  # 重新载入配置刚删掉了这个图表
         metrics.get().cache_misses.labels(chart).inc()
         failure = store.load_failure(chart)
-        interval = worker.live_interval()
+        interval = redrawer.live_interval()
         if failure is not None and failure.consecutive and time.time() - failure.at < interval:
             # 刚失败过（如输入还不在）：不让每个请求都再去取一次数，等下一个节拍（状态里有原因）
             return None
-        image = worker.redraw(only_if_missing=True)
+        image = redrawer.redraw(only_if_missing=True)
     return image
 
 
@@ -236,17 +234,17 @@ def warm(app: Flask) -> None:
     慢的数据源不拖住启动，它的图表在后台画完（在那之前请求按缓存未命中处理）。
     """
 
-    def one(worker: Redrawer) -> None:
+    def one(redrawer: Redrawer) -> None:
         with app.app_context():
             # 几个进程同时启动时只有一个预热（与计划运行抢同一个节拍）
-            if claim_tick(worker.spec.name, worker):
-                worker.redraw()
+            if claim_tick(redrawer.spec.name, redrawer):
+                redrawer.redraw()
 
     with app.app_context():
         held = coordination.held_back(app)
     threads = {
-        name: threading.Thread(target=one, args=(worker,), name=f"livechart-warm-{name}", daemon=True)
-        for name, worker in workers(app).items()
+        name: threading.Thread(target=one, args=(redrawer,), name=f"livechart-warm-{name}", daemon=True)
+        for name, redrawer in redrawers(app).items()
         if name not in held
     }
     for thread in threads.values():

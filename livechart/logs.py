@@ -8,7 +8,7 @@ from livechart.spec import JOB_ID_PREFIX
 
 class SkippedTicks(logging.Filter):
     """去掉 APScheduler 每个被跳过的节拍一条的 “skipped: maximum number of running instances reached” 警告（重绘任务的）：
-    上一次重绘还没结束时，livechart 自己报告原因一次（卡住的绘图函数，jobs.ChartWorker.report_hung），
+    上一次重绘还没结束时，livechart 自己报告原因一次（卡住的绘图函数，redrawer.Redrawer.report_hung），
     而不是每个节拍一条，几秒就刷满日志。"""
 
     def filter(self, record: logging.LogRecord) -> bool:

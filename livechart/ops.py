@@ -35,7 +35,7 @@ def healthz() -> tuple[Response, int]:
     用户暂停的单个任务是有意的，不算不健康，列在 paused 里。web 角色本来就不运行任务：只看图表本身。
     """
     synced()
-    statuses = [chart_status(name, worker) for name, worker in jobs.workers().items()]
+    statuses = [chart_status(name, redrawer) for name, redrawer in jobs.redrawers().items()]
     stale = [s["name"] for s in statuses if s["stale"]]
     failing = [s["name"] for s in statuses if s["last_error"] and s["last_error"]["consecutive_failures"] > 0]
     codes = {s["name"]: (s["reason"] or {}).get("code") for s in statuses}
@@ -66,7 +66,7 @@ def healthz() -> tuple[Response, int]:
 @bp.get("/readyz")
 def readyz() -> tuple[Response, int]:
     """每个图表都有图片时为 200，否则 503 并列出还没有图片的图表。"""
-    missing = [name for name in jobs.workers() if store.load_image(name) is None]
+    missing = [name for name in jobs.redrawers() if store.load_image(name) is None]
     return _answer(not missing, {"status": "not_ready" if missing else "ready", "missing": missing})
 
 
@@ -83,7 +83,7 @@ def openapi() -> Response:
     config = current_app.config
     return jsonify(
         document(
-            list(jobs.workers()),
+            list(jobs.redrawers()),
             limits=IntervalLimits.of(config),
             scheduler_api=bool(config.get("SCHEDULER_API_ENABLED")),
             auth=bool(config.get("LIVECHART_API_USER")),

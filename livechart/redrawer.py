@@ -27,6 +27,7 @@ from livechart.deadline import StillRunning
 from livechart.deadline import Stopping
 from livechart.extensions import scheduler
 from livechart.failure_log import FailureLog
+from livechart.peer import owner
 from livechart.pool import RenderPool
 from livechart.quality import DataQuality
 from livechart.redact import public_message
@@ -313,7 +314,7 @@ class Redrawer:
         name = self.spec.name
         if self.retired:
             return None
-        record = store.save_image(name, png, elapsed_ms, self.spec.width, self.spec.height, coordination.owner())
+        record = store.save_image(name, png, elapsed_ms, self.spec.width, self.spec.height, owner())
         with contextlib.suppress(store.Unavailable):  # 图已写入；别的进程的跟随线程重连时会读到它
             coordination.get().announce(name)
         if not only_if_missing:

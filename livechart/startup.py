@@ -15,6 +15,7 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 from werkzeug.serving import is_running_from_reloader
 
+from livechart import alignment
 from livechart import configfile
 from livechart import coordination
 from livechart import data_api
@@ -25,7 +26,6 @@ from livechart import history
 from livechart import jobs
 from livechart import metrics
 from livechart import ops
-from livechart import reload
 from livechart import security
 from livechart import settings
 from livechart.durations import duration_text
@@ -60,7 +60,7 @@ def load_config(
     try:
         loaded = configfile.load(ref)
         if fallback:  # 载入了还不够：整个配置要能通过校验，否则同样退回上一份有效的内容
-            settings.check(reload.raw_config(loaded.config_class))
+            settings.check(configfile.raw_config(loaded.config_class))
     except ConfigError as exc:
         good = configfile.last_good(ref) if fallback else None
         if good is None:
@@ -128,7 +128,7 @@ def describe(app: Flask, config_class: Any) -> str:
     job_list = [(job, job_interval(job)) for job in scheduler.get_jobs()] if app.config["LIVECHART_ROLE"] != "web" else []
     # 按任务 id 排序：几个进程写出同样的一行（对齐时任务的顺序可能不同）
     jobs_text = "、".join(
-        f"{job.id} 每 {duration_text(seconds)}（{_origin(app, job)}{'，已暂停' if coordination.is_paused(job) else ''}）"
+        f"{job.id} 每 {duration_text(seconds)}（{_origin(app, job)}{'，已暂停' if alignment.is_paused(job) else ''}）"
         if seconds
         else f"{job.id}（非间隔触发）"
         for job, seconds in sorted(job_list, key=lambda item: item[0].id)

@@ -20,6 +20,7 @@ from livechart import store
 from livechart import variants
 from livechart.deadline import StillRunning
 from livechart.demand import Demand
+from livechart.peer import owner
 from livechart.redact import public_message
 from livechart.renderer import DrawingBusy
 from livechart.variants import Variant
@@ -91,9 +92,7 @@ def save_variant(redrawer: Redrawer, variant: Variant, window: pd.DataFrame | No
         current_app.logger.warning("图表 %s 的变体 %s 又画成了", spec.name, variant.suffix)
     width, height = variants.size(spec, variant)
     elapsed_ms = (time.perf_counter() - started) * 1000
-    record = store.save_image(
-        image, png, elapsed_ms, width * variant.scale, height * variant.scale, coordination.owner(), based_on
-    )
+    record = store.save_image(image, png, elapsed_ms, width * variant.scale, height * variant.scale, owner(), based_on)
     with contextlib.suppress(store.Unavailable):
         coordination.get().announce(image)
     return record

@@ -30,6 +30,7 @@ from livechart import variant_redraw
 from livechart import variants
 from livechart.errors import json_error
 from livechart.extensions import scheduler
+from livechart.leases import EPOCH
 from livechart.redrawer import Redrawer
 from livechart.spec import job_id_for
 from livechart.spec import job_interval
@@ -61,11 +62,11 @@ def synced() -> None:
 
 def known(name: str) -> Redrawer:
     """图表的重绘器；未知图表（或重新载入配置刚删掉的）→ 404。"""
-    current = jobs.workers()
-    worker = current.get(name)
-    if worker is None:
+    current = jobs.redrawers()
+    redrawer = current.get(name)
+    if redrawer is None:
         abort(404, f"没有图表 {name!r}；现有的图表：{', '.join(current)}")
-    return worker
+    return redrawer
 
 
 def _reason(code: str, message: str) -> dict[str, str]:
@@ -123,7 +124,7 @@ def _shared_state(name: str) -> dict[str, Any]:
     if coordinator.service_paused():
         return _state(interval, None, _scheduler_paused())
     # 所有进程的任务都对齐到 EPOCH 的整数倍间隔，所以下次运行时间可以算出来
-    epoch = coordination.EPOCH.timestamp()
+    epoch = EPOCH.timestamp()
     upcoming = epoch + (math.floor((time.time() - epoch) / interval) + 1) * interval
     return _state(interval, _iso(upcoming), None)
 
@@ -146,10 +147,10 @@ def job_state(name: str) -> dict[str, Any]:
     return _state(interval, next_run.isoformat() if next_run else None, None)
 
 
-def chart_status(name: str, worker: Redrawer | None = None) -> dict[str, Any]:
-    """一个图表的状态 JSON（worker：调用方已经取到的重绘器，与它列出的图表是同一份配置）。"""
-    worker = worker or known(name)
-    spec = worker.spec
+def chart_status(name: str, redrawer: Redrawer | None = None) -> dict[str, Any]:
+    """一个图表的状态 JSON（redrawer：调用方已经取到的重绘器，与它列出的图表是同一份配置）。"""
+    redrawer = redrawer or known(name)
+    spec = redrawer.spec
     image = store.load_image(name)
     failure = store.load_failure(name)
     state = job_state(name)
@@ -177,7 +178,7 @@ def chart_status(name: str, worker: Redrawer | None = None) -> dict[str, Any]:
         if failure is None
         else {"message": failure.message, "at": _iso(failure.at), "consecutive_failures": failure.consecutive},
         # 本进程重绘时发现的数据问题：丢弃的未来行、窗口里超出范围的值（livechart/quality.py）
-        "data_warnings": worker.quality.report(),
+        "data_warnings": redrawer.quality.report(),
     }
 
 
@@ -195,11 +196,11 @@ def image_for(stem: str) -> tuple[str, Variant]:
     """路径里 .png 之前的部分 → (图表名, 变体)（livechart/variants.py）；未知图表或不认识的变体 → 404。"""
     parsed = variants.parse(stem)
     if parsed is None:
-        current = ", ".join(jobs.workers())
+        current = ", ".join(jobs.redrawers())
         abort(404, f"没有图表或变体 {stem!r}；现有的图表：{current}；变体的写法：<chart>[.light|.dark][.narrow][@2x].png")
     chart, variant = parsed
-    worker = known(chart)
-    return chart, variants.normalized(variant, worker.spec.theme)
+    redrawer = known(chart)
+    return chart, variants.normalized(variant, redrawer.spec.theme)
 
 
 def _png(chart: str, variant: Variant = DEFAULT) -> Response:
@@ -260,16 +261,16 @@ def index() -> str:
     charts = [
         {
             "name": name,
-            "title": worker.spec.title,
-            "job_id": worker.spec.job_id,
+            "title": redrawer.spec.title,
+            "job_id": redrawer.spec.job_id,
             "src": url_for("livechart.chart_png", name=name),
             "src2x": url_for("livechart.chart_png", name=variants.image_id(name, variants.Variant(scale=2))),
-            "width": worker.spec.width,
-            "height": worker.spec.height,
-            "title_in_image": worker.spec.draw is None,
+            "width": redrawer.spec.width,
+            "height": redrawer.spec.height,
+            "title_in_image": redrawer.spec.draw is None,
             **job_state(name),
         }
-        for name, worker in jobs.workers().items()
+        for name, redrawer in jobs.redrawers().items()
     ]
     config = current_app.config
     scheduler_url = config["SCHEDULER_API_PREFIX"] if config.get("SCHEDULER_API_ENABLED") else None
@@ -281,7 +282,7 @@ def index() -> str:
 @bp.get("/plot.png")
 def plot_png() -> Response:
     """默认图表（CHARTS 中的第一个）。"""
-    return _png(next(iter(jobs.workers())))
+    return _png(next(iter(jobs.redrawers())))
 
 
 @bp.get("/charts/<name>.png")
@@ -295,7 +296,7 @@ def charts_status() -> Response:
     """全部图表的状态。"""
     synced()
     return jsonify(
-        charts=[chart_status(name, worker) for name, worker in jobs.workers().items()],
+        charts=[chart_status(name, redrawer) for name, redrawer in jobs.redrawers().items()],
         scheduler={"running": scheduler.state == STATE_RUNNING, "state": SCHEDULER_STATES[scheduler.state]},
         # 本进程最近一次看到的缓存状态：满了（写被拒绝）时图表的新图与错误都写不进去，这里要说出来
         cache={"state": store.state()},
@@ -308,6 +309,6 @@ def charts_status() -> Response:
 @bp.get("/api/charts/<name>")
 def chart_status_view(name: str) -> Response:
     """一个图表的状态。"""
-    worker = known(name)
+    redrawer = known(name)
     synced()
-    return jsonify(chart_status(name, worker))
+    return jsonify(chart_status(name, redrawer))

@@ -25,6 +25,7 @@ from livechart import keys
 from livechart import shutdown
 from livechart.extensions import cache
 from livechart.extensions import scheduler
+from livechart.leases import lease_ms
 
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -158,10 +159,10 @@ def client(app: Any) -> Any:
 
 
 def own(app: Any, chart: str, seconds: float = 3600) -> None:
-    """让这个 app 成为图表的所有者（租约一小时）：测试直接调用 ChartWorker.redraw 时，写共享窗口要检查所有权。"""
+    """让这个 app 成为图表的所有者（租约一小时）：测试直接调用 Redrawer.redraw 时，写共享窗口要检查所有权。"""
     coordinator = coordination.get(app)
     if coordinator.client is not None:
-        lease = coordination.lease_ms(seconds)
+        lease = lease_ms(seconds)
         coordinator.client.set(coordinator.key(keys.lease(chart)), coordinator.me, px=lease)
         coordinator.owned[chart] = time.monotonic() + lease / 1000
 

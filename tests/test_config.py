@@ -60,7 +60,7 @@ def test_resolve_config_reads_environment(monkeypatch: pytest.MonkeyPatch) -> No
 
 @pytest.mark.parametrize(
     ("name", "message"),
-    [("staging", "LIVECHART_CONFIG='staging': unknown"), ("nosuch.module:Config", "LIVECHART_CONFIG='nosuch.module:Config'")],
+    [("staging", "LIVECHART_CONFIG='staging' 不认识"), ("nosuch.module:Config", "LIVECHART_CONFIG='nosuch.module:Config'")],
 )
 def test_resolve_config_bad_value(name: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):

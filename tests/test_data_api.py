@@ -25,6 +25,7 @@ import config
 from livechart import export
 from livechart import history
 from livechart import jobs
+from livechart import redrawer
 from livechart.sources import make_source
 from livechart.spec import MAX_POINTS
 from livechart.spec import ChartSpec
@@ -50,19 +51,19 @@ def gappy() -> pd.DataFrame:
 
 def demo_values(spec: ChartSpec, interval: float, renders: int) -> list[list[float]]:
     """同样参数的 demo 数据源从头产生的数值。第一次渲染先取一个点，再回填它之前的点（窗口的点数，或时长除以间隔，
-    最多 jobs.MAX_BACKFILL，减去取到的那一个；jobs.ChartWorker 的顺序），之后每次渲染再取一个点。
+    最多 redrawer.MAX_BACKFILL，减去取到的那一个；Redrawer 的顺序），之后每次渲染再取一个点。
     图表的窗口是最后的 spec.points 个（这里的时长窗口都装得下回填的点）。"""
     source = make_source(spec.source_type, spec.source_params)
     first = source.fetch()
     points = spec.points if spec.span is None else int(spec.span // interval)
-    frames = [source.backfill(min(points, jobs.MAX_BACKFILL) - 1, interval), first]
+    frames = [source.backfill(min(points, redrawer.MAX_BACKFILL) - 1, interval), first]
     frames += [source.fetch() for _ in range(renders - 1)]
     values = pd.concat(frames)[[s.column for s in spec.series]].to_numpy().tolist()
     return values[-spec.points :]
 
 
 def expected(app: Any, renders: int) -> list[list[float]]:
-    worker = jobs.workers(app)["demo"]
+    worker = jobs.redrawers(app)["demo"]
     return demo_values(worker.spec, worker.interval, renders)
 
 
@@ -78,7 +79,7 @@ def test_json_is_the_window_the_chart_is_drawn_from(app: Any, client: Any) -> No
     assert body["chart"] == "demo" and body["title"] == DEMO["title"]
     assert body["columns"] == ["time", *DEMO["series"]]
     assert body["series"] == [{"column": column, "label": label, "axis": "left"} for column, label in DEMO["series"].items()]
-    assert body["total"] == len(body["rows"]) == jobs.workers(app)["demo"].spec.points
+    assert body["total"] == len(body["rows"]) == jobs.redrawers(app)["demo"].spec.points
 
     with app.app_context():
         jobs.redraw("demo")

@@ -60,7 +60,7 @@ def test_python_rows_from_the_future_are_dropped_and_counted_once(make_app: Any,
         client = app.test_client()
         for _ in range(3):
             assert client.post("/scheduler/jobs/redraw-ahead/run", json={}).status_code == 200
-    worker = jobs.workers(app)["ahead"]
+    worker = jobs.redrawers(app)["ahead"]
     window = worker.window
     assert len(window) == 4 and window["v"].tolist() == [1.0] * 4, window
     assert window.index[-1] <= pd.Timestamp.now()
@@ -85,7 +85,7 @@ def test_a_future_row_already_in_the_saved_window_is_dropped_too(make_app: Any) 
         history.get().append("ahead", saved, 100, None)
     client = app.test_client()
     assert client.post("/scheduler/jobs/redraw-ahead/run", json={}).status_code == 200
-    window = jobs.workers(app)["ahead"].window
+    window = jobs.redrawers(app)["ahead"].window
     assert window["v"].tolist() == [5.0, 1.0], window
     with app.app_context():  # 共享的窗口里也没有了
         assert history.load("ahead")["v"].tolist() == [5.0, 1.0]
@@ -95,7 +95,7 @@ def test_a_future_row_already_in_the_saved_window_is_dropped_too(make_app: Any) 
 def test_future_margin_none_keeps_rows_from_the_future(make_app: Any) -> None:
     """LIVECHART_FUTURE_MARGIN = None：不检查（比如画预测值的图表），未来的行照样进窗口。"""
     app = chart_app(make_app, "ahead", "ahead", LIVECHART_FUTURE_MARGIN=None)
-    window = jobs.workers(app)["ahead"].window
+    window = jobs.redrawers(app)["ahead"].window
     assert window.index[-1] == FAR_AHEAD
     assert app.test_client().get("/api/charts/ahead").get_json()["data_warnings"] == []
 
@@ -115,7 +115,7 @@ def test_values_out_of_range_are_reported_and_the_real_data_is_drawn(make_app: A
     assert image.status_code == 200 and image.data.startswith(b"\x89PNG")
     status = client.get("/api/charts/huge").get_json()
     assert status["last_error"] is None and status["version"] == 2, status
-    low, high = built_in(jobs.workers(app)["huge"].renderer).axes.get_ylim()
+    low, high = built_in(jobs.redrawers(app)["huge"].renderer).axes.get_ylim()
     assert low <= 20 and high >= 22 and high - low < 10, (low, high)
     warning = warnings_of(client, "huge")["values_out_of_range"]
     assert warning["count"] == 3 and warning["row_time"] == START.isoformat(), warning

@@ -136,7 +136,7 @@ def test_bad_config_exits_with_a_clear_message(tmp_path: Path) -> None:
         timeout=60,
     )
     assert result.returncode == 2
-    assert "LIVECHART_CONFIG='prod': unknown" in result.stderr
+    assert "LIVECHART_CONFIG='prod' 不认识" in result.stderr
     assert "Traceback" not in result.stderr
 
 

@@ -44,7 +44,7 @@ def example_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, P
 def test_example_draws_every_chart(name: str, make_app: Any) -> None:
     app = make_app(f"examples.{name}")
     client = app.test_client()
-    for chart in jobs.workers(app):
+    for chart in jobs.redrawers(app):
         status = client.get(f"/api/charts/{chart}").get_json()
         assert status["last_error"] is None, status
         assert status["version"] >= 1
@@ -100,7 +100,7 @@ def test_example_starts_before_its_writer(
 
 
 def test_module_without_config_class_is_refused(make_app: Any) -> None:
-    with pytest.raises(ConfigError, match="module has no Config class"):
+    with pytest.raises(ConfigError, match=r"^LIVECHART_CONFIG='examples\.writer'：模块里没有 Config 类；"):
         make_app("examples.writer")
 
 

@@ -63,10 +63,10 @@ def test_conditional_requests_are_answered_exactly_like_flask(live_app: Any, mon
     client = live_app.test_client()
     own(live_app, chart)
     with live_app.app_context():
-        jobs.workers()[chart].redraw()
+        jobs.redrawers()[chart].redraw()
         wait_for(lambda: client.get(path).headers["X-Livechart-Version"] == "2", 2, "first image via the follower")
         first = client.get(path)
-        record = jobs.workers()[chart].redraw()
+        record = jobs.redrawers()[chart].redraw()
     wait_for(lambda: client.get(path).headers["ETag"] == f'"{record.etag}"', 2, "second image via the follower")
     cases = [
         {"If-Modified-Since": first.headers["Last-Modified"]},
@@ -96,7 +96,7 @@ def test_a_new_image_is_served_at_once_and_requests_are_counted(live_app: Any) -
     before_304 = counter.labels("demo", "304")._value.get()
     own(live_app, "demo")
     with live_app.app_context():
-        record = jobs.workers()["demo"].redraw(urgent=True)  # 计划运行正占着锁时等它，而不是让出这一次
+        record = jobs.redrawers()["demo"].redraw(urgent=True)  # 计划运行正占着锁时等它，而不是让出这一次
     # 跟随线程收到通知并读入新记录：之后的请求拿到新图（而不是副本里的旧图）
     wait_for(lambda: client.get("/charts/demo.png").headers["ETag"] == f'"{record.etag}"', 2, "new image via the follower")
     assert first.headers["ETag"] != f'"{record.etag}"'

@@ -63,7 +63,7 @@ def test_run_answers_what_happened(make_app: Any, tmp_path: Path) -> None:
     assert failed.get_json()["message"].startswith("chart 'flaky' was not redrawn: python source: RuntimeError")
 
     # 另一次重绘正占着这个图表：409，而不是假装画好了
-    worker = jobs.workers(app)["demo"]
+    worker = jobs.redrawers(app)["demo"]
     with worker.lock:
         busy = client.post("/scheduler/jobs/redraw-demo/run", json={})
     assert busy.status_code == 409, busy.get_json()
@@ -91,7 +91,7 @@ def test_a_full_redis_is_reported_once_and_truthfully(
     full_redis.config_set("maxmemory", 1)
     for _ in range(3):
         with app.app_context():
-            jobs.workers()["demo"].redraw()
+            jobs.redrawers()["demo"].redraw()
         assert client.get("/plot.png").status_code == 200
     status = client.get("/api/charts")
     assert status.status_code == 200 and status.get_json()["cache"] == {"state": "full"}
@@ -108,7 +108,7 @@ def test_a_full_redis_is_reported_once_and_truthfully(
 
     full_redis.config_set("maxmemory", 0)
     with app.app_context():
-        assert jobs.workers()["demo"].redraw() is not None
+        assert jobs.redrawers()["demo"].redraw() is not None
         assert store.state() == "ok"
     assert client.get("/api/charts").get_json()["cache"] == {"state": "ok"}
     assert caplog.text.count("缓存（Redis）又可以写入了") == 1
@@ -146,7 +146,7 @@ def test_the_run_lock_is_released_for_the_next_run(make_app: Any) -> None:
     """409 之后锁仍然是空的：下一次 run 照常画出新的一版。"""
     app = make_app("testing", LIVECHART_RENDER_TIMEOUT=1)
     client = app.test_client()
-    worker = jobs.workers(app)["demo"]
+    worker = jobs.redrawers(app)["demo"]
     holder = threading.Thread(target=lambda: worker.lock.acquire() and None)
     holder.start()
     holder.join()

@@ -35,7 +35,7 @@ def test_history_survives_a_restart_on_redis_and_stays_bounded(make_app: Any, re
     # 直接调用图表的 worker：jobs.redraw 在 Redis 模式下每个节拍只渲染一次（见 test_production）
     with first.app_context():
         for _ in range(4):
-            jobs.workers()["cpu"].redraw()
+            jobs.redrawers()["cpu"].redraw()
         before = history.load("cpu")
     assert len(before) == 5  # 预热 + 4 次
 
@@ -44,14 +44,14 @@ def test_history_survives_a_restart_on_redis_and_stays_bounded(make_app: Any, re
     second = make_app("production", **settings, LIVECHART_SCHEDULER="paused", LIVECHART_WARM_CACHE=False)
     own(second, "cpu")
     with second.app_context():
-        jobs.workers()["cpu"].redraw()
+        jobs.redrawers()["cpu"].redraw()
         after = history.load("cpu")
         assert len(after) == 6
         assert after.index[:5].equals(before.index)
         for _ in range(40):
-            jobs.workers()["cpu"].redraw()
+            jobs.redrawers()["cpu"].redraw()
         assert len(history.load("cpu")) == 20  # 受窗口大小限制
-        assert len(jobs.workers()["cpu"].window) == 20
+        assert len(jobs.redrawers()["cpu"].window) == 20
 
 
 def test_a_slow_source_blocks_neither_start_up_nor_other_charts(make_app: Any) -> None:
@@ -142,7 +142,7 @@ def test_a_tick_writes_redis_work_in_proportion_to_the_new_rows(redis_server: Re
     own(app, "cpu")
     with app.app_context():
         history.get().append("cpu", window.astype(float), 20_000, None)
-        worker = jobs.workers()["cpu"]
+        worker = jobs.redrawers()["cpu"]
         worker.redraw()  # 读回窗口（一次）
         before = client.info("stats")["total_net_input_bytes"]
         for _ in range(5):
@@ -177,8 +177,8 @@ def test_an_upgrade_imports_the_previous_layouts_history_once(redis_server: Redi
     with app.app_context():
         window = history.load("cpu")
         assert window["cpu"].tolist()[:3] == [1.0, 2.0, 3.0] and len(window) == 4
-        jobs.workers()["cpu"].loaded = False  # 再读一次：不会再导入
-        jobs.workers()["cpu"].redraw()
+        jobs.redrawers()["cpu"].loaded = False  # 再读一次：不会再导入
+        jobs.redrawers()["cpu"].redraw()
         assert len(history.load("cpu")) == 5
     status = app.test_client().get("/api/charts/cpu").get_json()
     assert status["version"] == 2 and status["last_error"] is None
@@ -197,13 +197,13 @@ def test_an_owner_rewrites_the_window_when_redis_comes_back_empty(redis_server: 
     own(app, "cpu")
     with app.app_context():
         for _ in range(3):
-            jobs.workers()["cpu"].redraw()
+            jobs.redrawers()["cpu"].redraw()
         before = history.load("cpu")
     assert len(before) == 4
     redis.Redis.from_url(redis_server.url).flushall()
     own(app, "cpu")
     with app.app_context():
-        jobs.workers()["cpu"].redraw()
+        jobs.redrawers()["cpu"].redraw()
         after = history.load("cpu")
     assert len(after) == 5 and after.index[:4].equals(before.index)
 
@@ -222,11 +222,11 @@ def test_rows_that_arrive_after_the_chart_changed_owner_are_not_written(
     app = make_app("production", **settings, LIVECHART_SCHEDULER="paused")
     own(app, "cpu")
     with app.app_context():
-        jobs.workers()["cpu"].redraw()
+        jobs.redrawers()["cpu"].redraw()
         rows, version = len(history.load("cpu")), store.load_image("cpu").version
     redis.Redis.from_url(redis_server.url).set("livechart:" + keys.lease("cpu"), "another-host:1:abc", px=60_000)
     caplog.set_level(logging.INFO, logger="livechart")
     with app.app_context():
-        jobs.workers()["cpu"].redraw()
+        jobs.redrawers()["cpu"].redraw()
         assert len(history.load("cpu")) == rows and store.load_image("cpu").version == version
     assert "已由别的进程接手：丢弃本进程迟到的取数结果" in caplog.text

@@ -97,7 +97,7 @@ def test_every_chart_says_when_the_scheduler_is_paused_or_not_started(client: An
 
 def test_healthz_names_failing_and_stale_charts(app: Any, client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     scheduler.resume()
-    jobs.workers(app)["demo"].source = Broken()
+    jobs.redrawers(app)["demo"].source = Broken()
     with app.app_context():
         jobs.redraw("demo")
     body = client.get("/healthz").get_json()
@@ -135,7 +135,7 @@ def test_metrics_count_renders_failures_requests_and_misses(app: Any, client: An
         cache.delete(store.image_key("demo"))
     client.get("/charts/demo.png")
     assert metric(client, "livechart_cache_misses_total", chart="demo") == 1
-    jobs.workers(app)["demo"].source = Broken()
+    jobs.redrawers(app)["demo"].source = Broken()
     with app.app_context():
         jobs.redraw("demo")
     assert metric(client, "livechart_render_failures_total", chart="demo") == 1

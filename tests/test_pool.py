@@ -139,16 +139,16 @@ def test_an_app_with_a_render_pool_draws_out_of_process(make_app: Any) -> None:
     first = client.get("/charts/demo.png")
     assert first.status_code == 200 and first.data.startswith(b"\x89PNG")
     with app.app_context():
-        record = jobs.workers()["demo"].redraw()
+        record = jobs.redrawers()["demo"].redraw()
         assert record is not None and store.load_image("demo").etag == record.etag
     # 绘制进程被杀：这次重绘记为失败、保留上一张图；之后自行恢复
     os.kill(render_pool.pids()[render_pool.assignment["demo"]], signal.SIGKILL)
     with app.app_context():
-        wait_for(lambda: store.load_failure("demo") is not None or not jobs.workers()["demo"].redraw(), 10, "failure")
+        wait_for(lambda: store.load_failure("demo") is not None or not jobs.redrawers()["demo"].redraw(), 10, "failure")
         failure = store.load_failure("demo")
         assert failure is not None and "RenderProcessDied" in failure.message
         assert store.load_image("demo") is not None
-        recovered = jobs.workers()["demo"].redraw()
+        recovered = jobs.redrawers()["demo"].redraw()
         assert recovered is not None and recovered.version > record.version
         assert store.load_failure("demo").consecutive == 0
 

@@ -124,7 +124,7 @@ def test_public_routes_never_show_a_sources_secrets(make_app: Any, refusing_api:
     caplog.set_level(logging.ERROR)
     app = make_app("testing", CHARTS=charts, JOBS=[job], LIVECHART_WARM_CACHE=False)
     with app.app_context():
-        jobs.workers()["api"].redraw()
+        jobs.redrawers()["api"].redraw()
     client = app.test_client()
     status = client.get("/api/charts/api").get_json()
     assert status["last_error"]["message"].startswith("http_json source: HTTPError: 401 Client Error"), status
@@ -154,7 +154,7 @@ def test_postgresql_errors_show_no_user_host_or_port(make_app: Any, postgres_url
     }
     app = make_app("testing", CHARTS=charts, JOBS=[job], LIVECHART_WARM_CACHE=False)
     with app.app_context():
-        jobs.workers()["orders"].redraw()
+        jobs.redrawers()["orders"].redraw()
     message = app.test_client().get("/api/charts/orders").get_json()["last_error"]["message"]
     assert message.startswith("sql source: "), message
     for detail in (port, "127.0.0.1", "no_such_database_here", '"postgres"', "sqlalche.me"):

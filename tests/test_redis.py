@@ -10,9 +10,11 @@ import redis
 
 from livechart import coordination
 from livechart import jobs
+from livechart import keys
 from livechart import store
 from livechart.extensions import cache
 from tests.conftest import RedisServer
+from tests.conftest import own
 from tests.conftest import shutdown_scheduler
 from tests.conftest import wait_for
 
@@ -33,7 +35,7 @@ def test_records_live_in_redis_and_are_shared(make_app: Any, redis_url: str) -> 
     again = reader.test_client().get("/plot.png")
     assert again.status_code == 200
     assert again.data == served.data and again.headers["ETag"] == served.headers["ETag"]
-    assert jobs.workers(reader)["cpu"].renders == 0
+    assert jobs.redrawers(reader)["cpu"].renders == 0
 
 
 def test_a_redis_that_hangs_is_not_waited_for_on_every_request(redis_server: RedisServer, make_app: Any) -> None:
@@ -72,3 +74,33 @@ def test_a_redis_that_hangs_is_not_waited_for_on_every_request(redis_server: Red
     finally:
         redis_server.process.send_signal(signal.SIGCONT)
     wait_for(lambda: client.get("/api/charts").status_code == 200, 10, "recovery after SIGCONT")
+
+
+def test_stopping_hands_back_the_charts_takes_none_afterwards_and_can_be_repeated(
+    redis_server: RedisServer, make_app: Any
+) -> None:
+    """进程退出（coordination.stop）：交出拥有的图表、退出成员。以前之后到达的 POST …/run 还会接手没有所有者的图表
+    （take），留下一个没人续约的租约：别的进程要等两个间隔才能接手。再调用一次 stop 什么也不改。"""
+    settings = {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": redis_server.url, "LIVECHART_SCHEDULER": "paused", **CREDENTIALS}
+    app = make_app("production", **settings)
+    coordinator = coordination.get(app)
+    client = redis.Redis.from_url(redis_server.url)
+    members, declared = coordinator.key(keys.members()), coordinator.key(keys.declared())
+    with app.app_context():
+        coordinator.heartbeat(rendering=True)
+    own(app, "cpu")
+    assert client.get(coordinator.key(keys.lease("cpu"))) == coordinator.me.encode()
+    assert client.zscore(members, coordinator.me) is not None and client.hexists(declared, coordinator.me)
+
+    coordination.stop(app)
+    assert client.get(coordinator.key(keys.lease("cpu"))) is None
+    assert client.zscore(members, coordinator.me) is None and not client.hexists(declared, coordinator.me)
+    with app.app_context():
+        assert coordinator.take("demo", 60) is False
+        assert coordinator.claim("demo", 60) == "stopping"
+    assert client.get(coordinator.key(keys.lease("demo"))) is None and not coordinator.owns("demo")
+
+    # 另一个进程接手之后，再调用一次 stop：不动别人的租约，也不出错
+    client.set(coordinator.key(keys.lease("cpu")), "another:1:abc", px=60_000)
+    coordination.stop(app)
+    assert client.get(coordinator.key(keys.lease("cpu"))) == b"another:1:abc"

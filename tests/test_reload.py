@@ -93,7 +93,7 @@ def reload_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
 def test_a_saved_interval_is_applied_and_nothing_else_changes(make_app: Any, module: ConfigModule, caplog: Any) -> None:
     app = make_app(module.ref)
     client = app.test_client()
-    before = {name: worker for name, worker in jobs.workers(app).items()}
+    before = {name: worker for name, worker in jobs.redrawers(app).items()}
     window = before["a"].window
     next_b = client.get("/scheduler/jobs/redraw-b").json["next_run_time"]
     version_a = client.get("/api/charts/a").json["version"]
@@ -103,8 +103,8 @@ def test_a_saved_interval_is_applied_and_nothing_else_changes(make_app: Any, mod
     assert job_seconds(client, "a") == 5
     assert client.get("/api/charts/a").json["interval"] == 5
     # 没改的：同一个重绘器（窗口、版本号），b 的任务原样
-    assert jobs.workers(app)["a"] is before["a"] and jobs.workers(app)["b"] is before["b"]
-    assert jobs.workers(app)["a"].window is window
+    assert jobs.redrawers(app)["a"] is before["a"] and jobs.redrawers(app)["b"] is before["b"]
+    assert jobs.redrawers(app)["a"].window is window
     assert client.get("/api/charts/a").json["version"] == version_a
     assert client.get("/scheduler/jobs/redraw-b").json["next_run_time"] == next_b
     assert reload_lines(caplog) == [f"配置已重新载入（{module.path}）：图表 a 的间隔 1 → 5 秒"]
@@ -162,7 +162,7 @@ def test_removing_the_first_chart_moves_plot_png_to_the_next_one(make_app: Any, 
 
 
 BROKEN = {
-    "syntax": ("class Broken(:\n", "line"),
+    "syntax": ("class Broken(:\n", "行："),
     "import": ("import livechart_no_such_module\n", "ModuleNotFoundError"),
     "option": (None, "CHARTS['a']: option 'size'"),
     "no job": (None, "CHARTS['c']: has no job"),
@@ -192,7 +192,7 @@ def test_a_broken_save_keeps_the_running_configuration_and_says_why(
     assert error["message"] == str(at_start.value) and expected in error["message"], error
     assert error["file"] == str(module.path)
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
-    assert errors == [f"configuration error: {at_start.value}（仍按上一份有效的配置运行，改好并保存后自动载入）"]
+    assert errors == [f"配置错误：{at_start.value}（仍按上一份有效的配置运行，改好并保存后自动载入）"]
     # 什么都没应用：间隔、图表照旧，照常重绘；页面显示错误
     assert job_seconds(client, "a") == 1
     assert [c["name"] for c in client.get("/api/charts").json["charts"]] == ["a", "b"]
@@ -202,9 +202,10 @@ def test_a_broken_save_keeps_the_running_configuration_and_says_why(
     page = client.get("/").text
     assert str(at_start.value).replace("'", "&#39;") in page and 'id="config-error" role="alert">' in page
     assert applied(app) is None  # 没有再保存：不再写日志
-    # 改好了：应用，错误消失
+    # 改好了：应用，错误消失，日志说错误已改正
     module.write(good.replace("'seconds': 1", "'seconds': 5"))
     assert applied(app) == "applied"
+    assert reload_lines(caplog)[-1] == f"配置已重新载入（{module.path}）：图表 a 的间隔 1 → 5 秒（之前的错误已改正）"
     assert client.get("/api/charts").json["config_error"] is None
     assert job_seconds(client, "a") == 5
     assert 'id="config-error" role="alert" hidden>' in client.get("/").text
@@ -222,7 +223,11 @@ def test_settings_that_need_a_restart_are_reported_not_ignored(make_app: Any, mo
     assert job_seconds(client, "a") == 3  # 能应用的照样应用
     restart = client.get("/api/charts").json["config_restart_needed"]
     assert restart["settings"] == ["LIVECHART_API_PASSWORD", "LIVECHART_API_USER", "LIVECHART_PNG_COMPRESS_LEVEL"]
-    assert "restart livechart" in restart["message"] and "hunter2" not in str(client.get("/api/charts").json)
+    assert restart["message"] == (
+        f"{module.path} 里改了 LIVECHART_API_PASSWORD、LIVECHART_API_USER、LIVECHART_PNG_COMPRESS_LEVEL：要重启 livechart 才生效"
+        "（gunicorn 下 kill -HUP 主进程即可）；正在运行的仍是启动时的值"
+    )
+    assert "hunter2" not in str(client.get("/api/charts").json)
     assert app.config["LIVECHART_PNG_COMPRESS_LEVEL"] == 1  # 运行中的仍是启动时的值
     warnings = [r.getMessage() for r in caplog.records if "要重启" in r.getMessage()]
     assert len(warnings) == 1 and "hunter2" not in warnings[0]
@@ -266,11 +271,11 @@ def test_a_changed_spec_gets_a_new_renderer_and_keeps_the_window_while_the_sourc
     client = app.test_client()
     for _ in range(3):
         assert client.post("/scheduler/jobs/redraw-a/run", json={}).status_code == 200
-    old = jobs.workers(app)["a"]
+    old = jobs.redrawers(app)["a"]
     last, renders = old.window.index[-1], old.renders
     module.save({"a": chart("A, retitled", size=[400, 200]), "b": chart("B", 2)}, {"a": 1, "b": 2})
     assert applied(app) == "applied"
-    new = jobs.workers(app)["a"]
+    new = jobs.redrawers(app)["a"]
     assert new is not old and new.renderer is not old.renderer and new.source is old.source and new.lock is old.lock
     # 立即用新的规格重绘（不等下一个节拍），窗口接着用
     wait_for(lambda: client.get("/api/charts/a").json["width"] == 400 and new.renders > renders, 10, "redrawn with the new spec")
@@ -279,7 +284,7 @@ def test_a_changed_spec_gets_a_new_renderer_and_keeps_the_window_while_the_sourc
     # 换了数据源：窗口从头开始
     module.save({"a": chart("A, retitled", seed=9, size=[400, 200]), "b": chart("B", 2)}, {"a": 1, "b": 2})
     assert applied(app) == "applied"
-    newer = jobs.workers(app)["a"]
+    newer = jobs.redrawers(app)["a"]
     assert newer.source is not new.source
     wait_for(lambda: newer.window is not None, 10, "redrawn with the new source")
     assert last not in newer.window.index and new.window.index[-1] not in newer.window.index
@@ -299,7 +304,7 @@ def test_start_up_reads_the_file_not_a_module_already_imported(module: ConfigMod
 def test_a_syntax_error_at_start_names_the_file_and_line(module: ConfigModule, make_app: Any) -> None:
     """以前：config.py 的语法错误在启动时是一大段堆栈。"""
     module.write(module.path.read_text() + "\n\nJOBS = [\n")
-    with pytest.raises(ConfigError, match=rf"^{module.path}, line 9: '\[' was never closed \(SyntaxError\)$"):
+    with pytest.raises(ConfigError, match=rf"^{module.path} 第 9 行：'\[' was never closed（SyntaxError）$"):
         make_app(module.ref)
 
 
@@ -503,7 +508,7 @@ def test_a_missing_file_is_reported_and_its_return_is_applied(make_app: Any, mod
     module.path.unlink()
     assert applied(app) is None  # 编辑器先删再写：先等一个周期
     assert applied(app) == "failed"
-    assert client.get("/api/charts").json["config_error"]["message"].endswith("cannot read it (No such file or directory)")
+    assert client.get("/api/charts").json["config_error"]["message"].endswith("：读不到（No such file or directory）")
     assert applied(app) is None  # 只报告一次
     assert job_seconds(client, "a") == 1
     module.write(text.replace("'seconds': 1", "'seconds': 2"))
@@ -525,7 +530,7 @@ def test_a_worker_falls_back_to_the_last_valid_content_for_any_kind_of_error(mod
     assert fallen.JOBS[0]["seconds"] == 1
     module.write("class Config(:\n")
     fallen, _, _, problem = load_config(module.ref, fallback=True)
-    assert problem is not None and problem.endswith("(SyntaxError)") and fallen.JOBS[0]["seconds"] == 1
+    assert problem is not None and problem.endswith("（SyntaxError）") and fallen.JOBS[0]["seconds"] == 1
 
 
 def test_a_draw_chart_is_added_changed_and_broken_live(make_app: Any, module: ConfigModule) -> None:

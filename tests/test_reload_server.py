@@ -92,7 +92,7 @@ def test_a_syntax_error_is_shown_while_the_old_configuration_keeps_rendering(run
     wait_for(lambda: running.status()["config_error"], 3, "config_error in /api/charts")
     until(page, "!document.getElementById('config-error').hidden", 4)
     message = running.status()["config_error"]["message"]
-    assert message.endswith("(SyntaxError)") and f"{MODULE}.py, line" in message
+    assert message.endswith("（SyntaxError）") and f"{MODULE}.py 第 " in message
     assert page.inner_text("#config-error .message") == message
     page.screenshot(path=str(tmp_path / "config-error.png"))
     version = running.status()["charts"][1]["version"]  # b：每秒重绘
@@ -102,4 +102,4 @@ def test_a_syntax_error_is_shown_while_the_old_configuration_keeps_rendering(run
     wait_for(lambda: running.server.get("/scheduler/jobs/redraw-a").json()["seconds"] == 2, 3, "the fixed file is applied")
     assert running.status()["config_error"] is None
     until(page, "document.getElementById('config-error').hidden", 4)
-    assert running.server.log.read_text().count("configuration error:") == 1
+    assert running.server.log.read_text().count("配置错误：") == 1

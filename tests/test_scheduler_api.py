@@ -12,11 +12,13 @@ import redis
 import requests
 
 from livechart import ConfigError
+from livechart import alignment
 from livechart import coordination
 from livechart import jobs
 from livechart import keys
 from livechart import store
 from livechart.extensions import scheduler
+from livechart.leases import EPOCH
 from tests.conftest import RedisServer
 from tests.conftest import Server
 from tests.conftest import shutdown_scheduler
@@ -431,7 +433,7 @@ def test_scheduler_off_starts_nothing(make_app: Any) -> None:
     app = make_app("testing", LIVECHART_SCHEDULER="off")
     assert not scheduler.running
     assert app.test_client().get("/plot.png").status_code == 200
-    assert jobs.workers(app)["cpu"].renders == 1
+    assert jobs.redrawers(app)["cpu"].renders == 1
 
 
 # --- 任何 /scheduler 调用序列之后：要么每个有任务的图表都在重绘，要么状态与 /healthz 说明原因 ---
@@ -502,7 +504,7 @@ def test_with_redis_a_change_is_recorded_then_applied_once(redis_server: RedisSe
     client = app.test_client()
     patched = client.patch("/scheduler/jobs/redraw-cpu", json={"seconds": 3}, headers=AUTH)
     # 响应就是应用之后的任务：起点已对齐到 EPOCH（以前先按 Flask-APScheduler 改一次，响应里是“现在”，再被对齐线程改一次）
-    assert patched.status_code == 200 and patched.get_json()["start_date"] == coordination.EPOCH.isoformat()
+    assert patched.status_code == 200 and patched.get_json()["start_date"] == EPOCH.isoformat()
     assert patched.get_json()["seconds"] == 3
     recorded = redis.Redis.from_url(redis_server.url).hgetall("livechart:" + keys.job("cpu"))
     assert json.loads(recorded[b"seconds"]) == 3
@@ -526,7 +528,7 @@ def test_with_redis_a_change_is_recorded_then_applied_once(redis_server: RedisSe
     def reconciled() -> bool:
         # 刚失败过的 Redis 在 store.PROBE_SECONDS 内不再试：等到对齐成功
         with app.app_context(), contextlib.suppress(store.Unavailable):
-            coordination.reconcile(app)
+            alignment.reconcile(coordination.get(app))
             return True
         return False
 

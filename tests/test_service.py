@@ -238,7 +238,7 @@ def test_a_saved_config_reaches_every_worker_and_every_tick_is_still_rendered_on
     assert time.monotonic() - saved <= 3
     log = service.log.read_text()
     assert log.count("以配置文件为准") == 1, log  # 几个进程同时载入，作废运行时的修改只发生一次
-    assert log.count("configuration error") == 0
+    assert log.count("配置错误") == 0
     wait_for(lambda: service.status("extra")["version"] >= 1, 5, "the new chart is warmed")
     # 每个节拍只渲染一次：数几秒之内的版本号与节拍数；所有者不变
     start = {chart: service.status(chart) for chart in ("extra", "demo")}

@@ -15,6 +15,7 @@ from livechart import jobs
 from livechart import store
 from livechart.extensions import cache
 from livechart.extensions import scheduler
+from livechart.redrawer import Redrawer
 from livechart.sources import Source
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -54,8 +55,8 @@ class GatedSource(Source):
                 self.active -= 1
 
 
-def worker(app: Any, name: str = "demo") -> jobs.ChartWorker:
-    return jobs.workers(app)[name]
+def worker(app: Any, name: str = "demo") -> Redrawer:
+    return jobs.redrawers(app)[name]
 
 
 def test_cache_is_warmed_at_start(app: Any) -> None:

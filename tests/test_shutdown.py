@@ -41,7 +41,7 @@ def test_stopping_the_app_closes_its_sources(make_app: Any, postgres_url: str, t
                  "series": ["temp"], "window": "60s"},
     }  # fmt: skip
     app = make_app("testing", CHARTS=charts, JOBS=[job("db"), job("file")])
-    redrawers = jobs.workers(app)
+    redrawers = jobs.redrawers(app)
     assert connections(admin, "livechart-shutdown-test") == 1  # 预热取过一次数：连接池里留着一个连接
     assert redrawers["file"].source.handle is not None
 

@@ -13,6 +13,7 @@ from PIL import Image
 
 from livechart import jobs
 from livechart import keys
+from livechart import peer
 from livechart import store
 from livechart import variant_redraw
 from livechart import variants
@@ -87,7 +88,7 @@ def test_a_variant_is_drawn_once_on_its_first_request_then_kept_fresh_while_want
     assert version(app, "cpu@2x") == 1  # 六个并发的请求只画了一次
     assert metric(client, "livechart_cache_misses_total", chart="cpu") == misses + 1
 
-    worker = jobs.workers(app)["cpu"]
+    worker = jobs.redrawers(app)["cpu"]
     with app.app_context():
         default = worker.redraw()
     assert version(app, "cpu@2x") == 2  # 有人要：后台重绘默认图之后接着画它
@@ -111,7 +112,7 @@ def test_a_variant_that_fell_behind_is_redrawn_on_request(app: Any) -> None:
     demand = variant_redraw.demand(app)
     for entry in demand.asked:
         demand.asked[entry] -= 301
-    worker = jobs.workers(app)["cpu"]
+    worker = jobs.redrawers(app)["cpu"]
     with app.app_context():
         worker.redraw()
         latest = worker.redraw()
@@ -143,9 +144,9 @@ def test_demand_reaches_the_owner_through_redis(make_app: Any, redis_url: str) -
     assert time.time() - float(client.hget(demand, ".narrow@2x")) < 60
     drawn = version(owner, "cpu.narrow@2x")
     with owner.app_context():
-        jobs.workers(owner)["cpu"].redraw()
+        jobs.redrawers(owner)["cpu"].redraw()
         record = store.load_image("cpu.narrow@2x")
-    assert record.version == drawn + 1 and record.rendered_by == jobs.coordination.owner()
+    assert record.version == drawn + 1 and record.rendered_by == peer.owner()
     assert size_of(record.png) == (800, 500)
 
 
@@ -155,7 +156,7 @@ def test_variants_are_drawn_in_render_processes_too(make_app: Any) -> None:
     assert size_of(client.get("/charts/cpu.dark@2x.png").data) == (1600, 800)
     assert corner(client.get("/charts/cpu.dark@2x.png").data) < 150
     assert size_of(client.get("/charts/demo.narrow.png").data) == variants.size(
-        jobs.workers(app)["demo"].spec, variants.Variant(narrow=True)
+        jobs.redrawers(app)["demo"].spec, variants.Variant(narrow=True)
     )
 
 
@@ -179,7 +180,7 @@ def test_variants_never_keep_the_default_image_from_its_next_tick(app: Any) -> N
     client = app.test_client()
     for path in ("/charts/cpu@2x.png", "/charts/cpu.dark.png"):
         assert client.get(path).status_code == 200
-    worker = jobs.workers(app)["cpu"]
+    worker = jobs.redrawers(app)["cpu"]
     with app.app_context():
         variant_redraw.redraw_variants(worker, None, 1, until=time.monotonic())
     assert version(app, "cpu@2x") == version(app, "cpu.dark") == 1
@@ -195,7 +196,7 @@ def test_a_function_that_gathers_its_own_data_gathers_once_per_tick(make_app: An
     app = make_app(CHARTS=charts, JOBS=[job])
     client = app.test_client()
     assert client.get("/charts/own@2x.png").status_code == 200
-    worker = jobs.workers(app)["own"]
+    worker = jobs.redrawers(app)["own"]
     with app.app_context():
         worker.redraw()
         worker.redraw()
