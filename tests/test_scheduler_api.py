@@ -476,7 +476,7 @@ def test_any_sequence_of_scheduler_calls_redraws_or_says_why(server: Server) -> 
 
     assert requests.delete(server.url + "/scheduler/jobs/redraw-demo", json={}, timeout=10).status_code == 204
     assert _reasons(server) == {"cpu": None, "demo": "no_job"}
-    assert _unhealthy_because(server, "'redraw-demo' was deleted")["no_job"] == ["demo"]
+    assert _unhealthy_because(server, "'redraw-demo' 被删掉了")["no_job"] == ["demo"]
     assert server.post("/scheduler/jobs", json={**NEW_JOB, "seconds": 1}).status_code == 200
     _advances(server, "demo")
     assert _reasons(server) == {"cpu": None, "demo": None}
