@@ -32,8 +32,8 @@ from livechart import settings
 from livechart.extensions import cache
 from livechart.extensions import scheduler
 from livechart.fonts import configure_fonts
+from livechart.jobspec import job_interval
 from livechart.spec import ConfigError
-from livechart.spec import job_interval
 from livechart.views import bp
 
 ROOT = Path(__file__).resolve().parent.parent

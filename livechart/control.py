@@ -33,11 +33,11 @@ from livechart import store
 from livechart.errors import json_error
 from livechart.extensions import scheduler
 from livechart.jobs import workers
+from livechart.jobspec import IntervalLimits
+from livechart.jobspec import JobSpecError
+from livechart.jobspec import check_job
+from livechart.jobspec import check_patch
 from livechart.spec import JOB_ID_PREFIX
-from livechart.spec import IntervalLimits
-from livechart.spec import JobSpecError
-from livechart.spec import check_job
-from livechart.spec import check_patch
 
 SHUTDOWN_REFUSED = (
     "shutting the scheduler down is final in APScheduler (its thread pool is closed and its jobs are dropped, so a "

@@ -51,11 +51,11 @@ from livechart import store
 from livechart import variants
 from livechart.extensions import cache
 from livechart.extensions import scheduler
+from livechart.jobspec import JOB_OPTIONS
+from livechart.jobspec import job_interval
 from livechart.spec import JOB_FUNC
-from livechart.spec import JOB_OPTIONS
 from livechart.spec import ConfigError
 from livechart.spec import job_id_for
-from livechart.spec import job_interval
 
 log = logging.getLogger("livechart")
 

@@ -35,6 +35,7 @@ from livechart.deadline import Stopping
 from livechart.demand import Demand
 from livechart.extensions import scheduler
 from livechart.failure_log import FailureLog
+from livechart.jobspec import job_interval
 from livechart.pool import START_SECONDS
 from livechart.pool import RenderPool
 from livechart.quality import DataQuality
@@ -48,7 +49,6 @@ from livechart.sources import make_source
 from livechart.sources.frames import empty_frame
 from livechart.spec import JOB_ID_PREFIX
 from livechart.spec import ChartSpec
-from livechart.spec import job_interval
 from livechart.variants import DEFAULT
 from livechart.variants import Variant
 from livechart.window import append_window

@@ -1,6 +1,6 @@
 """livechart 提供的每个路由的 OpenAPI 3 文档（包括保留的 /scheduler 接口），由 /openapi.json 提供。
 
-文档按当前 app 生成：图表名和任务 id 以枚举列出，请求体与 spec.check_job / check_patch 的规则一致，
+文档按当前 app 生成：图表名和任务 id 以枚举列出，请求体与 jobspec.check_job / check_patch 的规则一致，
 设置了凭据时写明 HTTP Basic。测试用 openapi-spec-validator 校验它，并用 schemathesis 的命令行
 （st run --checks all）对运行中的服务检查：不得出现 5xx，符合文档的请求必须被接受，违反文档的必须被拒绝。
 """
@@ -13,10 +13,10 @@ from typing import Any
 from livechart.export import DEFAULT_LIMIT
 from livechart.export import FORMATS
 from livechart.export import MAX_LIMIT
-from livechart.spec import INTERVAL_ARGS
+from livechart.jobspec import INTERVAL_ARGS
+from livechart.jobspec import UNIT_SECONDS
+from livechart.jobspec import IntervalLimits
 from livechart.spec import JOB_FUNC
-from livechart.spec import UNIT_SECONDS
-from livechart.spec import IntervalLimits
 from livechart.spec import job_id_for
 
 JSON = "application/json"
@@ -99,7 +99,7 @@ def _interval(limits: IntervalLimits) -> tuple[dict[str, Any], list[dict[str, An
 
 
 def _job_bodies(charts: list[str], limits: IntervalLimits) -> tuple[dict[str, Any], dict[str, Any]]:
-    """POST /scheduler/jobs 与 PATCH /scheduler/jobs/{job_id} 的请求体：与 spec.check_job / check_patch 一致。"""
+    """POST /scheduler/jobs 与 PATCH /scheduler/jobs/{job_id} 的请求体：与 jobspec.check_job / check_patch 一致。"""
     units, enough = _interval(limits)
     options = {
         "name": {"type": "string", "minLength": 1},

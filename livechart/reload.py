@@ -39,12 +39,12 @@ from livechart import store
 from livechart.configfile import ConfigRef
 from livechart.configfile import Loaded
 from livechart.extensions import scheduler
+from livechart.jobspec import IntervalLimits
+from livechart.jobspec import job_interval
 from livechart.redact import scrub
 from livechart.redact import secret_values
 from livechart.spec import ConfigError
-from livechart.spec import IntervalLimits
 from livechart.spec import job_id_for
-from livechart.spec import job_interval
 
 log = logging.getLogger("livechart")
 

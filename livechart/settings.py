@@ -14,10 +14,15 @@ from typing import Any
 
 from livechart import security
 from livechart.headers import CORP_VALUES
+from livechart.jobspec import IntervalLimits
+from livechart.jobspec import JobSpecError
+from livechart.jobspec import check_job
 from livechart.quality import future_margin
+from livechart.spec import JOB_FUNC
 from livechart.spec import ChartSpec
 from livechart.spec import ConfigError
-from livechart.spec import parse_settings
+from livechart.spec import job_id_for
+from livechart.spec import parse_chart
 
 SCHEDULER_MODES = ("running", "paused", "off")
 ROLES = ("all", "web")
@@ -118,6 +123,34 @@ def port_number(value: Any) -> int:
 def _seconds(name: str, value: Any, high: float) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= high:
         raise ConfigError(f"{name}={value!r}: must be a number of seconds in (0, {high:g}]")
+
+
+def parse_settings(config: Mapping[str, Any]) -> tuple[dict[str, ChartSpec], dict[str, float]]:
+    """校验 CHARTS 与 JOBS：返回 (图表名 → 规格, 图表名 → 间隔秒数)；出错时抛 ConfigError。"""
+    raw_charts = config.get("CHARTS")
+    if not isinstance(raw_charts, Mapping) or not raw_charts:
+        raise ConfigError("CHARTS: at least one chart must be configured (a dict of name → spec)")
+    charts = {name: parse_chart(name, raw) for name, raw in raw_charts.items()}
+    limits = IntervalLimits.of(config)
+    raw_jobs = config.get("JOBS")
+    if not isinstance(raw_jobs, list | tuple):
+        raise ConfigError("JOBS: must be a list of Flask-APScheduler job dicts")
+    intervals: dict[str, float] = {}
+    for index, job in enumerate(raw_jobs):
+        label = job.get("id", f"#{index}") if isinstance(job, Mapping) else f"#{index}"
+        try:
+            desired = check_job(job, charts, limits)
+        except JobSpecError as exc:
+            raise ConfigError(f"JOBS[{label!r}]: {exc}") from None
+        chart = job["kwargs"]["chart"]
+        if chart in intervals:
+            raise ConfigError(f"JOBS[{label!r}]: chart {chart!r} already has a job; one job per chart")
+        intervals[chart] = desired["seconds"]
+    for name in charts:
+        if name not in intervals:
+            example = {"id": job_id_for(name), "func": JOB_FUNC, "kwargs": {"chart": name}, "trigger": "interval", "seconds": 2}
+            raise ConfigError(f"CHARTS[{name!r}]: has no job; add one to JOBS, e.g. {example!r}")
+    return charts, intervals
 
 
 def check(config: Mapping[str, Any]) -> Settings:

@@ -29,8 +29,8 @@ from livechart import store
 from livechart import variants
 from livechart.errors import json_error
 from livechart.extensions import scheduler
+from livechart.jobspec import job_interval
 from livechart.spec import job_id_for
-from livechart.spec import job_interval
 from livechart.variants import DEFAULT
 from livechart.variants import Variant
 

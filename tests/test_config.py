@@ -10,7 +10,7 @@ import pytest
 import config
 from livechart import ConfigError
 from livechart import resolve_config
-from livechart.spec import parse_settings
+from livechart.settings import parse_settings
 
 
 def settings(**changes: Any) -> dict[str, Any]:

@@ -181,10 +181,10 @@ def test_openapi_documents_every_route_and_method(app: Any, client: Any) -> None
 
 
 def test_openapi_job_bodies_list_every_interval_argument_and_option(client: Any) -> None:
-    from livechart.spec import INTERVAL_ARGS
-    from livechart.spec import JOB_KEYS
-    from livechart.spec import PATCH_KEYS
-    from livechart.spec import READ_ONLY
+    from livechart.jobspec import INTERVAL_ARGS
+    from livechart.jobspec import JOB_KEYS
+    from livechart.jobspec import PATCH_KEYS
+    from livechart.jobspec import READ_ONLY
 
     paths = client.get("/openapi.json").get_json()["paths"]
     add = paths["/scheduler/jobs"]["post"]["requestBody"]["content"]["application/json"]["schema"]
