@@ -37,7 +37,7 @@ from livechart.jobspec import IntervalLimits
 from livechart.jobspec import JobSpecError
 from livechart.jobspec import check_job
 from livechart.jobspec import check_patch
-from livechart.spec import JOB_ID_PREFIX
+from livechart.spec import chart_of_job
 
 SHUTDOWN_REFUSED = (
     "shutting the scheduler down is final in APScheduler (its thread pool is closed and its jobs are dropped, so a "
@@ -62,6 +62,15 @@ def _job(job_id: str) -> Response:
     return job_json(job)
 
 
+def _chart(job_id: str) -> str:
+    """任务 id → 它重绘的图表（spec.chart_of_job）。守卫已确认任务存在，而调度器里只有图表的重绘任务；
+    万一不是，按图表已不在配置里回答 404（perform），而不是拿任务 id 当图表名。"""
+    chart = chart_of_job(job_id)
+    if chart is None:
+        raise coordination.UnknownChart(job_id)
+    return chart
+
+
 def _change(chart: str, want: dict[str, Any], *, replace: bool = False) -> None:
     coordination.change(_app(), chart, want, replace=replace)
 
@@ -72,7 +81,7 @@ def add_job(body: dict[str, Any]) -> Response:
     job_id = body["id"]
     if scheduler.get_job(job_id) is not None:
         return json_error(409, "conflict", f"job {job_id!r} already exists; PATCH it or DELETE it first")
-    _change(job_id.removeprefix(JOB_ID_PREFIX), {"removed": False, "paused": False, **desired}, replace=True)
+    _change(_chart(job_id), {"removed": False, "paused": False, **desired}, replace=True)
     return _job(job_id)
 
 
@@ -83,25 +92,25 @@ def update_job(body: dict[str, Any], job_id: str) -> Response:
         return json_error(404, "not_found", f"job {job_id!r} not found")
     changes = check_patch(body, job_to_dict(job), _charts(), _limits())
     if changes:
-        _change(job_id.removeprefix(JOB_ID_PREFIX), changes)
+        _change(_chart(job_id), changes)
     return _job(job_id)
 
 
 def delete_job(body: dict[str, Any], job_id: str) -> Response:
     """DELETE /scheduler/jobs/<id>：删除任务；图表不再重绘，状态与健康检查说明原因。"""
-    _change(job_id.removeprefix(JOB_ID_PREFIX), {"removed": True})
+    _change(_chart(job_id), {"removed": True})
     return Response(status=204)
 
 
 def pause_job(body: dict[str, Any], job_id: str) -> Response:
     """POST /scheduler/jobs/<id>/pause。"""
-    _change(job_id.removeprefix(JOB_ID_PREFIX), {"paused": True})
+    _change(_chart(job_id), {"paused": True})
     return _job(job_id)
 
 
 def resume_job(body: dict[str, Any], job_id: str) -> Response:
     """POST /scheduler/jobs/<id>/resume。"""
-    _change(job_id.removeprefix(JOB_ID_PREFIX), {"paused": False})
+    _change(_chart(job_id), {"paused": False})
     return _job(job_id)
 
 
@@ -196,7 +205,7 @@ def run_job(body: dict[str, Any], job_id: str) -> Response:
     客户端都以为画好了。这里：画出新的一版 200（任务 JSON 加上 "run"），数据源或绘制失败 424（公开的错误消息），
     另一次重绘正在进行（或所有者没有及时回答）409；缓存不可用或满了由错误处理器回答 503。
     """
-    chart = job_id.removeprefix(JOB_ID_PREFIX)
+    chart = _chart(job_id)
     before, failed_before = store.load_image(chart), store.load_failure(chart)
     started = time.time()
     try:

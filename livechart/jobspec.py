@@ -15,9 +15,10 @@ from typing import Any
 from apscheduler.triggers.interval import IntervalTrigger
 
 from livechart.spec import JOB_FUNC
-from livechart.spec import JOB_ID_PREFIX
 from livechart.spec import ChartSpec
 from livechart.spec import ConfigError
+from livechart.spec import chart_of_job
+from livechart.spec import job_id_for
 
 # 间隔的单位及其秒数；livechart 只支持间隔触发（页面按任务的实时间隔刷新）
 UNIT_SECONDS = {"weeks": 604800, "days": 86400, "hours": 3600, "minutes": 60, "seconds": 1}
@@ -130,9 +131,9 @@ def _check_keys(job: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
 
 def _check_redraw(job_id: Any, job: Mapping[str, Any], charts: Mapping[str, ChartSpec], patch: bool) -> str:
     """任务 id 必须是 redraw-<图表>，func/kwargs 必须重绘这个图表；返回图表名。"""
-    if not isinstance(job_id, str) or not job_id.startswith(JOB_ID_PREFIX):
-        raise JobSpecError(f"a job id must be '{JOB_ID_PREFIX}<chart>', got {job_id!r}")
-    chart = job_id[len(JOB_ID_PREFIX) :]
+    chart = chart_of_job(job_id)
+    if chart is None:
+        raise JobSpecError(f"a job id must be '{job_id_for('<chart>')}', got {job_id!r}")
     if chart not in charts:
         raise JobSpecError(f"job {job_id!r} names unknown chart {chart!r} (charts: {', '.join(charts)})")
     if (not patch or "func" in job) and job.get("func") != JOB_FUNC:

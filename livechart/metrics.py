@@ -33,8 +33,8 @@ from prometheus_client import values
 from prometheus_client.metrics_core import Metric
 
 from livechart.extensions import scheduler
-from livechart.spec import JOB_ID_PREFIX
 from livechart.spec import ConfigError
+from livechart.spec import chart_of_job
 
 EXTENSION = "livechart.metrics"
 # 渲染耗时的桶（秒）：一次绘制通常 10–50 ms
@@ -218,10 +218,9 @@ def enable_multiprocess() -> MultiprocessDirectory:
 
 def _on_submitted(event: JobSubmissionEvent) -> None:
     """任务提交时记录启动延迟（计划时间 → 实际提交）。监听器在调度器线程里运行，没有 app 上下文。"""
-    app = scheduler.app
-    if app is None or EXTENSION not in app.extensions or not event.job_id.startswith(JOB_ID_PREFIX):
+    app, chart = scheduler.app, chart_of_job(event.job_id)
+    if app is None or EXTENSION not in app.extensions or chart is None:
         return
-    chart = event.job_id[len(JOB_ID_PREFIX) :]
     now = time.time()
     for scheduled in event.scheduled_run_times:
         get(app).lateness.labels(chart).observe(max(0.0, now - scheduled.timestamp()))

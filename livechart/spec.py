@@ -25,7 +25,7 @@ from livechart.chart_options import number
 from livechart.chart_options import text
 from livechart.chart_options import window
 
-# 图表的重绘任务：运行的函数与 id 的前缀（id 是 redraw-<图表名>，见 job_id_for）
+# 图表的重绘任务：运行的函数与 id 的前缀（id 是 redraw-<图表名>；两个方向的换算只用 job_id_for 与 chart_of_job）
 JOB_FUNC = "livechart.jobs:redraw"
 JOB_ID_PREFIX = "redraw-"
 
@@ -112,6 +112,13 @@ class ChartSpec:
 def job_id_for(chart: str) -> str:
     """图表名 → 任务 id（redraw-<name>），也是 /scheduler API 中的名字。"""
     return f"{JOB_ID_PREFIX}{chart}"
+
+
+def chart_of_job(job_id: Any) -> str | None:
+    """任务 id → 图表名（job_id_for 的反函数）；不是图表重绘任务的 id（别的前缀、不是字符串）为 None。"""
+    if not isinstance(job_id, str) or not job_id.startswith(JOB_ID_PREFIX):
+        return None
+    return job_id[len(JOB_ID_PREFIX) :]
 
 
 def _series(raw: Any, source_type: str, columns: tuple[str, ...] | None) -> tuple[SeriesSpec, ...]:

@@ -11,6 +11,8 @@ import config
 from livechart import ConfigError
 from livechart import resolve_config
 from livechart.settings import parse_settings
+from livechart.spec import chart_of_job
+from livechart.spec import job_id_for
 
 
 def settings(**changes: Any) -> dict[str, Any]:
@@ -29,6 +31,14 @@ def test_default_config_is_valid_and_literal() -> None:
         assert job["id"] == f"redraw-{job['kwargs']['chart']}"
         assert job["func"] == "livechart.jobs:redraw"
         assert job["trigger"] == "interval"
+
+
+def test_job_ids_and_chart_names_convert_both_ways() -> None:
+    """任务 id 与图表名的换算只在 spec 里（job_id_for / chart_of_job）：互为反函数；别的任务 id 不对应任何图表。"""
+    for name in ("cpu", "demo-2", "a_b"):
+        assert job_id_for(name) == f"redraw-{name}"
+        assert chart_of_job(job_id_for(name)) == name
+    assert [chart_of_job(job_id) for job_id in ("cpu", "redraw", "Redraw-cpu", "xredraw-cpu", None, 7)] == [None] * 6
 
 
 @pytest.mark.parametrize(
