@@ -20,7 +20,7 @@ from livechart.spec import ConfigError
 from livechart.spec import chart_of_job
 from livechart.spec import job_id_for
 
-# 间隔的单位及其秒数；livechart 只支持间隔触发（页面按任务的实时间隔刷新）
+# 间隔的单位及其秒数：唯一列出这些单位的地方，单位的名单（INTERVAL_ARGS）、错误消息与 /openapi.json 都由它而来
 UNIT_SECONDS = {"weeks": 604800, "days": 86400, "hours": 3600, "minutes": 60, "seconds": 1}
 INTERVAL_ARGS = tuple(UNIT_SECONDS)
 # LIVECHART_MAX_INTERVAL 最多能设到一年（366 天）
@@ -98,7 +98,7 @@ def interval_seconds(trigger_args: Mapping[str, Any], limits: IntervalLimits, *,
                 f"'{unit}' must be at most {limits.unit_max()[unit]} (LIVECHART_MAX_INTERVAL is {limits.high:g} s), got {value!r}"
             )
     if not any(units.values()):
-        raise JobSpecError("an interval job needs one of weeks, days, hours, minutes or seconds")
+        raise JobSpecError(f"an interval job needs one of {', '.join(INTERVAL_ARGS[:-1])} or {INTERVAL_ARGS[-1]}")
     seconds = sum(value * UNIT_SECONDS[unit] for unit, value in units.items())
     if seconds < limits.low:
         raise JobSpecError(f"interval {seconds:g} s is below the minimum of {limits.low:g} s")
