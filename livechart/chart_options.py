@@ -11,6 +11,8 @@ from typing import Any
 
 import pandas as pd
 
+from livechart.durations import duration
+
 # 按时长的窗口最多保留的点数（内存上限）
 MAX_POINTS = 100_000
 # 按时长的窗口最长一年（366 天）
@@ -25,30 +27,30 @@ def number(key: str, value: Any, low: float, high: float, integer: bool = False)
     """校验数值在 [low, high] 内；bool 不算数字。"""
     kind = int if integer else (int, float)
     if isinstance(value, bool) or not isinstance(value, kind) or not math.isfinite(value):
-        raise OptionError(f"option '{key}' must be a {'whole ' if integer else ''}number, got {value!r}")
+        raise OptionError(f"选项 '{key}' 必须是{'整数' if integer else '数字'}，收到 {value!r}")
     if not low <= value <= high:
-        raise OptionError(f"option '{key}' = {value!r} is out of range [{low}, {high}]")
+        raise OptionError(f"选项 '{key}' = {value!r} 超出范围 [{low}, {high}]")
     return value
 
 
 def choice(key: str, value: Any, choices: tuple[str, ...]) -> str:
     """校验值是 choices 之一。"""
     if value not in choices:
-        raise OptionError(f"option '{key}' must be one of {', '.join(choices)}, got {value!r}")
+        raise OptionError(f"选项 '{key}' 必须是 {'、'.join(choices)} 之一，收到 {value!r}")
     return value
 
 
 def flag(key: str, value: Any) -> bool:
     """校验值是 true 或 false。"""
     if not isinstance(value, bool):
-        raise OptionError(f"option '{key}' must be true or false, got {value!r}")
+        raise OptionError(f"选项 '{key}' 必须是 True 或 False，收到 {value!r}")
     return value
 
 
 def text(key: str, value: Any, required: bool = False) -> str:
     """校验值是字符串；required 时不能为空白。"""
     if not isinstance(value, str) or (required and not value.strip()):
-        raise OptionError(f"option '{key}' must be a {'non-empty ' if required else ''}string")
+        raise OptionError(f"选项 '{key}' 必须是{'非空' if required else ''}字符串")
     return value
 
 
@@ -57,11 +59,11 @@ def limits(key: str, value: Any) -> tuple[float, float] | None:
     if value is None or value == "auto":
         return None
     if not isinstance(value, list | tuple) or len(value) != 2:
-        raise OptionError(f"option '{key}' must be [low, high] or \"auto\"")
+        raise OptionError(f"选项 '{key}' 必须是 [下限, 上限] 或 \"auto\"")
     low = number(key, value[0], -1e15, 1e15)
     high = number(key, value[1], -1e15, 1e15)
     if low >= high:
-        raise OptionError(f"option '{key}' needs low < high, got {list(value)!r}")
+        raise OptionError(f"选项 '{key}' 的下限必须小于上限，收到 {list(value)!r}")
     return (float(low), float(high))
 
 
@@ -71,8 +73,8 @@ def window(value: Any) -> tuple[int, float | None]:
         try:
             span = pd.Timedelta(value).total_seconds()
         except (ValueError, TypeError):
-            raise OptionError(f"option 'window' = {value!r} is not a duration like '90s', '10min', '2h' or '1D'") from None
+            raise OptionError(f"选项 'window' = {value!r} 不是时长（例如 '90s'、'10min'、'2h'、'1D'）") from None
         if not 1 <= span <= LONGEST_WINDOW:
-            raise OptionError(f"option 'window' = {value!r} must be between 1 s and 366 days")
+            raise OptionError(f"选项 'window' = {value!r} 必须在 1 秒到 {duration(LONGEST_WINDOW)}之间")
         return MAX_POINTS, span
     return number("window", value, 2, MAX_POINTS, integer=True), None

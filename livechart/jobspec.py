@@ -14,17 +14,19 @@ from typing import Any
 
 from apscheduler.triggers.interval import IntervalTrigger
 
+from livechart.durations import UNITS
+from livechart.durations import duration
 from livechart.spec import JOB_FUNC
 from livechart.spec import ChartSpec
 from livechart.spec import ConfigError
 from livechart.spec import chart_of_job
 from livechart.spec import job_id_for
 
-# 间隔的单位及其秒数：唯一列出这些单位的地方，单位的名单（INTERVAL_ARGS）、错误消息与 /openapi.json 都由它而来
-UNIT_SECONDS = {"weeks": 604800, "days": 86400, "hours": 3600, "minutes": 60, "seconds": 1}
+# 间隔参数（weeks、days…）及其秒数：由 livechart/durations.py 的单位表而来，错误消息与 /openapi.json 都用它们
+UNIT_SECONDS = {unit: seconds for unit, (seconds, _) in UNITS.items()}
 INTERVAL_ARGS = tuple(UNIT_SECONDS)
 # LIVECHART_MAX_INTERVAL 最多能设到一年（366 天）
-LONGEST_INTERVAL = 366 * 86400
+LONGEST_INTERVAL = 366 * UNIT_SECONDS["days"]
 # 任务可修改的选项（新增和 PATCH 都可以给）
 JOB_OPTIONS = ("name", "misfire_grace_time", "coalesce")
 # 新增任务（API 与配置的 JOBS）允许的键（另加间隔单位）
@@ -35,12 +37,14 @@ PATCH_KEYS = ("trigger", *JOB_OPTIONS)
 READ_ONLY = ("id", "func", "args", "kwargs", "max_instances", "next_run_time", "start_date")
 # 能传给 IntervalTrigger、但 livechart 不接受的参数及原因
 UNSUPPORTED = {
-    "jitter": "every process fires at the same instants (with Redis), so a redraw job has no jitter",
-    "end_date": "a chart's job runs until it is paused or deleted",
-    "start_date": "livechart chooses it (aligned across processes with Redis)",
-    "timezone": "intervals do not depend on a time zone",
+    "jitter": "共用 Redis 时所有进程在同一时刻触发，重绘任务不加随机延迟",
+    "end_date": "图表的任务一直运行，直到被暂停或删除",
+    "start_date": "它由 livechart 选定（共用 Redis 时各进程对齐）",
+    "timezone": "间隔与时区无关",
 }
-ONLY_INTERVAL = "only interval triggers are supported: 'trigger' must be \"interval\""
+ONLY_INTERVAL = "只支持间隔触发：'trigger' 必须是 \"interval\""
+# 缺少或写错 trigger 时告诉对方该怎么写
+SEND_INTERVAL = '请发送 {"trigger": "interval", "seconds": N}'
 
 
 class JobSpecError(ValueError):
@@ -70,9 +74,11 @@ class IntervalLimits:
         low, high = config.get("LIVECHART_MIN_INTERVAL", 1), config.get("LIVECHART_MAX_INTERVAL", 86400)
         for name, value in (("LIVECHART_MIN_INTERVAL", low), ("LIVECHART_MAX_INTERVAL", high)):
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= LONGEST_INTERVAL:
-                raise ConfigError(f"{name}={value!r}: must be a whole number of seconds from 1 to {LONGEST_INTERVAL} (366 days)")
+                raise ConfigError(
+                    f"{name} 必须是 1 到 {LONGEST_INTERVAL}（{duration(LONGEST_INTERVAL)}）之间的整数秒数，收到 {value!r}"
+                )
         if low > high:
-            raise ConfigError(f"LIVECHART_MIN_INTERVAL={low!r} is above LIVECHART_MAX_INTERVAL={high!r}")
+            raise ConfigError(f"LIVECHART_MIN_INTERVAL（{low!r}）大于 LIVECHART_MAX_INTERVAL（{high!r}）")
         return cls(low, high)
 
     def unit_max(self) -> dict[str, int]:
@@ -92,67 +98,67 @@ def interval_seconds(trigger_args: Mapping[str, Any], limits: IntervalLimits, *,
     units = {unit: trigger_args[unit] for unit in INTERVAL_ARGS if unit in trigger_args}
     for unit, value in units.items():
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise JobSpecError(f"'{unit}' must be a number, got {value!r}")
+            raise JobSpecError(f"'{unit}' 必须是数字，收到 {value!r}")
         if value > limits.unit_max()[unit]:
             raise JobSpecError(
-                f"'{unit}' must be at most {limits.unit_max()[unit]} (LIVECHART_MAX_INTERVAL is {limits.high:g} s), got {value!r}"
+                f"'{unit}' 最大为 {limits.unit_max()[unit]}（LIVECHART_MAX_INTERVAL 是 {duration(limits.high)}），收到 {value!r}"
             )
     if not any(units.values()):
-        raise JobSpecError(f"an interval job needs one of {', '.join(INTERVAL_ARGS[:-1])} or {INTERVAL_ARGS[-1]}")
+        raise JobSpecError(f"间隔任务要给出 {'、'.join(INTERVAL_ARGS)} 中的至少一个，且不能都是 0")
     seconds = sum(value * UNIT_SECONDS[unit] for unit, value in units.items())
     if seconds < limits.low:
-        raise JobSpecError(f"interval {seconds:g} s is below the minimum of {limits.low:g} s")
+        raise JobSpecError(f"间隔 {duration(seconds)}低于下限 {duration(limits.low)}（LIVECHART_MIN_INTERVAL）")
     if seconds > limits.high:
         if not cap:
-            raise JobSpecError(f"interval {seconds:g} s is above the maximum of {limits.high:g} s (LIVECHART_MAX_INTERVAL)")
+            raise JobSpecError(f"间隔 {duration(seconds)}超过上限 {duration(limits.high)}（LIVECHART_MAX_INTERVAL）")
         seconds = limits.high
     if seconds != int(seconds):
-        raise JobSpecError(f"interval {seconds:g} s must be a whole number of seconds")
+        raise JobSpecError(f"间隔必须是整数秒，收到 {duration(seconds)}")
     for unit, value in units.items():
         if value < 0 or not isinstance(value, int):
-            raise JobSpecError(f"'{unit}' must be a whole number ≥ 0 written as an integer, got {value!r}")
+            raise JobSpecError(f"'{unit}' 必须是不小于 0 的整数，并且写成整数（2 而不是 2.0），收到 {value!r}")
     return float(seconds)
 
 
 def _check_trigger(job: Mapping[str, Any]) -> None:
     """先查触发器：cron / date 的任务报“只支持间隔触发”，而不是它的第一个未知字段。"""
     if "trigger" in job and job["trigger"] != "interval":
-        raise JobSpecError(f'{ONLY_INTERVAL}, got {job["trigger"]!r}; send {{"trigger": "interval", "seconds": N}}')
+        raise JobSpecError(f"{ONLY_INTERVAL}，收到 {job['trigger']!r}；{SEND_INTERVAL}")
 
 
 def _check_keys(job: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
     """不支持的间隔参数说明原因；其余未知字段列出允许的字段。"""
     for key in job:
         if key in UNSUPPORTED and key not in allowed:
-            raise JobSpecError(f"'{key}' is not supported: {UNSUPPORTED[key]}")
+            raise JobSpecError(f"不支持 '{key}'：{UNSUPPORTED[key]}")
         if key not in allowed and key not in INTERVAL_ARGS:
-            raise JobSpecError(f"field {key!r} is not allowed (allowed: {', '.join(allowed + INTERVAL_ARGS)})")
+            raise JobSpecError(f"不允许字段 {key!r}（允许的字段：{'、'.join(allowed + INTERVAL_ARGS)}）")
 
 
 def _check_redraw(job_id: Any, job: Mapping[str, Any], charts: Mapping[str, ChartSpec], patch: bool) -> str:
     """任务 id 必须是 redraw-<图表>，func/kwargs 必须重绘这个图表；返回图表名。"""
     chart = chart_of_job(job_id)
     if chart is None:
-        raise JobSpecError(f"a job id must be '{job_id_for('<chart>')}', got {job_id!r}")
+        raise JobSpecError(f"任务 id 必须是 '{job_id_for('<图表名>')}'，收到 {job_id!r}")
     if chart not in charts:
-        raise JobSpecError(f"job {job_id!r} names unknown chart {chart!r} (charts: {', '.join(charts)})")
+        raise JobSpecError(f"任务 {job_id!r} 指向的图表 {chart!r} 不存在（现有的图表：{'、'.join(charts)}）")
     if (not patch or "func" in job) and job.get("func") != JOB_FUNC:
-        raise JobSpecError(f"'func' must be {JOB_FUNC!r}; other functions cannot be scheduled")
+        raise JobSpecError(f"'func' 必须是 {JOB_FUNC!r}：不能调度别的函数")
     if (not patch or "kwargs" in job) and job.get("kwargs") != {"chart": chart}:
-        raise JobSpecError(f"'kwargs' of job {job_id!r} must be {{\"chart\": {chart!r}}}")
+        raise JobSpecError(f"任务 {job_id!r} 的 'kwargs' 必须是 {{\"chart\": {chart!r}}}")
     return chart
 
 
 def _options(job: Mapping[str, Any]) -> dict[str, Any]:
     """校验并取出任务选项（名称、错过运行的宽限、合并错过的运行）。"""
     if "name" in job and (not isinstance(job["name"], str) or not job["name"]):
-        raise JobSpecError("'name' must be a non-empty string")
+        raise JobSpecError("'name' 必须是非空字符串")
     if "coalesce" in job and not isinstance(job["coalesce"], bool):
-        raise JobSpecError("'coalesce' must be true or false")
+        raise JobSpecError("'coalesce' 必须是 true 或 false")
     if "misfire_grace_time" in job:
         grace = job["misfire_grace_time"]
         if grace is not None and (isinstance(grace, bool) or not isinstance(grace, int) or grace < 1):
-            raise JobSpecError("'misfire_grace_time' must be a whole number of seconds ≥ 1 or null")
+            raise JobSpecError("'misfire_grace_time' 必须是不小于 1 的整数秒数，或者 null")
     return {key: job[key] for key in JOB_OPTIONS if key in job}
 
 
@@ -163,13 +169,13 @@ def check_job(job: Any, charts: Mapping[str, ChartSpec], limits: IntervalLimits,
     /scheduler API 原本可以运行任何可导入的函数（见 docs/pitfalls.md 第 1 条）。不合法时抛 JobSpecError。
     """
     if not isinstance(job, Mapping):
-        raise JobSpecError("the body must be a JSON object")
+        raise JobSpecError("任务定义必须是字典（JSON 对象）")
     _check_trigger(job)
     _check_keys(job, JOB_KEYS)
     _check_redraw(job.get("id"), job, charts, patch=False)
     options = _options(job)
     if "trigger" not in job:
-        raise JobSpecError(f'{ONLY_INTERVAL}; send {{"trigger": "interval", "seconds": N}}')
+        raise JobSpecError(f"{ONLY_INTERVAL}；{SEND_INTERVAL}")
     return {"seconds": interval_seconds(job, limits, cap=cap), **options}
 
 
@@ -199,7 +205,7 @@ def _check_read_only(body: Mapping[str, Any], current: Mapping[str, Any]) -> Non
             same = type(value) is type(now) and value == now
         if not same:
             shown = now.isoformat() if isinstance(now, datetime) else now
-            raise JobSpecError(f"{key!r} is read-only (now {shown!r}); leave it out or send the current value")
+            raise JobSpecError(f"{key!r} 是只读字段（当前值为 {shown!r}）：不要发送它，或者发送当前值")
 
 
 def check_patch(body: Any, current: Mapping[str, Any], charts: Mapping[str, ChartSpec], limits: IntervalLimits) -> dict[str, Any]:
@@ -209,7 +215,7 @@ def check_patch(body: Any, current: Mapping[str, Any], charts: Mapping[str, Char
     trigger 可以省略。GET 的结果改几个字段后原样 PATCH 回来也可以。不合法时抛 JobSpecError，什么都不改。
     """
     if not isinstance(body, Mapping):
-        raise JobSpecError("the body must be a JSON object")
+        raise JobSpecError("请求体必须是 JSON 对象")
     _check_trigger(body)
     _check_keys(body, PATCH_KEYS + READ_ONLY)
     _check_redraw(current["id"], body, charts, patch=True)

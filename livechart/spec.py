@@ -125,30 +125,30 @@ def _series(raw: Any, source_type: str, columns: tuple[str, ...] | None) -> tupl
     """序列：{列: 标签} 或 {列: {label, axis, color}} 或 [列, …]；省略时取数据源的全部列。"""
     if raw is None:
         if columns is None:
-            raise OptionError(f"option 'series' is required: source {source_type!r} does not declare its columns")
+            raise OptionError(f"缺少选项 'series'：数据源 {source_type!r} 没有声明它的列")
         raw = list(columns)
     if isinstance(raw, list | tuple):
         raw = dict.fromkeys(raw)
     if not isinstance(raw, Mapping) or not raw:
-        raise OptionError("option 'series' must be a non-empty dict of column → label (or a list of columns)")
+        raise OptionError("选项 'series' 必须是非空的 {列: 标签} 字典（或者列的列表）")
     result = []
     for column, options in raw.items():
         if columns is not None and column not in columns:
-            raise OptionError(f"series {column!r} is not produced by source {source_type!r} (columns: {', '.join(columns)})")
+            raise OptionError(f"数据源 {source_type!r} 不产生序列 {column!r}（它的列：{'、'.join(columns)}）")
         if options is None or isinstance(options, str):
             options = {"label": options} if options else {}
         if not isinstance(options, Mapping):
-            raise OptionError(f"series {column!r} must be a label or a dict with {', '.join(SERIES_KEYS)}")
+            raise OptionError(f"序列 {column!r} 必须是标签，或者含 {'、'.join(SERIES_KEYS)} 的字典")
         unknown = sorted(set(options) - set(SERIES_KEYS))
         if unknown:
-            raise OptionError(f"series {column!r}: unknown option {unknown[0]!r} (known: {', '.join(SERIES_KEYS)})")
+            raise OptionError(f"序列 {column!r}：未知选项 {unknown[0]!r}（可用的选项：{'、'.join(SERIES_KEYS)}）")
         label = options.get("label") or sources.default_label(source_type, column)
         axis = options.get("axis", "left")
         if axis not in AXES:
-            raise OptionError(f"series {column!r}: option 'axis' must be left or right, got {axis!r}")
+            raise OptionError(f"序列 {column!r}：选项 'axis' 必须是 {'、'.join(AXES)} 之一，收到 {axis!r}")
         color = options.get("color")
         if color is not None and not is_color_like(color):
-            raise OptionError(f"series {column!r}: option 'color' = {color!r} is not a Matplotlib color")
+            raise OptionError(f"序列 {column!r}：选项 'color' = {color!r} 不是 Matplotlib 认识的颜色")
         result.append(SeriesSpec(column=column, label=text("label", label), axis=axis, color=color))
     return tuple(result)
 
@@ -157,32 +157,32 @@ def parse_chart(name: Any, raw: Any) -> ChartSpec:
     """把 CHARTS 中的一项解析为 ChartSpec；出错时抛出指明图表与选项的 ConfigError（CHARTS['名字']: …）。"""
     try:
         if not isinstance(name, str) or not name or not all(c.isalnum() or c in "-_" for c in name):
-            raise OptionError("a chart name must be non-empty letters, digits, '-' or '_'")
+            raise OptionError("图表名不能为空，只能由字母、数字、'-' 和 '_' 组成")
         if not isinstance(raw, Mapping):
-            raise OptionError("a chart must be a dict")
+            raise OptionError("图表必须是字典")
         unknown = sorted(set(raw) - set(CHART_KEYS))
         if unknown:
-            raise OptionError(f"unknown option {unknown[0]!r} (known: {', '.join(CHART_KEYS)})")
+            raise OptionError(f"未知选项 {unknown[0]!r}（可用的选项：{'、'.join(CHART_KEYS)}）")
         if "title" not in raw:
-            raise OptionError("option 'title' is required")
+            raise OptionError("缺少选项 'title'")
         return _parse_drawn(name, raw) if "draw" in raw else _parse_builtin(name, raw)
     except OptionError as exc:
-        raise ConfigError(f"CHARTS[{name!r}]: {exc}") from None
+        raise ConfigError(f"CHARTS[{name!r}]：{exc}") from None
 
 
 def _parse_builtin(name: str, raw: Mapping[str, Any]) -> ChartSpec:
     """内置类型（line、area、bar、step、scatter）的图表：必须有数据源，坐标轴的选项由 livechart 画。"""
     if "source" not in raw:
-        raise OptionError("option 'source' is required (or 'draw', a function that draws the chart and may gather its own data)")
+        raise OptionError("缺少选项 'source'（或者 'draw'：画出这个图表的函数，它也可以自己取数据）")
     source_type, source_params, series = _source(raw)
     kind = choice("kind", raw.get("kind", "line"), KINDS)
     stacked = flag("stacked", raw.get("stacked", False))
     if stacked and kind not in ("area", "bar"):
-        raise OptionError(f"option 'stacked' applies to area and bar charts, not {kind!r}")
+        raise OptionError(f"选项 'stacked' 只适用于 area 和 bar 图，不适用于 {kind!r}")
     has_right = any(s.axis == "right" for s in series)
     for key in ("y2label", "y2unit", "y2lim"):
         if key in raw and not has_right:
-            raise OptionError(f'option \'{key}\' needs a series with "axis": "right"')
+            raise OptionError(f'选项 \'{key}\' 需要至少一条 "axis": "right" 的序列')
     return ChartSpec(
         **_common(name, raw, source_type, source_params, series),
         kind=kind,
@@ -201,12 +201,10 @@ def _parse_builtin(name: str, raw: Mapping[str, Any]) -> ChartSpec:
 def _parse_drawn(name: str, raw: Mapping[str, Any]) -> ChartSpec:
     """有 draw 的图表：函数在启动时导入并检查签名；source 可以省略（函数自己收集数据）。"""
     if "kind" in raw:
-        raise OptionError(
-            "options 'draw' and 'kind' cannot be combined: a chart is drawn by its draw function or is a built-in kind"
-        )
+        raise OptionError("选项 'draw' 和 'kind' 不能同时使用：图表要么由它的绘图函数来画，要么是内置类型")
     for key in KIND_ONLY:
         if key in raw:
-            raise OptionError(f"option '{key}' applies to the built-in kinds; a chart with 'draw' draws its own axes")
+            raise OptionError(f"选项 '{key}' 只适用于内置类型：有 'draw' 的图表自己画坐标轴")
     try:
         draw = drawing.parse(raw["draw"])
         draw = dataclasses.replace(draw, code=drawing.resolve(draw).code)
@@ -217,7 +215,7 @@ def _parse_drawn(name: str, raw: Mapping[str, Any]) -> ChartSpec:
     else:
         for key in ("series", "window"):
             if key in raw:
-                raise OptionError(f"option '{key}' needs a 'source' (without one, the draw function gathers its own data)")
+                raise OptionError(f"选项 '{key}' 需要 'source'（没有数据源时，由绘图函数自己取数据）")
         source_type, source_params, series = None, {}, ()
     return ChartSpec(**_common(name, raw, source_type, source_params, series), kind=None, draw=draw)
 
@@ -229,7 +227,7 @@ def _common(
     """内置类型与 draw 图表共有的选项：标题、数据源、窗口、大小、dpi、主题。"""
     size = raw.get("size", [800, 400])
     if not isinstance(size, list | tuple) or len(size) != 2:
-        raise OptionError("option 'size' must be [width, height] in pixels")
+        raise OptionError("选项 'size' 必须是 [宽, 高]（像素）")
     points, span = window(raw.get("window", 300))
     return {
         "name": name,
@@ -249,7 +247,7 @@ def _common(
 def _source(raw: Mapping[str, Any], optional_series: bool = False) -> tuple[str, Mapping[str, Any], tuple[SeriesSpec, ...]]:
     """数据源与序列。optional_series：draw 图表的数据源不声明列（python）又没写 series 时，窗口里是函数返回的全部列。"""
     if not isinstance(raw["source"], Mapping):
-        raise OptionError("option 'source' must be a dict with a 'type'")
+        raise OptionError("选项 'source' 必须是含 'type' 的字典")
     try:
         source_type, source_params = sources.normalize(raw["source"])
     except sources.SourceError as exc:

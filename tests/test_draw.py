@@ -72,9 +72,9 @@ def test_draw_as_text_or_dict() -> None:
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"draw": f"{F}:bars", "kind": "line"}, "options 'draw' and 'kind' cannot be combined"),
-        ({"draw": f"{F}:bars", "unit": "percent"}, "option 'unit' applies to the built-in kinds"),
-        ({"draw": f"{F}:bars", "series": ["a"]}, "option 'series' needs a 'source'"),
+        ({"draw": f"{F}:bars", "kind": "line"}, "选项 'draw' 和 'kind' 不能同时使用"),
+        ({"draw": f"{F}:bars", "unit": "percent"}, "选项 'unit' 只适用于内置类型"),
+        ({"draw": f"{F}:bars", "series": ["a"]}, "选项 'series' 需要 'source'"),
         ({"draw": "no_colon"}, "'function' must be 'package.module:function'"),
         ({"draw": {"function": f"{F}:bars", "kwargs": [1]}}, "'kwargs' must be a dict"),
         ({"draw": {"function": f"{F}:bars", "keep": "yes"}}, "'keep' must be true or false"),
@@ -85,14 +85,14 @@ def test_draw_as_text_or_dict() -> None:
         ({"draw": f"{F}:NOT_CALLABLE"}, "is not callable"),
         ({"draw": f"{F}:two_arguments_only"}, "two_arguments_only(fig: 'Any') -> 'None' must accept (fig, data)"),
         ({"draw": {"function": f"{F}:bars", "kwargs": {"colour": 1}}}, "plus keyword arguments colour"),
-        ({}, "option 'source' is required (or 'draw'"),
+        ({}, "缺少选项 'source'（或者 'draw'"),
     ],
 )
 def test_bad_draw_options_stop_start_up_naming_the_chart(make_app: Any, options: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError) as caught:
         make_app("testing", **config(mine=options))
     text = str(caught.value)
-    assert text.startswith("CHARTS['mine']: ") and message in text and "\n" not in text
+    assert text.startswith("CHARTS['mine']：") and message in text and "\n" not in text
 
 
 def test_a_value_that_cannot_be_copied_is_a_configuration_error(make_app: Any) -> None:
@@ -117,7 +117,7 @@ def test_python_m_livechart_prints_one_line_for_a_draw_function_that_cannot_be_i
     assert main() == 2
     err = capsys.readouterr().err
     assert err.strip().splitlines() == [
-        "livechart: configuration error: CHARTS['mine']: option 'draw': cannot import 'nowhere.mod:draw' "
+        "livechart: configuration error: CHARTS['mine']：option 'draw': cannot import 'nowhere.mod:draw' "
         "(ModuleNotFoundError: No module named 'nowhere')"
     ]
     monkeypatch.delitem(sys.modules, "badconf", raising=False)

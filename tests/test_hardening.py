@@ -161,8 +161,8 @@ def test_intervals_are_capped_by_livechart_max_interval(make_app: Any) -> None:
     app = make_app("testing")
     client = app.test_client()
     for body, message in (
-        ({"trigger": "interval", "days": 30}, "'days' must be at most 1 (LIVECHART_MAX_INTERVAL is 86400 s)"),
-        ({"trigger": "interval", "weeks": 52000}, "'weeks' must be at most 0"),
+        ({"trigger": "interval", "days": 30}, "'days' 最大为 1（LIVECHART_MAX_INTERVAL 是 1 天），收到 30"),
+        ({"trigger": "interval", "weeks": 52000}, "'weeks' 最大为 0"),
     ):
         answer = client.patch("/scheduler/jobs/redraw-demo", json=body)
         assert answer.status_code == 400 and message in answer.get_json()["message"], answer.get_json()
@@ -187,13 +187,16 @@ def test_intervals_are_capped_by_livechart_max_interval(make_app: Any) -> None:
                     }
                 ]
             },
-            "JOBS['redraw-cpu']: 'seconds' must be at most 86400 (LIVECHART_MAX_INTERVAL is 86400 s), got 100000",
+            "JOBS['redraw-cpu']：'seconds' 最大为 86400（LIVECHART_MAX_INTERVAL 是 1 天），收到 100000",
         ),
-        ({"LIVECHART_MAX_INTERVAL": 0}, "LIVECHART_MAX_INTERVAL=0: must be a whole number of seconds from 1 to 31622400"),
-        ({"LIVECHART_MAX_INTERVAL": 10**12}, "LIVECHART_MAX_INTERVAL=1000000000000: must be a whole number"),
+        ({"LIVECHART_MAX_INTERVAL": 0}, "LIVECHART_MAX_INTERVAL 必须是 1 到 31622400（366 天）之间的整数秒数，收到 0"),
+        (
+            {"LIVECHART_MAX_INTERVAL": 10**12},
+            "LIVECHART_MAX_INTERVAL 必须是 1 到 31622400（366 天）之间的整数秒数，收到 1000000000000",
+        ),
         (
             {"LIVECHART_MIN_INTERVAL": 60, "LIVECHART_MAX_INTERVAL": 30},
-            "LIVECHART_MIN_INTERVAL=60 is above LIVECHART_MAX_INTERVAL=30",
+            "LIVECHART_MIN_INTERVAL（60）大于 LIVECHART_MAX_INTERVAL（30）",
         ),
     ],
 )
