@@ -446,9 +446,7 @@ def test_what_a_draw_function_does_wrong_is_a_clear_public_error(
     assert status["last_error"]["message"].startswith(message), status
     assert "sk-live" not in client.get("/api/charts").get_data(as_text=True)
     run = client.post("/scheduler/jobs/redraw-mine/run", json={})
-    assert (
-        run.status_code == 424 and run.get_json()["message"] == f"chart 'mine' was not redrawn: {status['last_error']['message']}"
-    )
+    assert run.status_code == 424 and run.get_json()["message"] == f"图表 'mine' 没有重绘成功：{status['last_error']['message']}"
 
 
 def test_kwargs_named_like_a_parameter_and_a_frameless_figure() -> None:

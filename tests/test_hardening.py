@@ -60,7 +60,7 @@ def test_run_answers_what_happened(make_app: Any, tmp_path: Path) -> None:
     flag.touch()
     failed = client.post("/scheduler/jobs/redraw-flaky/run", json={})
     assert failed.status_code == 424, failed.get_json()
-    assert failed.get_json()["message"].startswith("chart 'flaky' was not redrawn: python source: RuntimeError")
+    assert failed.get_json()["message"].startswith("图表 'flaky' 没有重绘成功：python source: RuntimeError")
 
     # 另一次重绘正占着这个图表：409，而不是假装画好了
     worker = jobs.workers(app)["demo"]
@@ -98,9 +98,9 @@ def test_a_full_redis_is_reported_once_and_truthfully(
     health = client.get("/healthz")
     assert health.status_code == 503 and any("full" in reason for reason in health.get_json()["reasons"])
     run = client.post("/scheduler/jobs/redraw-demo/run", json={}, auth=AUTH)
-    assert run.status_code == 503 and "full" in run.get_json()["message"], run.get_json()
+    assert run.status_code == 503 and "共享缓存（Redis）已满（maxmemory）" in run.get_json()["message"], run.get_json()
     pause = client.post("/scheduler/jobs/redraw-demo/pause", json={}, auth=AUTH)
-    assert pause.status_code == 503 and "full" in pause.get_json()["message"], pause.get_json()
+    assert pause.status_code == 503 and "共享缓存（Redis）已满（maxmemory）" in pause.get_json()["message"], pause.get_json()
     assert client.get("/scheduler/jobs/redraw-demo", auth=AUTH).get_json()["next_run_time"] is not None  # 没有暂停
     text = caplog.text
     assert text.count("缓存（Redis）已满") == 1, text

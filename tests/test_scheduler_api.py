@@ -79,7 +79,7 @@ def test_delete_and_add_back_a_job(client: Any) -> None:
     added = client.post("/scheduler/jobs", json=NEW_JOB)
     assert added.status_code == 200
     assert added.get_json()["seconds"] == 4
-    assert_json_error(client.post("/scheduler/jobs", json=NEW_JOB), 409, "already exists")
+    assert_json_error(client.post("/scheduler/jobs", json=NEW_JOB), 409, "任务 'redraw-demo' 已经存在")
 
 
 def test_get_change_seconds_and_patch_the_same_object_back(client: Any) -> None:
@@ -117,11 +117,11 @@ def test_patch_applies_every_accepted_field_and_keeps_a_paused_job_paused(client
 def test_shutdown_is_refused_and_the_charts_keep_redrawing(app: Any, client: Any) -> None:
     """APScheduler 关闭后不能再启动（docs/pitfalls.md 第 19 条）：以前 shutdown → start 之后没有任务、/healthz 却是 ok。"""
     response = client.post("/scheduler/shutdown", json={"wait": False})
-    assert_json_error(response, 409, "POST /scheduler/pause and /scheduler/resume")
+    assert_json_error(response, 409, "请用 POST /scheduler/pause 和 /scheduler/resume")
     assert scheduler.running and sorted(j.id for j in scheduler.get_jobs()) == ["redraw-cpu", "redraw-demo"]
-    assert_json_error(client.post("/scheduler/start", json={}), 409, "already started and paused; POST /scheduler/resume")
+    assert_json_error(client.post("/scheduler/start", json={}), 409, "调度器已经启动，正处于暂停状态；请 POST /scheduler/resume")
     assert client.post("/scheduler/resume", json={}).status_code == 204
-    assert_json_error(client.post("/scheduler/start", json={}), 409, "already running")
+    assert_json_error(client.post("/scheduler/start", json={}), 409, "调度器已经在运行")
     with app.app_context():
         before = store.load_image("demo").version
     # 调度器自己的线程池照常运行任务（间隔 1 秒）
