@@ -5,13 +5,14 @@ gunicorn -c python:bench.per_worker_metrics livechart.wsgi:app
 """
 
 from livechart.gunicorn_config import *  # noqa: F403
+from livechart.gunicorn_config import REFUSED
 from livechart.gunicorn_config import _problem
 
 
 def on_starting(server: object) -> None:
     """只做部署检查，不准备多进程指标的目录。"""
     if _problem is not None:
-        raise RuntimeError(f"livechart refuses to start: {_problem}")
+        raise RuntimeError(f"{REFUSED}{_problem}")
 
 
 def child_exit(server: object, worker: object) -> None:

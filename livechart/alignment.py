@@ -20,12 +20,12 @@ from livechart import store
 from livechart.desired import FILE_FIELDS
 from livechart.desired import changed_when
 from livechart.extensions import scheduler
+from livechart.jobspec import JOB_OPTIONS
+from livechart.jobspec import job_interval
 from livechart.leases import EPOCH
 from livechart.peer import as_json
 from livechart.spec import JOB_FUNC
-from livechart.spec import JOB_OPTIONS
 from livechart.spec import job_id_for
-from livechart.spec import job_interval
 
 if TYPE_CHECKING:
     from livechart.coordination import Coordinator

@@ -30,19 +30,19 @@ from flask_apscheduler.utils import job_to_dict
 
 from livechart import coordination
 from livechart import store
+from livechart.durations import duration_text
 from livechart.errors import json_error
 from livechart.extensions import scheduler
 from livechart.jobs import redrawers
-from livechart.spec import JOB_ID_PREFIX
-from livechart.spec import IntervalLimits
-from livechart.spec import JobSpecError
-from livechart.spec import check_job
-from livechart.spec import check_patch
+from livechart.jobspec import IntervalLimits
+from livechart.jobspec import JobSpecError
+from livechart.jobspec import check_job
+from livechart.jobspec import check_patch
+from livechart.spec import chart_of_job
 
 SHUTDOWN_REFUSED = (
-    "shutting the scheduler down is final in APScheduler (its thread pool is closed and its jobs are dropped, so a "
-    "later start would report running with no jobs): to stop and restart the redraws use POST /scheduler/pause and "
-    "/scheduler/resume (with a shared Redis they act on the whole service), or stop the process"
+    "在 APScheduler 里关闭调度器是不可逆的（线程池被关闭、任务被清空，之后再 start 只会报告“运行中”却没有任务）："
+    "要停止、再恢复重绘，请用 POST /scheduler/pause 和 /scheduler/resume（共用 Redis 时作用于整个服务），或者停止进程"
 )
 
 
@@ -58,8 +58,17 @@ def _job(job_id: str) -> Response:
     """任务当前的样子（Flask-APScheduler 的 JSON 格式）；重新载入配置刚删掉了它时 404。"""
     job = scheduler.get_job(job_id)
     if job is None:
-        return json_error(404, "not_found", f"job {job_id!r} not found")
+        return json_error(404, "not_found", f"任务 {job_id!r} 不存在")
     return job_json(job)
+
+
+def _chart(job_id: str) -> str:
+    """任务 id → 它重绘的图表（spec.chart_of_job）。守卫已确认任务存在，而调度器里只有图表的重绘任务；
+    万一不是，按图表已不在配置里回答 404（perform），而不是拿任务 id 当图表名。"""
+    chart = chart_of_job(job_id)
+    if chart is None:
+        raise coordination.UnknownChart(job_id)
+    return chart
 
 
 def _change(chart: str, want: dict[str, Any], *, replace: bool = False) -> None:
@@ -71,8 +80,8 @@ def add_job(body: dict[str, Any]) -> Response:
     desired = check_job(body, _charts(), _limits(), cap=True)
     job_id = body["id"]
     if scheduler.get_job(job_id) is not None:
-        return json_error(409, "conflict", f"job {job_id!r} already exists; PATCH it or DELETE it first")
-    _change(job_id.removeprefix(JOB_ID_PREFIX), {"removed": False, "paused": False, **desired}, replace=True)
+        return json_error(409, "conflict", f"任务 {job_id!r} 已经存在：请 PATCH 它，或者先 DELETE 它")
+    _change(_chart(job_id), {"removed": False, "paused": False, **desired}, replace=True)
     return _job(job_id)
 
 
@@ -80,35 +89,34 @@ def update_job(body: dict[str, Any], job_id: str) -> Response:
     """PATCH /scheduler/jobs/<id>：先校验全部字段，再一次应用；GET 的结果改几个字段后原样发回也可以。"""
     job = scheduler.get_job(job_id)
     if job is None:  # 守卫检查之后，别的进程刚删掉了它（对齐线程已应用）
-        return json_error(404, "not_found", f"job {job_id!r} not found")
+        return json_error(404, "not_found", f"任务 {job_id!r} 不存在")
     changes = check_patch(body, job_to_dict(job), _charts(), _limits())
     if changes:
-        _change(job_id.removeprefix(JOB_ID_PREFIX), changes)
+        _change(_chart(job_id), changes)
     return _job(job_id)
 
 
 def delete_job(body: dict[str, Any], job_id: str) -> Response:
     """DELETE /scheduler/jobs/<id>：删除任务；图表不再重绘，状态与健康检查说明原因。"""
-    _change(job_id.removeprefix(JOB_ID_PREFIX), {"removed": True})
+    _change(_chart(job_id), {"removed": True})
     return Response(status=204)
 
 
 def pause_job(body: dict[str, Any], job_id: str) -> Response:
     """POST /scheduler/jobs/<id>/pause。"""
-    _change(job_id.removeprefix(JOB_ID_PREFIX), {"paused": True})
+    _change(_chart(job_id), {"paused": True})
     return _job(job_id)
 
 
 def resume_job(body: dict[str, Any], job_id: str) -> Response:
     """POST /scheduler/jobs/<id>/resume。"""
-    _change(job_id.removeprefix(JOB_ID_PREFIX), {"paused": False})
+    _change(_chart(job_id), {"paused": False})
     return _job(job_id)
 
 
 SHARED_START_REFUSED = (
-    "with a shared Redis every process runs its own scheduler, so /scheduler/start would start only the process that "
-    "answered: to run jobs in a process start it with LIVECHART_SCHEDULER=running; to pause or resume the whole service "
-    "use POST /scheduler/pause and /scheduler/resume"
+    "共用 Redis 时每个进程各有自己的调度器，/scheduler/start 只会启动回答这个请求的那一个进程："
+    "要让一个进程运行任务，请用 LIVECHART_SCHEDULER=running 启动它；要暂停或恢复整个服务，请用 POST /scheduler/pause 和 /scheduler/resume"
 )
 
 
@@ -141,12 +149,12 @@ def start_scheduler(body: dict[str, Any]) -> Response:
     if coordination.get().enabled:
         return json_error(409, "conflict", SHARED_START_REFUSED)
     if scheduler.state == STATE_PAUSED:
-        return json_error(409, "conflict", "the scheduler is already started and paused; POST /scheduler/resume")
+        return json_error(409, "conflict", "调度器已经启动，正处于暂停状态；请 POST /scheduler/resume")
     if scheduler.state != STATE_STOPPED:
-        return json_error(409, "conflict", "the scheduler is already running")
+        return json_error(409, "conflict", "调度器已经在运行")
     allowed = scheduler.allowed_hosts
     if "*" not in allowed and scheduler.host_name not in allowed:
-        return json_error(409, "conflict", f"this host ({scheduler.host_name}) is not in SCHEDULER_ALLOWED_HOSTS {allowed}")
+        return json_error(409, "conflict", f"本主机（{scheduler.host_name}）不在 SCHEDULER_ALLOWED_HOSTS {allowed} 中")
     scheduler.scheduler.start()
     return Response(status=204)
 
@@ -185,8 +193,8 @@ def _redraw_by_owner(chart: str) -> None:
             continue
         if store.load_failure(chart) != failure:
             return
-    raise OwnerSilent(f"the process that owns chart {chart!r} ({coordinator.holder(chart) or 'none now'}) did not redraw it within "
-                      f"{worker.fetch_seconds + 2:g} s; retry shortly")  # fmt: skip
+    raise OwnerSilent(f"拥有图表 {chart!r} 的进程（{coordinator.holder(chart) or '现在没有'}）没有在 "
+                      f"{duration_text(worker.fetch_seconds + 2)}内重绘它；请稍后重试")  # fmt: skip
 
 
 def run_job(body: dict[str, Any], job_id: str) -> Response:
@@ -196,7 +204,7 @@ def run_job(body: dict[str, Any], job_id: str) -> Response:
     客户端都以为画好了。这里：画出新的一版 200（任务 JSON 加上 "run"），数据源或绘制失败 424（公开的错误消息），
     另一次重绘正在进行（或所有者没有及时回答）409；缓存不可用或满了由错误处理器回答 503。
     """
-    chart = job_id.removeprefix(JOB_ID_PREFIX)
+    chart = _chart(job_id)
     before, failed_before = store.load_image(chart), store.load_failure(chart)
     started = time.time()
     try:
@@ -206,7 +214,7 @@ def run_job(body: dict[str, Any], job_id: str) -> Response:
     except Removed:
         pass  # 下面按任务已经不在回答
     if scheduler.get_job(job_id) is None:
-        return json_error(404, "not_found", f"job {job_id!r} not found: chart {chart!r} was removed from the configuration")
+        return json_error(404, "not_found", f"任务 {job_id!r} 不存在：图表 {chart!r} 已从配置中删除")
     after = store.load_image(chart)
     failure = store.load_failure(chart)
     if store.state() != "ok":
@@ -215,9 +223,8 @@ def run_job(body: dict[str, Any], job_id: str) -> Response:
         result = {"rendered": True, "version": after.version, "render_ms": round(after.render_ms, 2)}
         return job_json({**job_to_dict(scheduler.get_job(job_id)), "run": result})
     if failure is not None and failure.consecutive and (failure.at >= started or failure != failed_before):
-        return json_error(424, "failed_dependency", f"chart {chart!r} was not redrawn: {failure.message}")
-    return json_error(409, "conflict", f"chart {chart!r} is being redrawn by another request or job right now; retry shortly",
-                      {"Retry-After": "1"})  # fmt: skip
+        return json_error(424, "failed_dependency", f"图表 {chart!r} 没有重绘成功：{failure.message}")
+    return json_error(409, "conflict", f"图表 {chart!r} 正在被另一个请求或任务重绘；请稍后重试", {"Retry-After": "1"})
 
 
 def shutdown_scheduler(body: dict[str, Any]) -> Response:
@@ -253,13 +260,10 @@ def perform(endpoint: str, body: dict[str, Any]) -> Response | None:
         return handler(body, **(request.view_args or {}))
     except coordination.UnknownChart as exc:
         # 守卫检查之后、修改之前，重新载入配置删掉了这个图表：什么都没改
-        return json_error(404, "not_found", f"chart {exc} is no longer configured (config reloaded); nothing was changed")
+        return json_error(404, "not_found", f"图表 {exc} 已不在配置中（配置刚重新载入）；什么都没有改")
     except JobSpecError as exc:
         return json_error(400, "bad_request", str(exc))
     except store.Unavailable as exc:
         # 多进程模式下修改先写进 Redis（coordination.change）：写不进去就什么都没改（store 已记录 Redis 的状态）
-        problem = "is full (maxmemory)" if isinstance(exc, store.Full) else "is unavailable"
-        return json_error(
-            503, "unavailable", f"the shared cache (Redis) {problem}, so the change was not made; retry shortly",
-            {"Retry-After": "1"},
-        )  # fmt: skip
+        problem = "已满（maxmemory）" if isinstance(exc, store.Full) else "不可用"
+        return json_error(503, "unavailable", f"共享缓存（Redis）{problem}，所以没有做这个修改；请稍后重试", {"Retry-After": "1"})

@@ -46,10 +46,10 @@ from livechart.desired import DesiredState
 from livechart.desired import changed_when
 from livechart.extensions import cache
 from livechart.extensions import scheduler
+from livechart.jobspec import JOB_OPTIONS
 from livechart.leases import Leases
 from livechart.membership import MEMBER_SECONDS
 from livechart.peer import as_json
-from livechart.spec import JOB_OPTIONS
 from livechart.spec import job_id_for
 
 log = logging.getLogger("livechart")

@@ -14,8 +14,8 @@ from typing import Any
 
 from livechart import keys
 from livechart import store
+from livechart.jobspec import JOB_OPTIONS
 from livechart.peer import Peer
-from livechart.spec import JOB_OPTIONS
 
 # 期望状态中由配置文件声明的字段：运行时改过它们时记下当时文件的样子（base），文件再改时以文件为准
 FILE_FIELDS = ("seconds", "removed", *JOB_OPTIONS)

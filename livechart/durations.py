@@ -1,19 +1,33 @@
-"""给人看的时长：“5 分钟”“1 小时 30 分”“2 秒”，而不是“300 秒”（日志、启动行、错误消息用同一种写法）。"""
+"""时间单位：APScheduler 间隔参数的名字与秒数（唯一列出它们的地方），以及给人看的时长（“5 分钟”，而不是“300 秒”）。
+
+本模块是纯代码，不导入 Flask。页面上的时长由 static/livechart.js 的 duration() 按同样的写法生成。
+"""
 
 from __future__ import annotations
 
-UNITS = (("天", 86400), ("小时", 3600), ("分", 60), ("秒", 1))
+# 间隔参数（APScheduler 的 weeks、days…）→ (秒数, 中文单位)，从大到小
+UNITS = {
+    "weeks": (604800, "周"),
+    "days": (86400, "天"),
+    "hours": (3600, "小时"),
+    "minutes": (60, "分钟"),
+    "seconds": (1, "秒"),
+}  # fmt: skip
+# 给人看的时长分到这几级（不用周：“14 天”比“2 周”更常见于间隔与期限）
+_SPOKEN = (("天", 86400), ("小时", 3600), ("分", 60), ("秒", 1))
 
 
 def duration_text(seconds: float) -> str:
-    """秒数 → 中文读者习惯的时长：“5 分钟”“1 小时”“2 天”“1 分 30 秒”“1 小时 1 分 1 秒”。
+    """秒数 → 中文读者习惯的时长：“5 分钟”“1 小时”“2 天”“1 分 30 秒”“1 小时 30 分钟”“1 小时 1 分 1 秒”。
     一分钟以内、或不是整秒时照写秒数（“2 秒”“0.5 秒”“90.5 秒”），不丢精度。"""
     if seconds < 60 or seconds != int(seconds):
-        return f"{seconds:g} 秒"
+        return f"{seconds:.15g} 秒"
     rest, parts = int(seconds), []
-    for name, size in UNITS:
+    for name, size in _SPOKEN:
         if rest >= size:
             parts.append(f"{rest // size} {name}")
             rest %= size
-    # 只有分的时长写“5 分钟”；和别的单位一起时写“1 小时 30 分”
-    return parts[0] + "钟" if len(parts) == 1 and parts[0].endswith(" 分") else " ".join(parts)
+    # 分在最后时写“分钟”（“5 分钟”“1 小时 30 分钟”），后面还有秒时写“分”（“1 分 30 秒”）
+    if parts[-1].endswith(" 分"):
+        parts[-1] += "钟"
+    return " ".join(parts)

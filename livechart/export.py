@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from livechart.spec import MAX_POINTS
+from livechart.chart_options import MAX_POINTS
 
 TIME_COLUMN = "time"
 FORMATS = ("json", "csv")

@@ -40,7 +40,7 @@ def _count(name: str, default: int) -> int:
     except ValueError:
         value = 0
     if value < 1:
-        raise ConfigError(f"{name}={raw!r}: must be a whole number ≥ 1")
+        raise ConfigError(f"{name} 必须是不小于 1 的整数，收到 {raw!r}")
     return value
 
 
@@ -51,14 +51,16 @@ def check_deployment(config_class: Any, workers: int) -> FlaskConfig:
     checked = settings.check(config)  # 与 create_app 同一个校验器
     if workers > 1 and not settings.is_redis_cache(config.get("CACHE_TYPE")):
         raise ConfigError(
-            f"WEB_CONCURRENCY={workers} with CACHE_TYPE={config.get('CACHE_TYPE')!r}: that cache lives inside one "
-            "process, so every worker would run its own jobs, draw its own images and answer /scheduler for itself "
-            "only; set LIVECHART_REDIS_URL (a Redis shared by all workers) or WEB_CONCURRENCY=1"
+            f"WEB_CONCURRENCY={workers} 而 CACHE_TYPE={config.get('CACHE_TYPE')!r}：这种缓存只在一个进程里，"
+            "每个工作进程会各自运行任务、各自画图，/scheduler 也只代表它自己；"
+            "请设置 LIVECHART_REDIS_URL（所有工作进程共用的 Redis），或者设 WEB_CONCURRENCY=1"
         )
     config["LIVECHART_PORT"] = checked.port
     return config
 
 
+# 部署有问题时 on_starting 报告的开头（gunicorn 在前面加上 "Error: "）
+REFUSED = "livechart 拒绝启动："
 # 出错时先记下，在 on_starting 里报告：gunicorn 把那里的 RuntimeError 打印成一行 "Error: …" 并以 1 退出，
 # 而导入配置文件时的异常会变成一大段堆栈
 _problem: ConfigError | None = None
@@ -92,12 +94,12 @@ def on_starting(server: Any) -> None:
     """主进程启动时：部署有问题就拒绝启动，并说明原因；然后在 fork 工作进程之前切换到多进程指标。"""
     global _metrics_dir
     if _problem is not None:
-        raise RuntimeError(f"livechart refuses to start: {_problem}")
+        raise RuntimeError(f"{REFUSED}{_problem}")
     try:
         _metrics_dir = metrics.enable_multiprocess()
     except ConfigError as exc:
-        raise RuntimeError(f"livechart refuses to start: {exc}") from exc
-    server.log.info("metrics of all workers in %s", _metrics_dir.path)
+        raise RuntimeError(f"{REFUSED}{exc}") from exc
+    server.log.info("所有工作进程的指标都在 %s", _metrics_dir.path)
 
 
 def pre_fork(server: Any, worker: Any) -> None:

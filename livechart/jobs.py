@@ -27,8 +27,8 @@ from livechart.pool import RenderPool
 from livechart.redrawer import Redrawer
 from livechart.redrawer import make_renderer
 from livechart.sources import make_source
-from livechart.spec import JOB_ID_PREFIX
 from livechart.spec import ChartSpec
+from livechart.spec import chart_of_job
 from livechart.variant_redraw import current
 from livechart.variants import Variant
 
@@ -99,10 +99,11 @@ def _on_skipped(event: JobEvent) -> None:
     """调度器因为上一次重绘还没结束而跳过了一个节拍：那一次卡在绘图函数里时报告它（Redrawer.report_hung）。
     监听器在调度器线程里运行，没有 app 上下文。APScheduler 自己每个节拍一条的警告由 logs.py 过滤掉。"""
     app = scheduler.app
-    if app is None or EXTENSION not in app.extensions or not event.job_id.startswith(JOB_ID_PREFIX):
+    chart = chart_of_job(event.job_id)
+    if app is None or EXTENSION not in app.extensions or chart is None:
         return
     with app.app_context():
-        redrawer = redrawers(app).get(event.job_id[len(JOB_ID_PREFIX) :])
+        redrawer = redrawers(app).get(chart)
         if redrawer is not None:
             redrawer.report_hung()
 

@@ -3,7 +3,7 @@
 import logging
 import os
 
-from livechart.spec import JOB_ID_PREFIX
+from livechart.spec import chart_of_job
 
 
 class SkippedTicks(logging.Filter):
@@ -14,7 +14,7 @@ class SkippedTicks(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         job = record.args[0] if isinstance(record.args, tuple) and record.args else None
         skipped = "maximum number of running" in str(record.msg)
-        return not (skipped and str(getattr(job, "id", "")).startswith(JOB_ID_PREFIX))
+        return not (skipped and chart_of_job(getattr(job, "id", None)) is not None)
 
 
 def configure() -> None:

@@ -33,8 +33,8 @@ from prometheus_client import values
 from prometheus_client.metrics_core import Metric
 
 from livechart.extensions import scheduler
-from livechart.spec import JOB_ID_PREFIX
 from livechart.spec import ConfigError
+from livechart.spec import chart_of_job
 
 EXTENSION = "livechart.metrics"
 # 渲染耗时的桶（秒）：一次绘制通常 10–50 ms
@@ -68,26 +68,24 @@ def _create() -> Metrics:
     registry = CollectorRegistry()
     return Metrics(
         registry=registry,
-        renders=Counter("livechart_renders", "Successful renders", ["chart"], registry=registry),
-        failures=Counter("livechart_render_failures", "Failed redraws (source or drawing errors)", ["chart"], registry=registry),
+        renders=Counter("livechart_renders", "成功的渲染次数", ["chart"], registry=registry),
+        failures=Counter("livechart_render_failures", "失败的重绘次数（数据源或绘制出错）", ["chart"], registry=registry),
         render_seconds=Histogram(
-            "livechart_render_seconds", "Time to fetch and draw one chart", ["chart"], buckets=RENDER_BUCKETS, registry=registry
+            "livechart_render_seconds", "一个图表取数并绘制所用的时间（秒）", ["chart"], buckets=RENDER_BUCKETS, registry=registry
         ),
         lateness=Histogram(
             "livechart_job_lateness_seconds",
-            "Delay between a job's scheduled time and its submission",
+            "任务从计划时间到实际提交的延迟（秒）",
             ["chart"],
             buckets=LATENESS_BUCKETS,
             registry=registry,
         ),
         # 多进程时取最近一次 set 的值：画图的进程会变（交接、重启），当前的图就是最后画的那张
         image_bytes=Gauge(
-            "livechart_image_bytes", "Size of the current PNG", ["chart"], registry=registry, multiprocess_mode="mostrecent"
+            "livechart_image_bytes", "当前 PNG 图片的大小（字节）", ["chart"], registry=registry, multiprocess_mode="mostrecent"
         ),
-        image_requests=Counter("livechart_image_requests", "Image requests by status", ["chart", "status"], registry=registry),
-        cache_misses=Counter(
-            "livechart_cache_misses", "Image requests that found no image in the cache", ["chart"], registry=registry
-        ),
+        image_requests=Counter("livechart_image_requests", "图片请求数（按状态）", ["chart", "status"], registry=registry),
+        cache_misses=Counter("livechart_cache_misses", "在缓存里没有找到图片的图片请求数", ["chart"], registry=registry),
     )
 
 
@@ -203,7 +201,7 @@ def enable_multiprocess() -> MultiprocessDirectory:
             # 工作进程要能在里面建文件：现在就试，而不是在第一次计数时才失败
             tempfile.TemporaryFile(dir=path).close()
         except OSError as exc:
-            raise ConfigError(f"{MULTIPROC_ENV}={given!r}: cannot use it for the metrics of all workers ({exc})") from exc
+            raise ConfigError(f"{MULTIPROC_ENV}={given!r} 不能用来存放所有工作进程的指标（{exc}）") from exc
         directory = MultiprocessDirectory(path, owned=False)
     else:
         base = SHM if SHM.is_dir() and os.access(SHM, os.W_OK | os.X_OK) else Path(tempfile.gettempdir())
@@ -218,10 +216,9 @@ def enable_multiprocess() -> MultiprocessDirectory:
 
 def _on_submitted(event: JobSubmissionEvent) -> None:
     """任务提交时记录启动延迟（计划时间 → 实际提交）。监听器在调度器线程里运行，没有 app 上下文。"""
-    app = scheduler.app
-    if app is None or EXTENSION not in app.extensions or not event.job_id.startswith(JOB_ID_PREFIX):
+    app, chart = scheduler.app, chart_of_job(event.job_id)
+    if app is None or EXTENSION not in app.extensions or chart is None:
         return
-    chart = event.job_id[len(JOB_ID_PREFIX) :]
     now = time.time()
     for scheduled in event.scheduled_run_times:
         get(app).lateness.labels(chart).observe(max(0.0, now - scheduled.timestamp()))

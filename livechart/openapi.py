@@ -2,7 +2,7 @@
 
 文档的内容以数据写在旁边的模块里：livechart/openapi_paths.py（每个操作一行的表）、
 livechart/openapi_schemas.py（响应的模式）、livechart/openapi_jobs.py（任务请求体）。这里只把它们拼起来，
-并按当前 app 填入随设置变化的部分：图表名和任务 id 以枚举列出，请求体与 spec.check_job / check_patch 的规则一致，
+并按当前 app 填入随设置变化的部分：图表名和任务 id 以枚举列出，请求体与 jobspec.check_job / check_patch 的规则一致，
 设置了凭据时写明 HTTP Basic。文档的文本是英文（参考文档）。
 
 测试用 openapi-spec-validator 校验它，并用 schemathesis 的命令行（st run --checks all）对运行中的服务检查：
@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from livechart.jobspec import IntervalLimits
 from livechart.openapi_jobs import add_job_body
 from livechart.openapi_jobs import patch_job_body
 from livechart.openapi_paths import BODY_TEXTS
@@ -27,7 +28,6 @@ from livechart.openapi_paths import Operation
 from livechart.openapi_paths import json_response
 from livechart.openapi_schemas import SCHEMAS
 from livechart.openapi_schemas import ref
-from livechart.spec import IntervalLimits
 from livechart.spec import job_id_for
 
 INFO = {"title": "livechart", "version": "1.0", "description": "Matplotlib charts kept fresh in memory."}

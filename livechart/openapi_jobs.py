@@ -1,7 +1,7 @@
-"""OpenAPI 文档里 /scheduler 的任务请求体：与 spec.check_job / check_patch 的规则一致（文本是英文）。
+"""OpenAPI 文档里 /scheduler 的任务请求体：与 jobspec.check_job / check_patch 的规则一致（文本是英文）。
 
 这是文档里随设置变化的部分：每个图表一种新增任务的请求体，间隔各单位的范围来自
-LIVECHART_MIN_INTERVAL / LIVECHART_MAX_INTERVAL（spec.IntervalLimits）。
+LIVECHART_MIN_INTERVAL / LIVECHART_MAX_INTERVAL（jobspec.IntervalLimits）。
 """
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from livechart.spec import INTERVAL_ARGS
+from livechart.jobspec import INTERVAL_ARGS
+from livechart.jobspec import UNIT_SECONDS
+from livechart.jobspec import IntervalLimits
 from livechart.spec import JOB_FUNC
-from livechart.spec import UNIT_SECONDS
-from livechart.spec import IntervalLimits
 from livechart.spec import job_id_for
 
 # 新增和 PATCH 都可以给的选项

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from livechart.spec import INTERVAL_ARGS
+from livechart.jobspec import INTERVAL_ARGS
 from livechart.views import REASON_CODES
 
 

@@ -13,8 +13,8 @@ from livechart import jobs
 from livechart import metrics
 from livechart import store
 from livechart.extensions import scheduler
+from livechart.jobspec import IntervalLimits
 from livechart.openapi import document
-from livechart.spec import IntervalLimits
 from livechart.views import STALE_INTERVALS
 from livechart.views import chart_status
 from livechart.views import scheduler_problem

@@ -35,7 +35,7 @@ class Peer:
     def __init__(self, client: redis.Redis | None, prefix: str, declared: dict[str, dict[str, Any]]) -> None:
         self.client = client
         self.prefix = prefix
-        # 配置文件声明的任务：图表名 → {seconds, 选项}。每个图表正好一个任务（spec.parse_settings 保证），
+        # 配置文件声明的任务：图表名 → {seconds, 选项}。每个图表正好一个任务（settings.parse_settings 保证），
         # 所以它的键就是运行中的配置里的全部图表；重新载入配置时由 Membership.redeclare 换上新的
         self.declared = declared
         # 租约与成员上的标识：主机名:pid 加一个随机数（pid 被重用时也不会认错）

@@ -27,6 +27,7 @@ from livechart.deadline import StillRunning
 from livechart.deadline import Stopping
 from livechart.extensions import scheduler
 from livechart.failure_log import FailureLog
+from livechart.jobspec import job_interval
 from livechart.peer import owner
 from livechart.pool import RenderPool
 from livechart.quality import DataQuality
@@ -38,7 +39,6 @@ from livechart.renderer import Renderer
 from livechart.sources import Source
 from livechart.sources.frames import empty_frame
 from livechart.spec import ChartSpec
-from livechart.spec import job_interval
 from livechart.variant_redraw import redraw_variants
 from livechart.variants import DEFAULT
 from livechart.variants import Variant

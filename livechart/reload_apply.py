@@ -25,12 +25,12 @@ from livechart import settings
 from livechart import store
 from livechart import variant_redraw
 from livechart.extensions import scheduler
+from livechart.jobspec import IntervalLimits
+from livechart.jobspec import job_interval
 from livechart.redrawer import Redrawer
 from livechart.reload_plan import Plan
 from livechart.reload_plan import Prepared
-from livechart.spec import IntervalLimits
 from livechart.spec import job_id_for
-from livechart.spec import job_interval
 
 log = logging.getLogger("livechart")
 

@@ -13,11 +13,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from livechart import security
+from livechart.durations import duration_text
 from livechart.headers import CORP_VALUES
+from livechart.jobspec import IntervalLimits
+from livechart.jobspec import JobSpecError
+from livechart.jobspec import check_job
 from livechart.quality import future_margin
+from livechart.spec import JOB_FUNC
 from livechart.spec import ChartSpec
 from livechart.spec import ConfigError
-from livechart.spec import parse_settings
+from livechart.spec import job_id_for
+from livechart.spec import parse_chart
 
 SCHEDULER_MODES = ("running", "paused", "off")
 ROLES = ("all", "web")
@@ -84,11 +90,11 @@ def check_role(config: Mapping[str, Any]) -> str:
     """校验 LIVECHART_ROLE 并返回它；web 角色只提供别的进程渲染的图，所以必须用共享的 Redis 缓存。"""
     role = config.get("LIVECHART_ROLE", "all")
     if role not in ROLES:
-        raise ConfigError(f"LIVECHART_ROLE={role!r}: use one of {', '.join(ROLES)}")
+        raise ConfigError(_one_of("LIVECHART_ROLE", ROLES, role))
     if role == "web" and not is_redis_cache(config.get("CACHE_TYPE")):
         raise ConfigError(
-            f"LIVECHART_ROLE=web: serves what other processes render, so it needs the shared Redis cache "
-            f"(set LIVECHART_REDIS_URL); CACHE_TYPE is {config.get('CACHE_TYPE')!r}"
+            f"LIVECHART_ROLE=web 只提供别的进程画好的图，所以需要共享的 Redis 缓存（请设置 LIVECHART_REDIS_URL）；"
+            f"现在的 CACHE_TYPE 是 {config.get('CACHE_TYPE')!r}"
         )
     return role
 
@@ -100,7 +106,7 @@ def render_processes(value: Any) -> int:
     except (TypeError, ValueError):
         count = -1
     if not 0 <= count <= 32:
-        raise ConfigError(f"LIVECHART_RENDER_PROCESSES={value!r}: must be a whole number 0–32 (0 draws in this process)")
+        raise ConfigError(f"LIVECHART_RENDER_PROCESSES 必须是 0–32 之间的整数（0 表示在本进程里绘制），收到 {value!r}")
     return count
 
 
@@ -111,13 +117,46 @@ def port_number(value: Any) -> int:
     except (TypeError, ValueError):
         port = 0
     if not 0 < port < 65536:
-        raise ConfigError(f"LIVECHART_PORT={value!r}: must be a port number 1–65535")
+        raise ConfigError(f"LIVECHART_PORT 必须是 1–65535 之间的端口号，收到 {value!r}")
     return port
 
 
 def _seconds(name: str, value: Any, high: float) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= high:
-        raise ConfigError(f"{name}={value!r}: must be a number of seconds in (0, {high:g}]")
+        raise ConfigError(f"{name} 必须是大于 0、不超过 {high:g}（{duration_text(high)}）的秒数，收到 {value!r}")
+
+
+def _one_of(name: str, choices: tuple[Any, ...], value: Any) -> str:
+    """设置不是可选值之一时的消息。"""
+    return f"{name} 必须是 {'、'.join(map(str, choices))} 之一，收到 {value!r}"
+
+
+def parse_settings(config: Mapping[str, Any]) -> tuple[dict[str, ChartSpec], dict[str, float]]:
+    """校验 CHARTS 与 JOBS：返回 (图表名 → 规格, 图表名 → 间隔秒数)；出错时抛 ConfigError。"""
+    raw_charts = config.get("CHARTS")
+    if not isinstance(raw_charts, Mapping) or not raw_charts:
+        raise ConfigError("CHARTS：至少要配置一个图表（图表名 → 规格的字典）")
+    charts = {name: parse_chart(name, raw) for name, raw in raw_charts.items()}
+    limits = IntervalLimits.of(config)
+    raw_jobs = config.get("JOBS")
+    if not isinstance(raw_jobs, list | tuple):
+        raise ConfigError("JOBS：必须是 Flask-APScheduler 任务字典的列表")
+    intervals: dict[str, float] = {}
+    for index, job in enumerate(raw_jobs):
+        label = job.get("id", f"#{index}") if isinstance(job, Mapping) else f"#{index}"
+        try:
+            desired = check_job(job, charts, limits)
+        except JobSpecError as exc:
+            raise ConfigError(f"JOBS[{label!r}]：{exc}") from None
+        chart = job["kwargs"]["chart"]
+        if chart in intervals:
+            raise ConfigError(f"JOBS[{label!r}]：图表 {chart!r} 已经有一个任务了，每个图表只能有一个任务")
+        intervals[chart] = desired["seconds"]
+    for name in charts:
+        if name not in intervals:
+            example = {"id": job_id_for(name), "func": JOB_FUNC, "kwargs": {"chart": name}, "trigger": "interval", "seconds": 2}
+            raise ConfigError(f"CHARTS[{name!r}]：没有任务；请在 JOBS 里加上一个，例如 {example!r}")
+    return charts, intervals
 
 
 def check(config: Mapping[str, Any]) -> Settings:
@@ -126,20 +165,20 @@ def check(config: Mapping[str, Any]) -> Settings:
     port = port_number(config.get("LIVECHART_PORT"))
     processes = render_processes(config.get("LIVECHART_RENDER_PROCESSES"))
     if config.get("LIVECHART_SCHEDULER") not in SCHEDULER_MODES:
-        raise ConfigError(f"LIVECHART_SCHEDULER={config.get('LIVECHART_SCHEDULER')!r}: use one of {', '.join(SCHEDULER_MODES)}")
+        raise ConfigError(_one_of("LIVECHART_SCHEDULER", SCHEDULER_MODES, config.get("LIVECHART_SCHEDULER")))
     _seconds("LIVECHART_FETCH_TIMEOUT", config.get("LIVECHART_FETCH_TIMEOUT"), 3600)
     _seconds("LIVECHART_RENDER_TIMEOUT", config.get("LIVECHART_RENDER_TIMEOUT"), 3600)
     _seconds("LIVECHART_RECONCILE_SECONDS", config.get("LIVECHART_RECONCILE_SECONDS"), 60)
     if not isinstance(config.get("LIVECHART_RELOAD", True), bool):
-        raise ConfigError(f"LIVECHART_RELOAD={config.get('LIVECHART_RELOAD')!r}: must be True or False")
+        raise ConfigError(f"LIVECHART_RELOAD 必须是 True 或 False，收到 {config.get('LIVECHART_RELOAD')!r}")
     margin = future_margin(config.get("LIVECHART_FUTURE_MARGIN"))
     level = config.get("LIVECHART_PNG_COMPRESS_LEVEL")
     if isinstance(level, bool) or not isinstance(level, int) or not 0 <= level <= 9:
-        raise ConfigError(f"LIVECHART_PNG_COMPRESS_LEVEL={level!r}: must be a whole number 0–9")
+        raise ConfigError(f"LIVECHART_PNG_COMPRESS_LEVEL 必须是 0–9 之间的整数，收到 {level!r}")
     if config.get("CACHE_TYPE") in NULL_CACHES:
-        raise ConfigError("CACHE_TYPE: NullCache stores nothing; use SimpleCache (embedded) or RedisCache")
+        raise ConfigError("CACHE_TYPE：NullCache 什么都不存；请用 SimpleCache（内嵌）或 RedisCache")
     if config.get("LIVECHART_IMAGE_CORP") not in CORP_VALUES:
-        raise ConfigError(f"LIVECHART_IMAGE_CORP={config.get('LIVECHART_IMAGE_CORP')!r}: use one of {', '.join(CORP_VALUES)}")
+        raise ConfigError(_one_of("LIVECHART_IMAGE_CORP", CORP_VALUES, config.get("LIVECHART_IMAGE_CORP")))
     role = check_role(config)
     security.check_settings(config)
     return Settings(charts, intervals, port, processes, role, margin)

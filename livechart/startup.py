@@ -32,8 +32,8 @@ from livechart.durations import duration_text
 from livechart.extensions import cache
 from livechart.extensions import scheduler
 from livechart.fonts import configure_fonts
+from livechart.jobspec import job_interval
 from livechart.spec import ConfigError
-from livechart.spec import job_interval
 from livechart.views import bp
 
 # APScheduler 会改动传给它的字典（executors 的 "type" 被 pop 掉），而配置类的属性被所有 app 共用：每个 app 复制一份

@@ -30,10 +30,10 @@ from livechart import variant_redraw
 from livechart import variants
 from livechart.errors import json_error
 from livechart.extensions import scheduler
+from livechart.jobspec import job_interval
 from livechart.leases import EPOCH
 from livechart.redrawer import Redrawer
 from livechart.spec import job_id_for
-from livechart.spec import job_interval
 from livechart.variants import DEFAULT
 from livechart.variants import Variant
 

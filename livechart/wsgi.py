@@ -18,5 +18,5 @@ try:
     app = create_app(default=WSGI_CONFIG, fallback=True)
 except ConfigError as exc:
     # 一行指明原因，而不是一段堆栈；退出码 4 让 gunicorn 的主进程停下（"App failed to load"），不反复重启工作进程
-    print(f"livechart: configuration error: {exc}", file=sys.stderr, flush=True)
+    print(f"livechart：配置错误：{exc}", file=sys.stderr, flush=True)
     raise SystemExit(4) from None

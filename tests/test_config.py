@@ -10,7 +10,9 @@ import pytest
 import config
 from livechart import ConfigError
 from livechart import resolve_config
-from livechart.spec import parse_settings
+from livechart.settings import parse_settings
+from livechart.spec import chart_of_job
+from livechart.spec import job_id_for
 
 
 def settings(**changes: Any) -> dict[str, Any]:
@@ -29,6 +31,14 @@ def test_default_config_is_valid_and_literal() -> None:
         assert job["id"] == f"redraw-{job['kwargs']['chart']}"
         assert job["func"] == "livechart.jobs:redraw"
         assert job["trigger"] == "interval"
+
+
+def test_job_ids_and_chart_names_convert_both_ways() -> None:
+    """任务 id 与图表名的换算只在 spec 里（job_id_for / chart_of_job）：互为反函数；别的任务 id 不对应任何图表。"""
+    for name in ("cpu", "demo-2", "a_b"):
+        assert job_id_for(name) == f"redraw-{name}"
+        assert chart_of_job(job_id_for(name)) == name
+    assert [chart_of_job(job_id) for job_id in ("cpu", "redraw", "Redraw-cpu", "xredraw-cpu", None, 7)] == [None] * 6
 
 
 @pytest.mark.parametrize(
@@ -90,38 +100,39 @@ def _chart(chart: str, **changes: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("bad", "message"),
     [
-        (_without_job("demo"), r"CHARTS\['demo'\]: has no job"),
+        (_without_job("demo"), r"CHARTS\['demo'\]：没有任务；请在 JOBS 里加上一个"),
         (
             settings(JOBS=[*config.Config.JOBS, {**config.Config.JOBS[0], "id": "redraw-ghost", "kwargs": {"chart": "ghost"}}]),
-            r"JOBS\['redraw-ghost'\]: job 'redraw-ghost' names unknown chart 'ghost'",
+            r"JOBS\['redraw-ghost'\]：任务 'redraw-ghost' 指向的图表 'ghost' 不存在",
         ),
-        (_job("cpu", seconds=0), r"JOBS\['redraw-cpu'\]: an interval job needs"),
-        (_job("cpu", seconds=-5), r"JOBS\['redraw-cpu'\]: interval -5 s is below the minimum"),
-        (_job("cpu", seconds=1.5), r"JOBS\['redraw-cpu'\]: interval 1.5 s must be a whole number"),
-        (_job("cpu", seconds="2"), r"JOBS\['redraw-cpu'\]: 'seconds' must be a number"),
-        (_job("cpu", func="os:system"), r"JOBS\['redraw-cpu'\]: 'func' must be 'livechart.jobs:redraw'"),
-        (_job("cpu", kwargs={"chart": "demo"}), r"JOBS\['redraw-cpu'\]: 'kwargs' of job 'redraw-cpu' must be"),
+        (_job("cpu", seconds=0), r"JOBS\['redraw-cpu'\]：间隔任务要给出 weeks、days、hours、minutes、seconds 中的至少一个"),
+        (_job("cpu", seconds=-5), r"JOBS\['redraw-cpu'\]：间隔 -5 秒低于下限"),
+        (_job("cpu", seconds=1.5), r"JOBS\['redraw-cpu'\]：间隔必须是整数秒，收到 1\.5 秒"),
+        (_job("cpu", seconds="2"), r"JOBS\['redraw-cpu'\]：'seconds' 必须是数字"),
+        (_job("cpu", func="os:system"), r"JOBS\['redraw-cpu'\]：'func' 必须是 'livechart.jobs:redraw'"),
+        (_job("cpu", kwargs={"chart": "demo"}), r"JOBS\['redraw-cpu'\]：任务 'redraw-cpu' 的 'kwargs' 必须是"),
         (
             _job("cpu", trigger="cron"),
-            r"JOBS\['redraw-cpu'\]: only interval triggers are supported: 'trigger' must be \"interval\"",
+            r"JOBS\['redraw-cpu'\]：只支持间隔触发：'trigger' 必须是 \"interval\"",
         ),
-        (_job("cpu", args=[1]), r"JOBS\['redraw-cpu'\]: field 'args' is not allowed"),
+        (_job("cpu", args=[1]), r"JOBS\['redraw-cpu'\]：不允许字段 'args'"),
         (
             settings(JOBS=[*config.Config.JOBS, {**config.Config.JOBS[0], "name": "again"}]),
-            r"chart 'cpu' already has a job",
+            r"图表 'cpu' 已经有一个任务了",
         ),
-        (_chart("cpu", windw=10), r"CHARTS\['cpu'\]: unknown option 'windw'"),
-        (_chart("cpu", window=1), r"CHARTS\['cpu'\]: option 'window' = 1 is out of range"),
-        (_chart("cpu", size=[800]), r"CHARTS\['cpu'\]: option 'size' must be"),
-        (_chart("cpu", size=[50, 400]), r"CHARTS\['cpu'\]: option 'size' = 50 is out of range"),
-        (_chart("cpu", ylim=[100, 0]), r"CHARTS\['cpu'\]: option 'ylim' needs low < high"),
-        (_chart("cpu", title=""), r"CHARTS\['cpu'\]: option 'title' must be a non-empty string"),
-        (_chart("cpu", source={"type": "ftp"}), r"CHARTS\['cpu'\]: unknown source type 'ftp'"),
+        (_chart("cpu", windw=10), r"CHARTS\['cpu'\]：未知选项 'windw'"),
+        (_chart("cpu", window=1), r"CHARTS\['cpu'\]：选项 'window' = 1 超出范围"),
+        (_chart("cpu", size=[800]), r"CHARTS\['cpu'\]：选项 'size' 必须是"),
+        (_chart("cpu", size=[50, 400]), r"CHARTS\['cpu'\]：选项 'size' = 50 超出范围"),
+        (_chart("cpu", ylim=[100, 0]), r"CHARTS\['cpu'\]：选项 'ylim' 的下限必须小于上限"),
+        (_chart("cpu", title=""), r"CHARTS\['cpu'\]：选项 'title' 必须是非空字符串"),
+        (_chart("cpu", source={"type": "ftp"}), r"CHARTS\['cpu'\]：unknown source type 'ftp'"),
         (_chart("cpu", source={"type": "system", "metrics": ["gpu"]}), r"unknown system metric 'gpu'"),
-        (_chart("cpu", series={"disk": "磁盘"}), r"series 'disk' is not produced by source 'system'"),
-        (_chart("demo", source={"type": "demo", "seed": -1}), r"CHARTS\['demo'\]: source option 'seed' must be a whole number"),
-        (settings(CHARTS={}), r"CHARTS: at least one chart"),
-        (settings(JOBS="redraw"), r"JOBS: must be a list"),
+        (_chart("cpu", series={"disk": "磁盘"}), r"数据源 'system' 不产生序列 'disk'"),
+        (_chart("demo", source={"type": "demo", "seed": -1}), r"CHARTS\['demo'\]：source option 'seed' must be a whole number"),
+        (settings(CHARTS={}), r"CHARTS：至少要配置一个图表"),
+        (settings(JOBS="redraw"), r"JOBS：必须是 Flask-APScheduler 任务字典的列表"),
+        (settings(JOBS=["redraw-cpu"]), r"JOBS\['#0'\]：任务定义必须是字典（JSON 对象）"),
     ],
 )
 def test_bad_settings_fail_fast_naming_the_culprit(bad: dict[str, Any], message: str) -> None:
@@ -132,13 +143,13 @@ def test_bad_settings_fail_fast_naming_the_culprit(bad: dict[str, Any], message:
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"LIVECHART_SCHEDULER": "sometimes"}, "LIVECHART_SCHEDULER='sometimes'"),
-        ({"CACHE_TYPE": "NullCache"}, "CACHE_TYPE: NullCache stores nothing"),
-        ({"LIVECHART_PNG_COMPRESS_LEVEL": 12}, "LIVECHART_PNG_COMPRESS_LEVEL"),
+        ({"LIVECHART_SCHEDULER": "sometimes"}, "LIVECHART_SCHEDULER 必须是 running、paused、off 之一，收到 'sometimes'"),
+        ({"CACHE_TYPE": "NullCache"}, "CACHE_TYPE：NullCache 什么都不存"),
+        ({"LIVECHART_PNG_COMPRESS_LEVEL": 12}, "LIVECHART_PNG_COMPRESS_LEVEL 必须是 0–9 之间的整数，收到 12"),
         ({"LIVECHART_API_USER": "admin", "LIVECHART_API_PASSWORD": None}, "set both or neither"),
-        ({"JOBS": []}, r"CHARTS\['cpu'\]: has no job"),
-        ({"LIVECHART_PORT": "http"}, "LIVECHART_PORT='http': must be a port number"),
-        ({"LIVECHART_PORT": 70000}, "LIVECHART_PORT=70000"),
+        ({"JOBS": []}, r"CHARTS\['cpu'\]：没有任务"),
+        ({"LIVECHART_PORT": "http"}, "LIVECHART_PORT 必须是 1–65535 之间的端口号，收到 'http'"),
+        ({"LIVECHART_PORT": 70000}, "LIVECHART_PORT 必须是 1–65535 之间的端口号，收到 70000"),
     ],
 )
 def test_create_app_fails_fast(make_app: Any, overrides: dict[str, Any], message: str) -> None:

@@ -26,8 +26,8 @@ from livechart import export
 from livechart import history
 from livechart import jobs
 from livechart import redrawer
+from livechart.chart_options import MAX_POINTS
 from livechart.sources import make_source
-from livechart.spec import MAX_POINTS
 from livechart.spec import ChartSpec
 from livechart.spec import parse_chart
 from tests.conftest import RedisServer

@@ -113,7 +113,7 @@ def real_messages() -> list[str]:
     for _, overrides in BAD_CONFIGS:
         with pytest.raises(ConfigError) as caught:
             create_app("testing", overrides)
-        messages.append(f"livechart: configuration error: {caught.value}")
+        messages.append(f"livechart：配置错误：{caught.value}")
     return messages
 
 
@@ -125,7 +125,7 @@ def matches(example: str, message: str) -> bool:
 
 @pytest.mark.parametrize("readme", READMES)
 def test_error_message_examples_are_the_real_messages(readme: str) -> None:
-    examples = re.findall(r"`((?:livechart: )?configuration error: [^`]+)`", (ROOT / readme).read_text())
+    examples = re.findall(r"`((?:livechart：)?配置错误：[^`]+)`", (ROOT / readme).read_text())
     assert len(examples) >= 3, "the README's error examples were not found"
     messages = real_messages()
     wrong = [example for example in examples if not any(matches(example, message) for message in messages)]

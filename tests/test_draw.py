@@ -72,9 +72,9 @@ def test_draw_as_text_or_dict() -> None:
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"draw": f"{F}:bars", "kind": "line"}, "options 'draw' and 'kind' cannot be combined"),
-        ({"draw": f"{F}:bars", "unit": "percent"}, "option 'unit' applies to the built-in kinds"),
-        ({"draw": f"{F}:bars", "series": ["a"]}, "option 'series' needs a 'source'"),
+        ({"draw": f"{F}:bars", "kind": "line"}, "选项 'draw' 和 'kind' 不能同时使用"),
+        ({"draw": f"{F}:bars", "unit": "percent"}, "选项 'unit' 只适用于内置类型"),
+        ({"draw": f"{F}:bars", "series": ["a"]}, "选项 'series' 需要 'source'"),
         ({"draw": "no_colon"}, "选项 'draw' 的 'function' 必须写成 '包.模块:函数'，收到 'no_colon'"),
         ({"draw": {"function": f"{F}:bars", "kwargs": [1]}}, "选项 'draw' 的 'kwargs' 必须是关键字参数的字典"),
         ({"draw": {"function": f"{F}:bars", "keep": "yes"}}, "选项 'draw' 的 'keep' 必须是 true 或 false，收到 'yes'"),
@@ -91,14 +91,14 @@ def test_draw_as_text_or_dict() -> None:
             "two_arguments_only(fig: 'Any') -> 'None' 必须能以 (fig, data) 或 (fig, data, context) 调用",
         ),
         ({"draw": {"function": f"{F}:bars", "kwargs": {"colour": 1}}}, "调用，并接受关键字参数 colour"),
-        ({}, "option 'source' is required (or 'draw'"),
+        ({}, "缺少选项 'source'（或者 'draw'"),
     ],
 )
 def test_bad_draw_options_stop_start_up_naming_the_chart(make_app: Any, options: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError) as caught:
         make_app("testing", **config(mine=options))
     text = str(caught.value)
-    assert text.startswith("CHARTS['mine']: ") and message in text and "\n" not in text
+    assert text.startswith("CHARTS['mine']：") and message in text and "\n" not in text
 
 
 def test_a_value_that_cannot_be_copied_is_a_configuration_error(make_app: Any) -> None:
@@ -123,7 +123,7 @@ def test_python_m_livechart_prints_one_line_for_a_draw_function_that_cannot_be_i
     assert main() == 2
     err = capsys.readouterr().err
     assert err.strip().splitlines() == [
-        "livechart：配置错误：CHARTS['mine']: 选项 'draw'：无法导入 'nowhere.mod:draw'"
+        "livechart：配置错误：CHARTS['mine']：选项 'draw'：无法导入 'nowhere.mod:draw'"
         "（ModuleNotFoundError: No module named 'nowhere'）"
     ]
     monkeypatch.delitem(sys.modules, "badconf", raising=False)
@@ -453,9 +453,7 @@ def test_what_a_draw_function_does_wrong_is_a_clear_public_error(
     assert status["last_error"]["message"].startswith(message), status
     assert "sk-live" not in client.get("/api/charts").get_data(as_text=True)
     run = client.post("/scheduler/jobs/redraw-mine/run", json={})
-    assert (
-        run.status_code == 424 and run.get_json()["message"] == f"chart 'mine' was not redrawn: {status['last_error']['message']}"
-    )
+    assert run.status_code == 424 and run.get_json()["message"] == f"图表 'mine' 没有重绘成功：{status['last_error']['message']}"
 
 
 def test_kwargs_named_like_a_parameter_and_a_frameless_figure() -> None:

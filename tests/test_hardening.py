@@ -60,7 +60,7 @@ def test_run_answers_what_happened(make_app: Any, tmp_path: Path) -> None:
     flag.touch()
     failed = client.post("/scheduler/jobs/redraw-flaky/run", json={})
     assert failed.status_code == 424, failed.get_json()
-    assert failed.get_json()["message"].startswith("chart 'flaky' was not redrawn: python source: RuntimeError")
+    assert failed.get_json()["message"].startswith("图表 'flaky' 没有重绘成功：python source: RuntimeError")
 
     # 另一次重绘正占着这个图表：409，而不是假装画好了
     worker = jobs.redrawers(app)["demo"]
@@ -98,9 +98,9 @@ def test_a_full_redis_is_reported_once_and_truthfully(
     health = client.get("/healthz")
     assert health.status_code == 503 and any("full" in reason for reason in health.get_json()["reasons"])
     run = client.post("/scheduler/jobs/redraw-demo/run", json={}, auth=AUTH)
-    assert run.status_code == 503 and "full" in run.get_json()["message"], run.get_json()
+    assert run.status_code == 503 and "共享缓存（Redis）已满（maxmemory）" in run.get_json()["message"], run.get_json()
     pause = client.post("/scheduler/jobs/redraw-demo/pause", json={}, auth=AUTH)
-    assert pause.status_code == 503 and "full" in pause.get_json()["message"], pause.get_json()
+    assert pause.status_code == 503 and "共享缓存（Redis）已满（maxmemory）" in pause.get_json()["message"], pause.get_json()
     assert client.get("/scheduler/jobs/redraw-demo", auth=AUTH).get_json()["next_run_time"] is not None  # 没有暂停
     text = caplog.text
     assert text.count("缓存（Redis）已满") == 1, text
@@ -161,8 +161,8 @@ def test_intervals_are_capped_by_livechart_max_interval(make_app: Any) -> None:
     app = make_app("testing")
     client = app.test_client()
     for body, message in (
-        ({"trigger": "interval", "days": 30}, "'days' must be at most 1 (LIVECHART_MAX_INTERVAL is 86400 s)"),
-        ({"trigger": "interval", "weeks": 52000}, "'weeks' must be at most 0"),
+        ({"trigger": "interval", "days": 30}, "'days' 最大为 1（LIVECHART_MAX_INTERVAL 是 1 天），收到 30"),
+        ({"trigger": "interval", "weeks": 52000}, "'weeks' 最大为 0"),
     ):
         answer = client.patch("/scheduler/jobs/redraw-demo", json=body)
         assert answer.status_code == 400 and message in answer.get_json()["message"], answer.get_json()
@@ -187,13 +187,16 @@ def test_intervals_are_capped_by_livechart_max_interval(make_app: Any) -> None:
                     }
                 ]
             },
-            "JOBS['redraw-cpu']: 'seconds' must be at most 86400 (LIVECHART_MAX_INTERVAL is 86400 s), got 100000",
+            "JOBS['redraw-cpu']：'seconds' 最大为 86400（LIVECHART_MAX_INTERVAL 是 1 天），收到 100000",
         ),
-        ({"LIVECHART_MAX_INTERVAL": 0}, "LIVECHART_MAX_INTERVAL=0: must be a whole number of seconds from 1 to 31622400"),
-        ({"LIVECHART_MAX_INTERVAL": 10**12}, "LIVECHART_MAX_INTERVAL=1000000000000: must be a whole number"),
+        ({"LIVECHART_MAX_INTERVAL": 0}, "LIVECHART_MAX_INTERVAL 必须是 1 到 31622400（366 天）之间的整数秒数，收到 0"),
+        (
+            {"LIVECHART_MAX_INTERVAL": 10**12},
+            "LIVECHART_MAX_INTERVAL 必须是 1 到 31622400（366 天）之间的整数秒数，收到 1000000000000",
+        ),
         (
             {"LIVECHART_MIN_INTERVAL": 60, "LIVECHART_MAX_INTERVAL": 30},
-            "LIVECHART_MIN_INTERVAL=60 is above LIVECHART_MAX_INTERVAL=30",
+            "LIVECHART_MIN_INTERVAL（60）大于 LIVECHART_MAX_INTERVAL（30）",
         ),
     ],
 )

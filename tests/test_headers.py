@@ -31,5 +31,7 @@ def test_image_corp_is_configurable(make_app: Any, value: str) -> None:
 
 
 def test_bad_corp_fails_fast(make_app: Any) -> None:
-    with pytest.raises(ConfigError, match="LIVECHART_IMAGE_CORP='anywhere'"):
+    with pytest.raises(
+        ConfigError, match="LIVECHART_IMAGE_CORP 必须是 same-origin、same-site、cross-origin 之一，收到 'anywhere'"
+    ):
         make_app("testing", LIVECHART_IMAGE_CORP="anywhere")

@@ -169,25 +169,25 @@ def test_every_kind_renders_an_empty_window() -> None:
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"kind": "pie"}, "option 'kind' must be one of line, area, bar, step, scatter"),
-        ({"stacked": True}, "option 'stacked' applies to area and bar charts"),
-        ({"stacked": "yes", "kind": "bar"}, "option 'stacked' must be true or false"),
-        ({"unit": "kelvin"}, "option 'unit' must be one of"),
-        ({"theme": "neon"}, "option 'theme' must be one of light, dark"),
-        ({"window": "10 parsecs"}, "is not a duration"),
-        ({"window": "0s"}, "between 1 s and 366 days"),
-        ({"window": 1}, "option 'window' = 1 is out of range"),
-        ({"y2label": "x"}, 'option \'y2label\' needs a series with "axis": "right"'),
-        ({"series": {"a": {"axis": "middle"}}}, "series 'a': option 'axis' must be left or right"),
-        ({"series": {"a": {"color": "not-a-colour"}}}, "series 'a': option 'color'"),
-        ({"series": {"a": {"lable": "x"}}}, "series 'a': unknown option 'lable'"),
-        ({"series": {"zzz": "x"}}, "series 'zzz' is not produced by source 'python'"),
-        ({"legend": 1}, "option 'legend' must be true or false"),
-        ({"ylim": "tight"}, "option 'ylim' must be [low, high] or \"auto\""),
+        ({"kind": "pie"}, "选项 'kind' 必须是 line、area、bar、step、scatter 之一，收到 'pie'"),
+        ({"stacked": True}, "选项 'stacked' 只适用于 area 和 bar 图，不适用于 'line'"),
+        ({"stacked": "yes", "kind": "bar"}, "选项 'stacked' 必须是 True 或 False，收到 'yes'"),
+        ({"unit": "kelvin"}, "选项 'unit' 必须是 plain、percent、bytes、bytes/s 之一"),
+        ({"theme": "neon"}, "选项 'theme' 必须是 light、dark 之一"),
+        ({"window": "10 parsecs"}, "选项 'window' = '10 parsecs' 不是时长"),
+        ({"window": "0s"}, "选项 'window' = '0s' 必须在 1 秒到 366 天之间"),
+        ({"window": 1}, "选项 'window' = 1 超出范围 [2, 100000]"),
+        ({"y2label": "x"}, '选项 \'y2label\' 需要至少一条 "axis": "right" 的序列'),
+        ({"series": {"a": {"axis": "middle"}}}, "序列 'a'：选项 'axis' 必须是 left、right 之一，收到 'middle'"),
+        ({"series": {"a": {"color": "not-a-colour"}}}, "序列 'a'：选项 'color' = 'not-a-colour' 不是 Matplotlib 认识的颜色"),
+        ({"series": {"a": {"lable": "x"}}}, "序列 'a'：未知选项 'lable'"),
+        ({"series": {"zzz": "x"}}, "数据源 'python' 不产生序列 'zzz'"),
+        ({"legend": 1}, "选项 'legend' 必须是 True 或 False，收到 1"),
+        ({"ylim": "tight"}, "选项 'ylim' 必须是 [下限, 上限] 或 \"auto\""),
     ],
 )
 def test_chart_validation_names_chart_and_option(options: dict[str, Any], message: str) -> None:
-    with pytest.raises(ConfigError, match=r"^CHARTS\['t'\]: .*" + __import__("re").escape(message)):
+    with pytest.raises(ConfigError, match=r"^CHARTS\['t'\]：.*" + __import__("re").escape(message)):
         chart(**options)
 
 
@@ -201,5 +201,5 @@ def test_series_may_be_omitted_when_the_source_declares_columns() -> None:
 
 
 def test_series_is_required_when_the_source_cannot_declare_columns() -> None:
-    with pytest.raises(ConfigError, match="option 'series' is required"):
+    with pytest.raises(ConfigError, match="缺少选项 'series'：数据源 'python' 没有声明它的列"):
         parse_chart("p", {"title": "p", "source": {"type": "tests.test_kinds:data"}})

@@ -36,7 +36,7 @@ pytestmark = pytest.mark.serial
 CHARTS = ("cpu", "demo")
 # 测量窗口（秒）：Prometheus 每秒抓取一次，窗口里约 24 个样本；差一次渲染是 1/23 < 5 %
 WINDOW = 24
-METRICS_DIR = re.compile(r"metrics of all workers in (\S+)")
+METRICS_DIR = re.compile(r"所有工作进程的指标都在 (\S+)")
 
 
 def scrape(server: Gunicorn) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -237,7 +237,7 @@ def test_an_unusable_directory_stops_start_up_with_a_clear_message(tmp_path: Pat
     finally:
         server.stop()
     log = server.log.read_text()
-    assert "livechart refuses to start: PROMETHEUS_MULTIPROC_DIR=" in log, log
+    assert "livechart 拒绝启动：PROMETHEUS_MULTIPROC_DIR=" in log, log
     assert "Traceback" not in log, log
 
 

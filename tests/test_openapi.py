@@ -13,9 +13,9 @@ import pytest
 from openapi_spec_validator import validate
 
 from livechart import openapi
+from livechart.jobspec import IntervalLimits
 from livechart.openapi_paths import SCHEDULER
 from livechart.openapi_paths import SERVICE
-from livechart.spec import IntervalLimits
 
 
 def test_openapi_document_is_valid(client: Any) -> None:
@@ -66,10 +66,10 @@ def test_openapi_each_document_is_a_fresh_copy() -> None:
 
 
 def test_openapi_job_bodies_list_every_interval_argument_and_option(client: Any) -> None:
-    from livechart.spec import INTERVAL_ARGS
-    from livechart.spec import JOB_KEYS
-    from livechart.spec import PATCH_KEYS
-    from livechart.spec import READ_ONLY
+    from livechart.jobspec import INTERVAL_ARGS
+    from livechart.jobspec import JOB_KEYS
+    from livechart.jobspec import PATCH_KEYS
+    from livechart.jobspec import READ_ONLY
 
     paths = client.get("/openapi.json").get_json()["paths"]
     add = paths["/scheduler/jobs"]["post"]["requestBody"]["content"]["application/json"]["schema"]

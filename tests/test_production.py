@@ -375,11 +375,11 @@ def test_sigterm_stops_gunicorn_within_five_seconds_with_status_0(
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"WEB_CONCURRENCY": "2"}, "WEB_CONCURRENCY=2 with CACHE_TYPE='SimpleCache'"),
+        ({"WEB_CONCURRENCY": "2"}, "WEB_CONCURRENCY=2 而 CACHE_TYPE='SimpleCache'：这种缓存只在一个进程里"),
         ({"LIVECHART_API_PASSWORD": ""}, "LIVECHART_API_USER and LIVECHART_API_PASSWORD: set both or neither"),
         ({"LIVECHART_API_USER": "", "LIVECHART_API_PASSWORD": ""}, "LIVECHART_API_USER / LIVECHART_API_PASSWORD: not set"),
-        ({"LIVECHART_THREADS": "0"}, "LIVECHART_THREADS='0': must be a whole number ≥ 1"),
-        ({"LIVECHART_ROLE": "web"}, "LIVECHART_ROLE=web: serves what other processes render"),
+        ({"LIVECHART_THREADS": "0"}, "LIVECHART_THREADS 必须是不小于 1 的整数，收到 '0'"),
+        ({"LIVECHART_ROLE": "web"}, "LIVECHART_ROLE=web 只提供别的进程画好的图"),
     ],
 )
 def test_run_prod_refuses_unsafe_deployments(tmp_path: Path, env: dict[str, str], message: str) -> None:

@@ -164,8 +164,8 @@ def test_removing_the_first_chart_moves_plot_png_to_the_next_one(make_app: Any, 
 BROKEN = {
     "syntax": ("class Broken(:\n", "行："),
     "import": ("import livechart_no_such_module\n", "ModuleNotFoundError"),
-    "option": (None, "CHARTS['a']: option 'size'"),
-    "no job": (None, "CHARTS['c']: has no job"),
+    "option": (None, "CHARTS['a']：选项 'size'"),
+    "no job": (None, "CHARTS['c']：没有任务"),
 }
 
 
@@ -526,7 +526,7 @@ def test_a_worker_falls_back_to_the_last_valid_content_for_any_kind_of_error(mod
     module.save({"a": chart("A", dpi=5), "b": chart("B", 2)}, {"a": 4, "b": 2})  # 载入得了，校验不过
     assert load_config(module.ref)[0].JOBS[0]["seconds"] == 4  # 不退回时照常载入（校验在 create_app 里失败）
     fallen, _, _, problem = load_config(module.ref, fallback=True)
-    assert problem is not None and "option 'dpi'" in problem
+    assert problem is not None and "CHARTS['a']：选项 'dpi' = 5 超出范围" in problem
     assert fallen.JOBS[0]["seconds"] == 1
     module.write("class Config(:\n")
     fallen, _, _, problem = load_config(module.ref, fallback=True)
@@ -551,7 +551,7 @@ def test_a_draw_chart_is_added_changed_and_broken_live(make_app: Any, module: Co
     module.save({"a": chart("A"), "b": chart("B", 2), "mine": broken}, {"a": 1, "b": 2, "mine": 1})
     assert applied(app) == "failed"
     error = client.get("/api/charts").json["config_error"]["message"]
-    assert "CHARTS['mine']: 选项 'draw'：无法导入 'tests.draw_functions:nowhere'" in error
+    assert "CHARTS['mine']：选项 'draw'：无法导入 'tests.draw_functions:nowhere'" in error
 
 
 DRAW_MODULE = """from config import TestingConfig

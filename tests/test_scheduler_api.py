@@ -81,7 +81,7 @@ def test_delete_and_add_back_a_job(client: Any) -> None:
     added = client.post("/scheduler/jobs", json=NEW_JOB)
     assert added.status_code == 200
     assert added.get_json()["seconds"] == 4
-    assert_json_error(client.post("/scheduler/jobs", json=NEW_JOB), 409, "already exists")
+    assert_json_error(client.post("/scheduler/jobs", json=NEW_JOB), 409, "任务 'redraw-demo' 已经存在")
 
 
 def test_get_change_seconds_and_patch_the_same_object_back(client: Any) -> None:
@@ -119,11 +119,11 @@ def test_patch_applies_every_accepted_field_and_keeps_a_paused_job_paused(client
 def test_shutdown_is_refused_and_the_charts_keep_redrawing(app: Any, client: Any) -> None:
     """APScheduler 关闭后不能再启动（docs/pitfalls.md 第 19 条）：以前 shutdown → start 之后没有任务、/healthz 却是 ok。"""
     response = client.post("/scheduler/shutdown", json={"wait": False})
-    assert_json_error(response, 409, "POST /scheduler/pause and /scheduler/resume")
+    assert_json_error(response, 409, "请用 POST /scheduler/pause 和 /scheduler/resume")
     assert scheduler.running and sorted(j.id for j in scheduler.get_jobs()) == ["redraw-cpu", "redraw-demo"]
-    assert_json_error(client.post("/scheduler/start", json={}), 409, "already started and paused; POST /scheduler/resume")
+    assert_json_error(client.post("/scheduler/start", json={}), 409, "调度器已经启动，正处于暂停状态；请 POST /scheduler/resume")
     assert client.post("/scheduler/resume", json={}).status_code == 204
-    assert_json_error(client.post("/scheduler/start", json={}), 409, "already running")
+    assert_json_error(client.post("/scheduler/start", json={}), 409, "调度器已经在运行")
     with app.app_context():
         before = store.load_image("demo").version
     # 调度器自己的线程池照常运行任务（间隔 1 秒）
@@ -174,30 +174,30 @@ def test_unknown_job_is_404_json(client: Any, method: str, path: str) -> None:
 @pytest.mark.parametrize(
     ("body", "fragment"),
     [
-        ({"id": "pwn", "func": "os:system", "args": ["id"], "trigger": "interval"}, "'args' is not allowed"),
-        ({"id": "pwn", "func": "os:system", "args": ["id"], "trigger": "date"}, "only interval triggers are supported"),
-        ({**NEW_JOB, "id": "redraw-x1", "kwargs": {"chart": "x1"}}, "unknown chart 'x1'"),
-        ({**NEW_JOB, "id": "pwn", "func": "os:system"}, "a job id must be 'redraw-<chart>'"),
-        ({**NEW_JOB, "func": "os:system"}, "'func' must be 'livechart.jobs:redraw'"),
-        ({**NEW_JOB, "func": "livechart.jobs:warm"}, "'func' must be 'livechart.jobs:redraw'"),
-        ({**NEW_JOB, "kwargs": {"chart": "cpu"}}, "'kwargs' of job 'redraw-demo' must be"),
-        ({**NEW_JOB, "kwargs": {"chart": "demo", "x": object.__name__}}, "'kwargs' of job"),
-        ({**NEW_JOB, "trigger": "cron", "second": "*"}, "only interval triggers are supported"),
-        ({**NEW_JOB, "trigger": "date"}, "'trigger' must be \"interval\""),
-        ({k: v for k, v in NEW_JOB.items() if k != "trigger"}, "only interval triggers are supported"),
-        ({**NEW_JOB, "jitter": 1}, "'jitter' is not supported"),
-        ({**NEW_JOB, "end_date": "2099-01-01T00:00:00+00:00"}, "'end_date' is not supported"),
-        ({**NEW_JOB, "start_date": "2099-01-01T00:00:00+00:00"}, "'start_date' is not supported"),
-        ({**NEW_JOB, "timezone": "UTC"}, "'timezone' is not supported"),
-        ({**NEW_JOB, "seconds": 0}, "needs one of weeks"),
-        ({**NEW_JOB, "seconds": 0.25}, "below the minimum"),
-        ({**NEW_JOB, "seconds": 2.5}, "whole number of seconds"),
-        ({**NEW_JOB, "seconds": "fast"}, "'seconds' must be a number"),
-        ({**NEW_JOB, "seconds": 1e308, "minutes": 1e308}, "'minutes' must be at most 1440"),
-        ({**NEW_JOB, "seconds": 4.0}, "'seconds' must be a whole number"),
-        ({**NEW_JOB, "minutes": 1, "seconds": -5}, "'seconds' must be a whole number ≥ 0"),
-        ({**NEW_JOB, "name": ""}, "'name' must be a non-empty string"),
-        ({**NEW_JOB, "jobstore": "other"}, "'jobstore' is not allowed"),
+        ({"id": "pwn", "func": "os:system", "args": ["id"], "trigger": "interval"}, "不允许字段 'args'"),
+        ({"id": "pwn", "func": "os:system", "args": ["id"], "trigger": "date"}, "只支持间隔触发"),
+        ({**NEW_JOB, "id": "redraw-x1", "kwargs": {"chart": "x1"}}, "指向的图表 'x1' 不存在"),
+        ({**NEW_JOB, "id": "pwn", "func": "os:system"}, "任务 id 必须是 'redraw-<图表名>'，收到 'pwn'"),
+        ({**NEW_JOB, "func": "os:system"}, "'func' 必须是 'livechart.jobs:redraw'"),
+        ({**NEW_JOB, "func": "livechart.jobs:warm"}, "'func' 必须是 'livechart.jobs:redraw'"),
+        ({**NEW_JOB, "kwargs": {"chart": "cpu"}}, "任务 'redraw-demo' 的 'kwargs' 必须是"),
+        ({**NEW_JOB, "kwargs": {"chart": "demo", "x": object.__name__}}, "的 'kwargs' 必须是"),
+        ({**NEW_JOB, "trigger": "cron", "second": "*"}, "只支持间隔触发"),
+        ({**NEW_JOB, "trigger": "date"}, "'trigger' 必须是 \"interval\""),
+        ({k: v for k, v in NEW_JOB.items() if k != "trigger"}, "只支持间隔触发"),
+        ({**NEW_JOB, "jitter": 1}, "不支持 'jitter'"),
+        ({**NEW_JOB, "end_date": "2099-01-01T00:00:00+00:00"}, "不支持 'end_date'"),
+        ({**NEW_JOB, "start_date": "2099-01-01T00:00:00+00:00"}, "不支持 'start_date'"),
+        ({**NEW_JOB, "timezone": "UTC"}, "不支持 'timezone'"),
+        ({**NEW_JOB, "seconds": 0}, "间隔任务要给出 weeks、"),
+        ({**NEW_JOB, "seconds": 0.25}, "间隔 0.25 秒低于下限"),
+        ({**NEW_JOB, "seconds": 2.5}, "间隔必须是整数秒"),
+        ({**NEW_JOB, "seconds": "fast"}, "'seconds' 必须是数字"),
+        ({**NEW_JOB, "seconds": 1e308, "minutes": 1e308}, "'minutes' 最大为 1440"),
+        ({**NEW_JOB, "seconds": 4.0}, "'seconds' 必须是不小于 0 的整数，并且写成整数"),
+        ({**NEW_JOB, "minutes": 1, "seconds": -5}, "'seconds' 必须是不小于 0 的整数"),
+        ({**NEW_JOB, "name": ""}, "'name' 必须是非空字符串"),
+        ({**NEW_JOB, "jobstore": "other"}, "不允许字段 'jobstore'"),
         ({**NEW_JOB, "misfire_grace_time": "soon"}, "misfire_grace_time"),
         ([1, 2, 3], "JSON object"),
     ],
@@ -211,23 +211,23 @@ def test_add_job_rejects_anything_but_livechart_redraws(client: Any, body: Any, 
 @pytest.mark.parametrize(
     ("body", "fragment"),
     [
-        ({"func": "os:system"}, "'func' must be"),
-        ({"func": "livechart.jobs:redraw", "kwargs": {"chart": "demo"}}, "'kwargs' of job 'redraw-cpu'"),
-        ({"args": ["rm -rf /"]}, "'args' is read-only"),
-        ({"trigger": "interval", "seconds": 0}, "needs one of"),
-        ({"trigger": "interval", "seconds": -1}, "below the minimum"),
-        ({"trigger": "cron", "minute": "*/5"}, "only interval triggers are supported"),
-        ({"id": "other"}, "'id' is read-only"),
-        ({"max_instances": 5}, "'max_instances' is read-only"),
-        ({"max_instances": True}, "'max_instances' is read-only"),
-        ({"start_date": "2020-01-01T00:00:00+00:00"}, "'start_date' is read-only"),
-        ({"start_date": "soon"}, "'start_date' is read-only"),
-        ({"next_run_time": 5}, "'next_run_time' is read-only"),
-        ({"name": ""}, "'name' must be a non-empty string"),
+        ({"func": "os:system"}, "'func' 必须是"),
+        ({"func": "livechart.jobs:redraw", "kwargs": {"chart": "demo"}}, "任务 'redraw-cpu' 的 'kwargs'"),
+        ({"args": ["rm -rf /"]}, "'args' 是只读字段"),
+        ({"trigger": "interval", "seconds": 0}, "间隔任务要给出"),
+        ({"trigger": "interval", "seconds": -1}, "低于下限"),
+        ({"trigger": "cron", "minute": "*/5"}, "只支持间隔触发"),
+        ({"id": "other"}, "'id' 是只读字段"),
+        ({"max_instances": 5}, "'max_instances' 是只读字段"),
+        ({"max_instances": True}, "'max_instances' 是只读字段"),
+        ({"start_date": "2020-01-01T00:00:00+00:00"}, "'start_date' 是只读字段"),
+        ({"start_date": "soon"}, "'start_date' 是只读字段"),
+        ({"next_run_time": 5}, "'next_run_time' 是只读字段"),
+        ({"name": ""}, "'name' 必须是非空字符串"),
         # 以前：间隔已经改成 3 秒，然后因为 jitter 500（半途而废的修改）
-        ({"trigger": "interval", "seconds": 3, "jitter": 1}, "'jitter' is not supported"),
-        ({"trigger": "interval", "seconds": 3, "end_date": "2099-01-01T00:00:00+00:00"}, "'end_date' is not supported"),
-        ({"trigger": "interval", "seconds": 3, "timezone": "UTC"}, "'timezone' is not supported"),
+        ({"trigger": "interval", "seconds": 3, "jitter": 1}, "不支持 'jitter'"),
+        ({"trigger": "interval", "seconds": 3, "end_date": "2099-01-01T00:00:00+00:00"}, "不支持 'end_date'"),
+        ({"trigger": "interval", "seconds": 3, "timezone": "UTC"}, "不支持 'timezone'"),
         ({"seconds": 3, "misfire_grace_time": 0}, "misfire_grace_time"),
     ],
 )

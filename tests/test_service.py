@@ -279,7 +279,8 @@ def test_a_worker_restarted_while_the_file_is_broken_keeps_the_service_up(servic
     for _ in range(10):
         assert fresh(service, "/readyz").status_code == 200
         body = fresh(service, "/api/charts").json()
-        assert "LIVECHART_PNG_COMPRESS_LEVEL=42" in body["config_error"]["message"], body["config_error"]
+        error = body["config_error"]
+        assert "LIVECHART_PNG_COMPRESS_LEVEL 必须是 0–9 之间的整数，收到 42" in error["message"], error
         assert "extra" in [c["name"] for c in body["charts"]]
     assert service.process.poll() is None
     service.config.write_text(good)
