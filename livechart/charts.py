@@ -35,10 +35,17 @@ from matplotlib.axes import Axes
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
-from matplotlib.ticker import Formatter
-from matplotlib.ticker import Locator
-from matplotlib.ticker import MaxNLocator
 
+from livechart.chart_dates import MIN_SPAN
+from livechart.chart_dates import SECONDS_PER_DAY
+from livechart.chart_dates import NewestDateLocator
+from livechart.chart_dates import date_formatter
+from livechart.chart_gaps import gap_starts
+from livechart.chart_gaps import runs
+from livechart.chart_gaps import typical_step
+from livechart.chart_units import rounding_locator
+from livechart.chart_units import set_unit
+from livechart.chart_units import value_formatter
 from livechart.drawing import DrawContext
 from livechart.drawing import Resolved
 from livechart.quality import drawable
@@ -48,11 +55,6 @@ from livechart.spec import SeriesSpec
 from livechart.themes import THEMES
 from livechart.themes import Theme
 
-# x 轴至少显示的时长（天，Matplotlib 日期单位）：刚启动时新点从右侧长出，刻度也不会细到毫秒
-MIN_SPAN = 60 / 86400
-SECONDS_PER_DAY = 86400.0
-# 相邻两点的间隔超过“典型间隔”的这么多倍就算缺口，画成断开
-GAP_FACTOR = 3.0
 # 版式里的留白，单位为字号（em）：文字离图片边缘（与 tight_layout 的 pad 相同，排版结果才只取决于当前这一帧）、
 # 标注之间、标注与数据之间、相邻 x 刻度标签之间
 EDGE_PAD_EM = 0.6
@@ -61,171 +63,6 @@ LABEL_GAP_EM = 0.15
 TICK_GAP_EM = 1.0
 # 定刻度个数时每个 x 刻度标签占的宽度：标签本身加 3 em 的空白（疏朗易读，刻度文字也少画一些）
 TICK_SPACING_EM = 3.0
-
-BINARY_PREFIXES = ("", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei")
-
-# 日期刻度按中文习惯书写（ConciseDateFormatter 的三组格式，下标依次为 年、月、日、时、分、秒）：
-# 秒级的每个刻度都写全 14:42:30（不会出现只有 “30”、与分钟混在一起的 “30 40 50 14:42 10”），
-# 跨天处写 11-25，角上的日期写 2026-11-25（不写 2026-Nov-25）
-DATE_FORMATS = ["%Y", "%Y-%m", "%m-%d", "%H:%M", "%H:%M", "%H:%M:%S.%f"]
-DATE_ZERO_FORMATS = ["%Y", "%Y-%m", "%m-%d", "%m-%d", "%H:%M", "%H:%M:%S"]
-DATE_OFFSET_FORMATS = ["", "", "%Y", "%Y-%m-%d", "%Y-%m-%d", "%Y-%m-%d"]
-# 每种刻度频率下最宽的标签（估算刻度个数用；数字等宽，用 0 代表）
-TICK_SAMPLES = {
-    mdates.YEARLY: ("0000",),
-    mdates.MONTHLY: ("0000-00",),
-    mdates.DAILY: ("00-00",),
-    mdates.HOURLY: ("00:00", "00-00"),
-    mdates.MINUTELY: ("00:00",),
-    mdates.SECONDLY: ("00:00:00",),
-    mdates.MICROSECONDLY: ("00:00:00.0",),
-}
-# AutoDateLocator 的间隔表补上“下一级的一个单位”：刻度很少（窄图）时也总能选到间隔，
-# 否则它会发出 “unable to pick an appropriate interval” 警告
-EXTRA_INTERVALS = {mdates.SECONDLY: 60, mdates.MINUTELY: 60, mdates.HOURLY: 24, mdates.MONTHLY: 12}
-
-
-def format_value(unit: str, value: float, precise: bool = False) -> str:
-    """按单位格式化一个数：百分比、二进制前缀的字节（KiB、MiB……）、或普通数字（单独一个数，不看坐标轴）。"""
-    if not np.isfinite(value):
-        return ""
-    if unit == "percent":
-        return f"{value:.1f}%" if precise else f"{value:g}%"
-    if unit in ("bytes", "bytes/s"):
-        # Matplotlib 只有十进制的 EngFormatter；字节用 1024 进制
-        scaled, index = float(value), 0
-        while abs(scaled) >= 1024 and index < len(BINARY_PREFIXES) - 1:
-            scaled /= 1024
-            index += 1
-        suffix = "/s" if unit == "bytes/s" else ""
-        return f"{scaled:.3g} {BINARY_PREFIXES[index]}B{suffix}"
-    return f"{value:.4g}"
-
-
-def binary_power(vmin: float, vmax: float) -> int:
-    """字节轴用的二进制前缀（1024 的幂次）：由轴上绝对值最大的一端决定，一个轴只用一个前缀。"""
-    largest = max(abs(vmin), abs(vmax), 1.0)
-    return min(int(np.log(largest) / np.log(1024)), len(BINARY_PREFIXES) - 1)
-
-
-def decimals(step: float) -> int:
-    """把 step 写准需要的小数位数（20 → 0，2.5 → 1，0.05 → 2），最多 12 位。"""
-    if not (np.isfinite(step) and step > 0):
-        return 0
-    for places in range(13):
-        if abs(round(step, places) - step) <= step * 1e-6:
-            return places
-    return 12
-
-
-def axis_scale(unit: str, vmin: float, vmax: float) -> tuple[float, str]:
-    """一个轴上的数统一用的 (除数, 后缀)：字节为同一个二进制前缀，百分比为 %，很大或很小的普通数为 e 指数。"""
-    if unit in ("bytes", "bytes/s"):
-        power = binary_power(vmin, vmax)
-        return 1024.0**power, f" {BINARY_PREFIXES[power]}B{'/s' if unit == 'bytes/s' else ''}"
-    if unit == "percent":
-        return 1.0, "%"
-    largest = max(abs(vmin), abs(vmax))
-    if largest >= 1e6 or 0 < largest < 1e-3:
-        exponent = math.floor(math.log10(largest))
-        return 10.0**exponent, f"e{exponent}"
-    return 1.0, ""
-
-
-def scaled_text(value: float, scale: float, suffix: str, places: int) -> str:
-    """value / scale 保留 places 位小数，再加后缀；舍入为 0 时不写负号。"""
-    if not np.isfinite(value):
-        return ""
-    number = round(value / scale, places)
-    return f"{(number if number != 0 else 0.0):.{places}f}{suffix}"
-
-
-def value_formatter(unit: str, vmin: float, vmax: float, step: float) -> Callable[[float], str]:
-    """一个轴上最新值标注的格式：同一个前缀/后缀，小数位数比该轴的刻度间隔多一位（由轴的范围决定，不随数值变）。"""
-    scale, suffix = axis_scale(unit, vmin, vmax)
-    places = decimals(step / scale) + 1
-    return lambda value: scaled_text(value, scale, suffix, places)
-
-
-class UnitFormatter(Formatter):
-    """百分比与字节轴的刻度标签：整个轴同一个前缀、同样的小数位数（0.5 MiB、1.0 MiB，而不是 512 KiB、1 MiB）。"""
-
-    def __init__(self, unit: str) -> None:
-        self.unit = unit
-        self.step = 0.0
-
-    def set_locs(self, locs: Any) -> None:
-        """记下刻度间隔（决定小数位数）。"""
-        super().set_locs(locs)
-        self.step = float(np.min(np.diff(locs))) if len(locs) > 1 else 0.0
-
-    def __call__(self, x: float, pos: int | None = None) -> str:
-        scale, suffix = axis_scale(self.unit, *self.axis.get_view_interval())
-        return scaled_text(x, scale, suffix, decimals(self.step / scale))
-
-
-class BinaryLocator(Locator):
-    """字节轴的刻度：落在 1024 的整数次幂的整倍数上（1 MiB、2 MiB……），而不是 1 000 000 的倍数。"""
-
-    def __init__(self) -> None:
-        self.inner = MaxNLocator(nbins="auto", steps=[1, 2, 2.5, 5, 10])
-
-    def tick_values(self, vmin: float, vmax: float) -> np.ndarray:
-        """刻度位置。"""
-        scale = 1024.0 ** binary_power(vmin, vmax)
-        return self.inner.tick_values(vmin / scale, vmax / scale) * scale
-
-    def __call__(self) -> np.ndarray:
-        return self.tick_values(*self.axis.get_view_interval())
-
-
-class NewestDateLocator(mdates.AutoDateLocator):
-    """AutoDateLocator，但不在 limit 右侧放刻度：最新点右侧是最新值标注的位置，那里没有时间可标。"""
-
-    def __init__(self) -> None:
-        super().__init__(minticks=3, maxticks=8)
-        for freq, extra in EXTRA_INTERVALS.items():
-            self.intervald[freq] = [*self.intervald[freq], extra]
-        # 1 与 5 之间补上 2：宽图上不至于从每分钟一个刻度直接跳到每 5 分钟一个
-        for freq in (mdates.SECONDLY, mdates.MINUTELY):
-            self.intervald[freq] = sorted({*self.intervald[freq], 2})
-        self.limit = np.inf
-
-    def __call__(self) -> Any:
-        ticks = np.asarray(super().__call__())
-        return ticks[ticks <= self.limit + 1e-9]
-
-
-def gap_starts(x: np.ndarray) -> np.ndarray:
-    """缺口之前那个点的下标：与下一点的间隔超过典型间隔的 GAP_FACTOR 倍。
-
-    典型间隔取正间隔的下四分位数（而不是中位数）：窗口里只有几个点时（重启后刚有两三个新点），
-    一个长缺口也不会把中位数拉大到认不出自己。"""
-    if len(x) < 3:
-        return np.empty(0, dtype=int)
-    steps = np.diff(x)
-    positive = steps[steps > 0]
-    if positive.size < 2:
-        return np.empty(0, dtype=int)
-    return np.flatnonzero(steps > GAP_FACTOR * float(np.quantile(positive, 0.25)))
-
-
-def typical_step(x: np.ndarray) -> float:
-    """典型的采样间隔（天）：正间隔的下四分位数；不到两个点时为 1 秒。"""
-    steps = np.diff(x)
-    positive = steps[steps > 0]
-    return float(np.quantile(positive, 0.25)) if positive.size else 1 / SECONDS_PER_DAY
-
-
-def runs(mask: np.ndarray, breaks: np.ndarray) -> list[slice]:
-    """mask 为真、且不跨越缺口（breaks 为缺口前一点的下标）的连续片段（向量化：每帧每条序列都要算）。"""
-    if not len(mask):
-        return []
-    cut = np.zeros(len(mask), dtype=bool)
-    cut[breaks + 1] = True
-    starts = mask & (~np.r_[False, mask[:-1]] | cut)
-    ends = mask & (~np.r_[mask[1:], False] | np.r_[cut[1:], False])
-    return [slice(a, b + 1) for a, b in zip(np.flatnonzero(starts), np.flatnonzero(ends), strict=True)]
 
 
 def spread(wanted: list[float], low: float, high: float, size: float) -> list[float] | None:
@@ -301,10 +138,7 @@ class TimeSeriesPlot:
         self.legend = legend
         self.legend_pixels: Any = None
         self.background: Any = None
-        self.round_limits = {
-            id(ax): BinaryLocator() if unit in ("bytes", "bytes/s") else MaxNLocator(nbins="auto", steps=[1, 2, 2.5, 5, 10])
-            for ax, unit in ((self.axes, spec.unit), (self.right, spec.y2unit))
-        }
+        self.round_limits = {id(ax): rounding_locator(unit) for ax, unit in ((self.axes, spec.unit), (self.right, spec.y2unit))}
         # 版式（边距、x 刻度个数）对应的 (y 范围, 有没有日期角标, 坐标轴左右两端到图片边缘至少要留的像素)；
         # 不同就重新排版并重建背景。只取决于当前这一帧：复用的 Figure 与新建的画出同样的像素
         self.layout_key: tuple[Any, ...] | None = None
@@ -330,10 +164,7 @@ class TimeSeriesPlot:
             ax.tick_params(colors=theme.text, which="both")
             for spine in ax.spines.values():
                 spine.set_edgecolor(theme.spine)
-            if unit != "plain":
-                ax.yaxis.set_major_formatter(UnitFormatter(unit))
-            if unit in ("bytes", "bytes/s"):
-                ax.yaxis.set_major_locator(BinaryLocator())
+            set_unit(ax, unit)
             if limits is not None:
                 ax.set_ylim(*limits)
         if self.right is not None:
@@ -342,13 +173,9 @@ class TimeSeriesPlot:
         self.axes.grid(True, color=theme.grid, alpha=0.5, linewidth=0.6)
         self.axes.xaxis_date()
         # 滚动窗口从几秒到几天：自动定位 + 简洁格式，避免默认刻度重叠（docs/pitfalls.md 第 17 条）；
-        # 刻度个数按像素宽度在排版时设定（_set_tick_density）
+        # 刻度个数按像素宽度在排版时设定（NewestDateLocator.set_density）
         self.axes.xaxis.set_major_locator(self.locator)
-        self.axes.xaxis.set_major_formatter(
-            mdates.ConciseDateFormatter(
-                self.locator, formats=DATE_FORMATS, zero_formats=DATE_ZERO_FORMATS, offset_formats=DATE_OFFSET_FORMATS
-            )
-        )
+        self.axes.xaxis.set_major_formatter(date_formatter(self.locator))
 
     def _create(self, series: SeriesSpec, index: int) -> Drawn:
         """按图表类型为一条序列创建（空的）图元。"""
@@ -511,20 +338,14 @@ class TimeSeriesPlot:
         self.background = None
 
     def _set_tick_density(self, renderer: Any) -> None:
-        """每种刻度频率最多几个刻度：相邻刻度至少相隔一个标签宽度加 TICK_SPACING_EM（窄图上刻度更少）。"""
+        """每种刻度频率最多几个刻度（NewestDateLocator.set_density，窄图上刻度更少）。"""
         font = self._tick_font()
-        room = self.axes.bbox.width
-        gap = self._px(TICK_SPACING_EM)
-        counts = []
-        for freq, samples in TICK_SAMPLES.items():
-            label = max(self._text_size(renderer, sample, font)[0] for sample in samples)
-            # 最新值标注占去右侧一段（定位器看的是整个 x 范围）：多允许一个刻度，数据部分不至于只剩一个
-            self.locator.maxticks[freq] = max(4, int(room // (label + gap)) + 1) + (1 if self.spec.annotate_last else 0)
-            counts.append(self.locator.maxticks[freq])
-        most = min(counts)
-        # 至少几个刻度才用某个频率：窄图上两个就够（否则会退到更细的频率、挤出更多刻度），宽图上要多些。
-        # 不超过 most // 2，加上 EXTRA_INTERVALS，AutoDateLocator 总能选到间隔
-        self.locator.minticks = min(max(most // 2, 2), 5)
+        self.locator.set_density(
+            self.axes.bbox.width,
+            self._px(TICK_SPACING_EM),
+            lambda text: self._text_size(renderer, text, font)[0],
+            1 if self.spec.annotate_last else 0,
+        )
 
     def _place(self, renderer: Any) -> None:
         """最新值标注的文字与位置，以及 x 轴范围（数据右侧留出放标注的空白）。"""

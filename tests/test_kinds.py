@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from livechart.charts import format_value
+from livechart.chart_units import format_value
 from livechart.renderer import Renderer
 from livechart.spec import ConfigError
 from livechart.spec import parse_chart
