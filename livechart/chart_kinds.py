@@ -59,7 +59,7 @@ def stacks(frame: pd.DataFrame, drawn: list[Drawn], stacked: bool) -> dict[str, 
     for each in drawn:
         column = each.series.column
         if column not in frame.columns:
-            raise ValueError(f"the data has no column {column!r} (columns: {', '.join(map(str, frame.columns))})")
+            raise ValueError(f"数据里没有 {column!r} 列（现有的列：{', '.join(map(str, frame.columns))}）")
         # ±inf、±1e308 之类超出范围的值不画（换成缺口）：一个这样的值不能把真实数据压扁或让范围溢出（livechart/quality.py）
         values = drawable(frame[column].to_numpy(dtype=float))
         if stacked:
