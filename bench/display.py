@@ -48,22 +48,11 @@ from urllib.parse import urlsplit
 import requests
 
 from bench import common
+from tests.chromium import CHROMIUM
+from tests.chromium import CHROMIUM_ARGS
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE = "1f510eb"
-CHROMIUM = "/usr/bin/chromium"
-# 与 tests/test_page.py 相同：本机网络封闭，关掉 Chromium 的后台联网
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-default-apps",
-    "--disable-sync",
-    "--metrics-recording-only",
-]
 # 图表名 → 重绘间隔（秒）
 CHARTS = {"fast": 1, "slow": 2}
 CONFIG_MODULE = "display_bench_config"

@@ -22,7 +22,7 @@ from matplotlib.ticker import FuncFormatter
 import livechart  # noqa: F401  先选择 Agg 后端，再导入 pyplot（仅基准使用 pyplot）
 from bench import common
 from config import Config
-from livechart.charts import format_value
+from livechart.chart_units import format_value
 from livechart.fonts import configure_fonts
 from livechart.renderer import Renderer
 from livechart.sources import DemoSource

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
+from tests.chromium import CHROMIUM
+from tests.chromium import CHROMIUM_ARGS
 from tests.conftest import ROOT
 from tests.conftest import start_server
-from tests.test_page import CHROMIUM
-from tests.test_page import CHROMIUM_ARGS
 from tests.test_page import until
 
 STATIC = ROOT / "static"

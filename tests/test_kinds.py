@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from livechart.charts import format_value
+from livechart.chart_units import format_value
 from livechart.renderer import Renderer
 from livechart.spec import ConfigError
 from livechart.spec import parse_chart
@@ -156,7 +156,8 @@ def test_duration_window_fixes_the_x_span() -> None:
 
 
 def test_missing_column_is_a_clear_error() -> None:
-    with pytest.raises(ValueError, match="no column 'b'"):
+    # 说给人看的话是中文：缺的列名与现有的列都在句子里
+    with pytest.raises(ValueError, match=r"^数据里没有 'b' 列（现有的列：a）$"):
         Renderer(chart()).render(data(5, columns=("a",)))
 
 

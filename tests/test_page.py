@@ -10,24 +10,14 @@ from typing import Any
 import pytest
 import requests
 
+from tests.chromium import CHROMIUM
+from tests.chromium import CHROMIUM_ARGS
 from tests.conftest import Server
 from tests.conftest import require_program
 from tests.conftest import start_server
 from tests.conftest import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
-
-CHROMIUM = "/usr/bin/chromium"
-# 本机网络是封闭的：关掉 Chromium 的后台联网，否则会不断尝试连接外部主机
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture(scope="module")
