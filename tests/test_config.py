@@ -173,7 +173,7 @@ def test_main_reports_config_errors_without_traceback(monkeypatch: pytest.Monkey
     monkeypatch.setenv("LIVECHART_CONFIG", "staging")
     assert main() == 2
     err = capsys.readouterr().err
-    assert "configuration error: LIVECHART_CONFIG='staging'" in err
+    assert "livechart：配置错误：LIVECHART_CONFIG='staging'" in err
     assert "Traceback" not in err
 
 
