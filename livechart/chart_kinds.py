@@ -14,6 +14,7 @@ import pandas as pd
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.collections import PolyCollection
+from matplotlib.text import Text
 
 from livechart.chart_dates import SECONDS_PER_DAY
 from livechart.chart_gaps import runs
@@ -30,7 +31,7 @@ class Drawn:
     series: SeriesSpec
     axes: Axes
     artist: Artist
-    label: Artist | None
+    label: Text | None
     unit: str
 
 

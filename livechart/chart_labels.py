@@ -49,7 +49,7 @@ def spread(wanted: list[float], low: float, high: float, size: float) -> list[fl
             if bottom - top >= size:
                 break
             groups[-2:] = [[total1 + total2, count1 + count2]]
-    placed = []
+    placed: list[float] = []
     for total, count in groups:
         middle = center(total, int(count))
         placed.extend(middle + (k - (count - 1) / 2) * size for k in range(int(count)))

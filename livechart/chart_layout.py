@@ -77,9 +77,9 @@ class Layout:
         relaid = False
         for attempt in range(3):
             place(renderer)
-            ticks = axis._update_ticks()
+            ticks = axis._update_ticks()  # type: ignore[attr-defined]  # 私有方法，见 charts.TimeSeriesPlot._draw_xaxis
             need = self._check_ticks(renderer, ticks) if ticks else 0.0
-            key = (limits, bool(axis.major.formatter.get_offset()), need)
+            key = (limits, bool(axis.get_major_formatter().get_offset()), need)
             if key == self.key:
                 break
             if attempt == 2:

@@ -96,6 +96,7 @@ class UnitFormatter(Formatter):
         self.step = float(np.min(np.diff(locs))) if len(locs) > 1 else 0.0
 
     def __call__(self, x: float, pos: int | None = None) -> str:
+        assert self.axis is not None  # 格式化器装到坐标轴上之后才会被调用
         scale, suffix = axis_scale(self.unit, *self.axis.get_view_interval())
         return scaled_text(x, scale, suffix, decimals(self.step / scale))
 
@@ -106,12 +107,13 @@ class BinaryLocator(Locator):
     def __init__(self) -> None:
         self.inner = MaxNLocator(nbins="auto", steps=NICE_STEPS)
 
-    def tick_values(self, vmin: float, vmax: float) -> np.ndarray:
+    def tick_values(self, vmin: float, vmax: float) -> np.ndarray:  # type: ignore[override]  # Matplotlib 自己也返回 ndarray
         """刻度位置。"""
         scale = 1024.0 ** binary_power(vmin, vmax)
-        return self.inner.tick_values(vmin / scale, vmax / scale) * scale
+        return np.asarray(self.inner.tick_values(vmin / scale, vmax / scale)) * scale
 
-    def __call__(self) -> np.ndarray:
+    def __call__(self) -> np.ndarray:  # type: ignore[override]
+        assert self.axis is not None
         return self.tick_values(*self.axis.get_view_interval())
 
 

@@ -23,12 +23,14 @@ y 轴范围变化时才重建背景；自动范围取整到刻度，所以很少
 from __future__ import annotations
 
 from typing import Any
+from typing import cast
 
 import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from livechart.chart_dates import MIN_SPAN
@@ -66,7 +68,8 @@ class TimeSeriesPlot:
         self.theme = theme
         self.figure = figure
         figure.set_facecolor(theme.face)
-        self.canvas = figure.canvas
+        # livechart 只用 Agg（包的 __init__ 里选定）：局部重绘要用它的 copy_from_bbox / restore_region
+        self.canvas = cast(FigureCanvasAgg, figure.canvas)
         self.axes = self.figure.add_subplot()
         self.right = self.axes.twinx() if spec.has_right_axis else None
         self.locator = NewestDateLocator()
@@ -93,7 +96,7 @@ class TimeSeriesPlot:
         # 量文字、版式（边距、x 刻度个数）与最新值标注：排版只取决于当前这一帧，复用的 Figure 与新建的画出同样的像素
         self.metrics = TextMetrics(figure, self.axes)
         self.layout = Layout(figure, self.axes, self.locator, self.metrics, 1 if spec.annotate_last else 0)
-        self.labels = LastValueLabels(self.axes, self.drawn, spec.kind, self.metrics)
+        self.labels = LastValueLabels(self.axes, self.drawn, spec.kind or "line", self.metrics)
         # 这一帧要画的 x 刻度（_fit 算好，_draw_xaxis 直接用）
         self.ticks: list[Any] = []
         # 数据占的 x 范围（天）：右端是最新点（柱状图含半个柱宽的余量），最新值标注在它右边
@@ -246,10 +249,10 @@ class TimeSeriesPlot:
         axis = self.axes.xaxis
         ticks = self.ticks
         if place_offset:
-            axis._update_offset_text_position(*axis._get_ticklabel_bboxes(ticks, renderer))
+            axis._update_offset_text_position(*axis._get_ticklabel_bboxes(ticks, renderer))  # type: ignore[attr-defined]
         for tick in ticks:
             tick.draw(renderer)
-        axis.offsetText.set_text(axis.major.formatter.get_offset())
+        axis.offsetText.set_text(axis.get_major_formatter().get_offset())
         axis.offsetText.draw(renderer)
 
     def draw(self, frame: pd.DataFrame) -> None:

@@ -16,6 +16,7 @@ from livechart import keys
 from livechart import store
 from livechart.jobspec import JOB_OPTIONS
 from livechart.peer import Peer
+from livechart.peer import text
 
 # 期望状态中由配置文件声明的字段：运行时改过它们时记下当时文件的样子（base），文件再改时以文件为准
 FILE_FIELDS = ("seconds", "removed", *JOB_OPTIONS)
@@ -94,12 +95,12 @@ class DesiredState(Peer):
         return bool(removed)
 
 
-def _decode(value: bytes) -> Any:
+def _decode(value: bytes | str) -> Any:
     """期望状态的一个值（JSON）。"""
     try:
         return json.loads(value)
     except ValueError:
-        return value.decode()
+        return text(value)
 
 
 def changed_when(stamp: Any) -> str:

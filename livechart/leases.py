@@ -23,6 +23,7 @@ from livechart import keys
 from livechart import store
 from livechart.membership import Membership
 from livechart.peer import owner
+from livechart.peer import text
 
 log = logging.getLogger("livechart")
 
@@ -130,8 +131,9 @@ class Leases(Membership):
         ]
         args = [self.me, lease, max(1000, int(interval * 2000)), may_take]
         # write=False：续约不写入新数据，成功了也不说明满了的 Redis 又能写入了
+        assert self.claim_script is not None  # enabled 时 init_app 注册了脚本
         how, holder = store.guarded(self.claim_script, keys=keys_, args=args)
-        how = how.decode()
+        how = text(how)
         if how in ("renewed", "taken", "done"):
             if chart not in self.owned or self.owned[chart] <= time.monotonic():
                 log.info("本进程（%s）接手图表 %s", owner(), chart)
@@ -159,7 +161,7 @@ class Leases(Membership):
         if self.client is None:
             return self.me
         value = store.guarded(self.client.get, self.key(keys.lease(chart)))
-        return value.decode() if value else None
+        return text(value) if value else None
 
     def release(self, chart: str) -> None:
         """交出这个图表（只删自己的租约）。"""

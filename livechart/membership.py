@@ -19,6 +19,7 @@ from livechart import keys
 from livechart import store
 from livechart.peer import Peer
 from livechart.peer import as_json
+from livechart.peer import text
 from livechart.spec import ConfigError
 
 log = logging.getLogger("livechart")
@@ -82,7 +83,7 @@ class Membership(Peer):
             declared = self.key(keys.declared())
             store.guarded(self.client.hset, declared, self.me, json.dumps(self.declared, sort_keys=True), write=True)
             found = store.guarded(self.client.hgetall, declared)
-            others = {m.decode(): json.loads(v) for m, v in found.items() if m.decode() != self.me}
+            others = {text(m): json.loads(v) for m, v in found.items() if text(m) != self.me}
         except store.Unavailable:
             log.warning("启动时 Redis 不可用：等它恢复后再加入（所有权、期望状态）")
             return
@@ -114,7 +115,7 @@ class Membership(Peer):
         if self.client is None:
             return False
         found = store.guarded(self.client.hgetall, self.key(keys.declared()))
-        return any(member.decode() != self.me and chart in json.loads(value) for member, value in found.items())
+        return any(text(member) != self.me and chart in json.loads(value) for member, value in found.items())
 
 
 def describe_difference(mine: dict[str, Any], theirs: dict[str, Any]) -> str:

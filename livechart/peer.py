@@ -24,6 +24,11 @@ def owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def text(value: bytes | str) -> str:
+    """Redis 回答的键或值 → 文字（客户端不解码时是 bytes，redis-py 的类型标注两种都允许）。"""
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def as_json(value: Any) -> Any:
     """经过一次 JSON 往返的值（与 Redis 里读回的比较）。"""
     return json.loads(json.dumps(value))
