@@ -82,6 +82,17 @@ def test_repository_stands_alone() -> None:
     assert offenders == [], f"these files cite documents outside the repository: {offenders}"
 
 
+def test_every_module_is_on_the_map() -> None:
+    """docs/layout.md 是给新人的地图：livechart/ 里的每个模块都要在上面（新加的模块没写进去就失败）。"""
+    layout = (ROOT / "docs" / "layout.md").read_text()
+    package = ROOT / "livechart"
+    modules = [path.relative_to(package) for path in package.glob("*.py")]
+    missing = [str(module) for module in modules if f"`{module}`" not in layout]
+    if "`sources/`" not in layout:
+        missing.append("sources/")
+    assert missing == [], f"docs/layout.md does not name: {missing}"
+
+
 def test_pitfall_citations_exist() -> None:
     """每处“docs/pitfalls.md 第 N 条 / pitfall N”引用的条目都存在。"""
     entries = {int(n) for n in re.findall(r"^(\d+)\. \*\*", (ROOT / "docs/pitfalls.md").read_text(), re.M)}
