@@ -240,14 +240,26 @@ def test_csv_waits_for_a_partial_line(csv_file: Path) -> None:
 
 
 def test_csv_skips_and_counts_malformed_rows(csv_file: Path) -> None:
+    """格式错误的行跳过；stats() 报告累计的个数（给图表的状态显示）。"""
     source = csv_source(csv_file)
     source.fetch()
+    assert source.stats() == {"malformed_rows": 0}
     write(
         csv_file, "garbage\nnot-a-time,1,2\n2026-01-01T00:00:03,abc,def\n2026-01-01T00:00:04,1,2,3\n2026-01-01T00:00:05,22,44\n"
     )
     frame = source.fetch()
     assert list(frame["temp"]) == [22.0]
-    assert source.malformed == 4
+    assert source.stats() == {"malformed_rows": 4}
+    write(csv_file, "2026-01-01T00:00:06,23,45\nbroken\n")
+    assert list(source.fetch()["temp"]) == [23.0]
+    assert source.stats() == {"malformed_rows": 5}
+
+
+def test_sources_without_counters_report_none() -> None:
+    """没有自己计数的数据源：stats() 是空字典（状态里什么都不显示）。"""
+    assert DemoSource(seed=1).stats() == {}
+    assert SystemSource(["memory"]).stats() == {}
+    assert PythonSource("tests.flaky_source:reading", {"flag": ""}).stats() == {}
 
 
 def test_csv_survives_truncation(csv_file: Path) -> None:

@@ -91,5 +91,9 @@ class Source:
         """返回新数据行。"""
         raise NotImplementedError
 
+    def stats(self) -> dict[str, int]:
+        """数据源自己的计数（名字 → 自创建以来的累计值，如 CSV 跳过的格式错误的行），给状态显示；没有时为空字典。"""
+        return {}
+
     def close(self) -> None:
         """释放资源（连接池、文件）。"""

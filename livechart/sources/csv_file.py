@@ -28,7 +28,7 @@ class CsvSource(Source):
 
     - 不完整的最后一行留到下次（写入方可能只写了一半）；
     - 文件变短（被截断）时从头再读；inode 变了（被轮转）时先读完旧文件剩下的部分，再从头读新文件；
-    - 格式错误的行跳过并计数（malformed）。
+    - 格式错误的行跳过并计数（malformed，由 stats() 报告为 malformed_rows）。
     第一次打开较大的文件时只读最后 initial_bytes 字节，启动不会因历史文件太大而变慢。
     文件还不存在（写入方尚未启动）不是配置错误：fetch 抛出 InputUnavailable，文件出现后的下一次 fetch 开始读。
     文件被删掉（路径超过 MISSING_GRACE 秒仍不在，不是轮转的间隙）时关掉旧文件、抛出 InputUnavailable，
@@ -174,6 +174,10 @@ class CsvSource(Source):
         bad = values.index.isna() | values.isna().all(axis=1).to_numpy()
         self.malformed += int(bad.sum())
         return values[~bad].astype(float)
+
+    def stats(self) -> dict[str, int]:
+        """跳过的格式错误的行（列数不对、时间无法解析或没有一个值是数）的累计数。"""
+        return {"malformed_rows": self.malformed}
 
     def close(self) -> None:
         if self.handle:
