@@ -135,7 +135,10 @@ def test_bad_settings_fail_fast_naming_the_culprit(bad: dict[str, Any], message:
         ({"LIVECHART_SCHEDULER": "sometimes"}, "LIVECHART_SCHEDULER='sometimes'"),
         ({"CACHE_TYPE": "NullCache"}, "CACHE_TYPE: NullCache stores nothing"),
         ({"LIVECHART_PNG_COMPRESS_LEVEL": 12}, "LIVECHART_PNG_COMPRESS_LEVEL"),
-        ({"LIVECHART_API_USER": "admin", "LIVECHART_API_PASSWORD": None}, "set both or neither"),
+        (
+            {"LIVECHART_API_USER": "admin", "LIVECHART_API_PASSWORD": None},
+            "LIVECHART_API_USER 和 LIVECHART_API_PASSWORD 要么都设置，要么都不设置",
+        ),
         ({"JOBS": []}, r"CHARTS\['cpu'\]: has no job"),
         ({"LIVECHART_PORT": "http"}, "LIVECHART_PORT='http': must be a port number"),
         ({"LIVECHART_PORT": 70000}, "LIVECHART_PORT=70000"),

@@ -222,7 +222,7 @@ def test_a_chart_without_a_source_is_served_like_any_other(make_app: Any) -> Non
     first = client.get("/plot.png")  # 第一个图表
     assert first.status_code == 200 and first.data == client.get("/charts/plain.png").data and first.headers["ETag"]
     data = client.get("/api/charts/plain/data")
-    assert data.status_code == 404 and "has no data: it has no source" in data.get_json()["message"]
+    assert data.status_code == 404 and "没有可导出的数据：它没有数据源" in data.get_json()["message"]
     with app.app_context():
         jobs.redraw("plain")
     assert client.get("/api/charts/plain").get_json()["version"] == 2

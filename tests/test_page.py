@@ -252,7 +252,7 @@ def test_credentials_errors_are_shown_not_swallowed(browser: Any, tmp_path: Any)
         wrong = open_page(browser, secured, http_credentials={"username": "ops", "password": "wrong"})
         wrong.click("#chart-cpu [data-action=pause]")
         until(wrong, "document.querySelector('#chart-cpu .notice').textContent !== ''", 10)
-        assert wrong.text_content("#chart-cpu .notice") == "需要 API 凭据（HTTP Basic）：credentials required (HTTP Basic)"
+        assert wrong.text_content("#chart-cpu .notice") == "需要 API 凭据（HTTP Basic）：没有提供凭据，或用户名、密码不对"
         assert secured.get("/api/charts/cpu").json()["paused"] is False
         wrong.context.close()
 

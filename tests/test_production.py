@@ -376,8 +376,8 @@ def test_sigterm_stops_gunicorn_within_five_seconds_with_status_0(
     ("env", "message"),
     [
         ({"WEB_CONCURRENCY": "2"}, "WEB_CONCURRENCY=2 with CACHE_TYPE='SimpleCache'"),
-        ({"LIVECHART_API_PASSWORD": ""}, "LIVECHART_API_USER and LIVECHART_API_PASSWORD: set both or neither"),
-        ({"LIVECHART_API_USER": "", "LIVECHART_API_PASSWORD": ""}, "LIVECHART_API_USER / LIVECHART_API_PASSWORD: not set"),
+        ({"LIVECHART_API_PASSWORD": ""}, "LIVECHART_API_USER 和 LIVECHART_API_PASSWORD 要么都设置，要么都不设置"),
+        ({"LIVECHART_API_USER": "", "LIVECHART_API_PASSWORD": ""}, "没有设置 LIVECHART_API_USER / LIVECHART_API_PASSWORD"),
         ({"LIVECHART_THREADS": "0"}, "LIVECHART_THREADS='0': must be a whole number ≥ 1"),
         ({"LIVECHART_ROLE": "web"}, "LIVECHART_ROLE=web: serves what other processes render"),
     ],
