@@ -15,6 +15,7 @@ from livechart.deadline import Deadline
 from livechart.deadline import FetchTimeout
 from livechart.deadline import StillRunning
 from livechart.deadline import Stopping
+from livechart.durations import spoken
 from tests.conftest import start_server
 from tests.conftest import wait_for
 
@@ -23,6 +24,24 @@ from tests.conftest import wait_for
 def fresh_stop_event(monkeypatch: pytest.MonkeyPatch) -> None:
     """STOPPING 是整个进程的：测试用自己的一个，不影响别的测试。"""
     monkeypatch.setattr(deadline, "STOPPING", threading.Event())
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (0.4, "0 秒"),
+        (45, "45 秒"),
+        (59.6, "1 分钟"),
+        (90, "1 分钟 30 秒"),
+        (300, "5 分钟"),
+        (7800, "2 小时 10 分钟"),
+        (86399, "1 天"),
+        (200_000, "2 天 8 小时"),
+    ],
+)
+def test_durations_for_people_use_the_two_largest_units(seconds: float, text: str) -> None:
+    """日志与状态里的时长：“5 分钟”而不是“300 秒”；进位到更大的单位时不写“24 小时”。"""
+    assert spoken(seconds) == text
 
 
 def test_a_call_past_its_deadline_times_out_and_its_late_result_is_kept() -> None:
