@@ -29,9 +29,11 @@ def fresh_stop_event(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize(
     ("seconds", "text"),
     [
-        (0.4, "0 秒"),
+        (0, "0 秒"),
+        (0.44, "0.4 秒"),
         (45, "45 秒"),
-        (59.6, "1 分钟"),
+        (59.6, "59.6 秒"),
+        (59.96, "1 分钟"),
         (90, "1 分钟 30 秒"),
         (300, "5 分钟"),
         (7800, "2 小时 10 分钟"),
