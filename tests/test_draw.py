@@ -242,7 +242,7 @@ def test_a_failing_function_keeps_the_last_image_and_says_why(make_app: Any, tmp
     status = client.get("/api/charts/fragile").get_json()
     assert status["version"] == 1
     assert status["last_error"]["message"] == (
-        f"draw function {F}:broken: ZeroDivisionError: division by zero in the test function"
+        f"draw function {F}:broken：ZeroDivisionError: division by zero in the test function"
     )
     assert client.get("/charts/fragile.png").data == good
     switch.unlink()
@@ -271,7 +271,7 @@ def test_a_hung_function_in_process_is_reported_by_itself_and_the_charts_it_bloc
 
         wait_for(lambda: "has not returned" in failure("stuck"), 10, "the hung chart never reported itself")
         wait_for(lambda: "waiting for chart 'stuck'" in failure("other"), 10, "the blocked chart never said why")
-        assert failure("other").startswith("drawing: DrawingBlocked: waiting for chart 'stuck', which has been drawing for")
+        assert failure("other").startswith("drawing：DrawingBlocked: waiting for chart 'stuck', which has been drawing for")
         assert "LIVECHART_RENDER_PROCESSES" in failure("stuck")
     finally:
         draw_functions.HANG.clear()
@@ -431,9 +431,9 @@ def test_any_figure_works_several_axes_pie_image_with_colorbar_hist_annotations_
 @pytest.mark.parametrize(
     ("function", "kwargs", "message"),
     [
-        ("leaky", {"token": "sk-live-9f8e7d6c5b4a"}, f"draw function {F}:leaky: PermissionError: the API rejected …"),
-        ("exits", {}, f"draw function {F}:exits: DrawFunctionExited: the draw function raised SystemExit: usage: exits"),
-        ("resizes", {}, f"draw function {F}:resizes: ValueError: the draw function resized the Figure to 1200x300 pixels;"),
+        ("leaky", {"token": "sk-live-9f8e7d6c5b4a"}, f"draw function {F}:leaky：PermissionError: the API rejected …"),
+        ("exits", {}, f"draw function {F}:exits：DrawFunctionExited: the draw function raised SystemExit: usage: exits"),
+        ("resizes", {}, f"draw function {F}:resizes：ValueError: the draw function resized the Figure to 1200x300 pixels;"),
     ],
 )
 def test_what_a_draw_function_does_wrong_is_a_clear_public_error(

@@ -60,7 +60,7 @@ def test_run_answers_what_happened(make_app: Any, tmp_path: Path) -> None:
     flag.touch()
     failed = client.post("/scheduler/jobs/redraw-flaky/run", json={})
     assert failed.status_code == 424, failed.get_json()
-    assert failed.get_json()["message"].startswith("chart 'flaky' was not redrawn: python source: RuntimeError")
+    assert failed.get_json()["message"].startswith("chart 'flaky' was not redrawn: python source：RuntimeError")
 
     # 另一次重绘正占着这个图表：409，而不是假装画好了
     worker = jobs.workers(app)["demo"]

@@ -80,7 +80,7 @@ def test_every_secret_of_the_source_parameters_is_removed_verbatim() -> None:
     public = public_message(
         RuntimeError("server said: token tok-98765 for bobby rejected (xk-55555)"), "http_json source", params
     )
-    assert public.startswith("http_json source: RuntimeError: ")
+    assert public.startswith("http_json source：RuntimeError: ")
     for secret in ("tok-98765", "bobby", "xk-55555"):
         assert secret not in public, public
 
@@ -127,7 +127,7 @@ def test_public_routes_never_show_a_sources_secrets(make_app: Any, refusing_api:
         jobs.workers()["api"].redraw()
     client = app.test_client()
     status = client.get("/api/charts/api").get_json()
-    assert status["last_error"]["message"].startswith("http_json source: HTTPError: 401 Client Error"), status
+    assert status["last_error"]["message"].startswith("http_json source：HTTPError: 401 Client Error"), status
     for path in ("/api/charts", "/api/charts/api", "/healthz", "/", "/api/charts/api/data", "/openapi.json", "/metrics"):
         body = client.get(path).get_data(as_text=True)
         for secret in secrets:
@@ -156,6 +156,6 @@ def test_postgresql_errors_show_no_user_host_or_port(make_app: Any, postgres_url
     with app.app_context():
         jobs.workers()["orders"].redraw()
     message = app.test_client().get("/api/charts/orders").get_json()["last_error"]["message"]
-    assert message.startswith("sql source: "), message
+    assert message.startswith("sql source："), message
     for detail in (port, "127.0.0.1", "no_such_database_here", '"postgres"', "sqlalche.me"):
         assert detail not in message, (detail, message)

@@ -40,18 +40,18 @@ class CsvSource(Source):
         require(params, {"path", "time", "columns", "delimiter", "initial_bytes"}, {"path", "time", "columns"})
         path = params["path"]
         if not isinstance(path, str) or not path:
-            raise SourceError("source option 'path' must be a file path")
+            raise SourceError("数据源参数 'path' 必须是文件路径")
         # 文件可以稍后才出现（运行时报 InputUnavailable）；但已存在的目录肯定不是 CSV 文件
         if os.path.isdir(path):
-            raise SourceError(f"source option 'path': {path!r} is a directory, not a CSV file")
+            raise SourceError(f"数据源参数 'path'：{path!r} 是目录，不是 CSV 文件")
         if not isinstance(params["time"], str):
-            raise SourceError("source option 'time' must be the name of the time column")
+            raise SourceError("数据源参数 'time' 必须是时间列的列名")
         delimiter = params.get("delimiter", ",")
         if not isinstance(delimiter, str) or len(delimiter) != 1:
-            raise SourceError("source option 'delimiter' must be one character")
+            raise SourceError("数据源参数 'delimiter' 必须是一个字符")
         initial = params.get("initial_bytes", 1_000_000)
         if isinstance(initial, bool) or not isinstance(initial, int) or initial < 1:
-            raise SourceError("source option 'initial_bytes' must be a positive whole number")
+            raise SourceError("数据源参数 'initial_bytes' 必须是正整数")
         return {"path": path, "time": params["time"], "columns": names(params, "columns"), "delimiter": delimiter,
                 "initial_bytes": initial}  # fmt: skip
 
@@ -83,7 +83,7 @@ class CsvSource(Source):
         try:
             self.handle = open(self.path, "rb")  # noqa: SIM115  句柄要跨多次 fetch 保持打开
         except FileNotFoundError:
-            raise InputUnavailable(self.lost or f"CSV file {self.path!r} does not exist (yet)") from None
+            raise InputUnavailable(self.lost or f"CSV 文件 {self.path!r} 还不存在") from None
         self.lost = self.missing_since = None
         status = os.fstat(self.handle.fileno())
         self.inode = (status.st_dev, status.st_ino)
@@ -108,7 +108,7 @@ class CsvSource(Source):
         self.header = next(csv.reader([line.decode("utf-8-sig").strip()], delimiter=self.delimiter))
         missing = [c for c in (self.time_column, *self.value_columns) if c not in self.header]
         if missing:
-            raise ValueError(f"CSV file {self.path!r} has no column {missing[0]!r} (header: {', '.join(self.header)})")
+            raise ValueError(f"CSV 文件 {self.path!r} 没有列 {missing[0]!r}（表头：{', '.join(self.header)}）")
 
     def _read_new(self) -> bytes:
         """从当前文件读出新增的完整行。"""
@@ -133,8 +133,8 @@ class CsvSource(Source):
             return
         # 旧文件的链接数为 0：被删掉了；否则是被改名移走、而没有新文件
         deleted = os.fstat(self.handle.fileno()).st_nlink == 0
-        how = "was deleted" if deleted else "was moved away and no new file took its place"
-        self.lost = f"CSV file {self.path!r} {how}; waiting for it"
+        how = "被删除了" if deleted else "被移走了，原处也没有新文件"
+        self.lost = f"CSV 文件 {self.path!r} {how}；等它重新出现"
         self.close()
         raise InputUnavailable(self.lost)
 
