@@ -57,10 +57,10 @@ def _query() -> tuple[str, str | None, int]:
     args = request.args
     unknown = sorted(set(args) - set(PARAMS))
     if unknown:
-        abort(400, f"unknown query parameter {', '.join(map(repr, unknown))}; known: {', '.join(PARAMS)}")
+        abort(400, f"不认识的查询参数 {', '.join(map(repr, unknown))}；可用的参数：{', '.join(PARAMS)}")
     repeated = [name for name in PARAMS if len(args.getlist(name)) > 1]
     if repeated:
-        abort(400, f"query parameter {repeated[0]!r} is given more than once")
+        abort(400, f"查询参数 {repeated[0]!r} 只能给一次")
     try:
         form = export.parse_format(args.get("format", "json"))
         limit = export.parse_limit(args["limit"]) if "limit" in args else export.DEFAULT_LIMIT
@@ -74,7 +74,7 @@ def chart_data(name: str) -> Response:
     """图表当前的滚动窗口：JSON（columns、series、rows、version）或 CSV（?format=csv）。"""
     spec = known(name).spec
     if spec.source_type is None:
-        abort(404, f"chart {name!r} has no data: it has no source, its draw function gathers its own data")
+        abort(404, f"图表 {name!r} 没有可导出的数据：它没有数据源，由绘图函数自己取数据")
     form, since_text, limit = _query()
     zone = get_localzone()
     try:

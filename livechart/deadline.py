@@ -1,7 +1,7 @@
 """给可能卡住的调用（数据源的 fetch）一个总的期限。
 
 Python 没法从外面停掉一个线程。所以调用在一个守护线程里进行，调用方（调度器的任务线程、/run 的请求线程）
-最多等到期限，然后报告 "timed out after N s" 并返回：任务线程不会被卡住，下一个节拍照常进行，
+最多等到期限，然后报告“超过 N 秒仍未返回”并返回：任务线程不会被卡住，下一个节拍照常进行，
 进程退出时守护线程也不会拖住它（docs/pitfalls.md 第 26 条）。
 卡住的调用还没返回时，同一个图表不再开始新的调用（否则每个节拍都多一个卡住的线程），而是立即报告它已经卡了多久；
 它终于返回时，结果留给下一次调用取走（CSV 这类只返回新增行的数据源不丢数据）。
@@ -19,6 +19,8 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Generic
 from typing import TypeVar
+
+from livechart.durations import spoken
 
 T = TypeVar("T")
 
@@ -114,7 +116,7 @@ class Deadline(Generic[T]):
             # 上一次调用还卡着：不再开始新的，直接报告
             self.abandoned = True
             raise FetchTimeout(
-                f"timed out after {seconds:g} s (the call has not returned for {time.monotonic() - started:.0f} s)"
+                f"超过 {seconds:g} 秒仍未返回（上一次调用已卡住 {spoken(time.monotonic() - started)}，不再开始新的调用）"
             )
         woken = threading.Event()
         future.add_done_callback(lambda _: woken.set())
@@ -130,11 +132,11 @@ class Deadline(Generic[T]):
                 _waiting.discard(woken)
         if not future.done():
             if STOPPING.is_set():
-                raise Stopping("the process is stopping")
+                raise Stopping("进程正在停止")
             if time.monotonic() - started < seconds:
-                raise StillRunning(f"still fetching after {time.monotonic() - started:.1f} s")
+                raise StillRunning(f"已经进行了 {spoken(time.monotonic() - started)}，还在进行")
             self.abandoned = True
-            raise FetchTimeout(f"timed out after {seconds:g} s")
+            raise FetchTimeout(f"超过 {seconds:g} 秒仍未返回")
         with self.lock:
             if self.pending is future:
                 self.pending = None

@@ -52,27 +52,27 @@ def _localize(index: pd.DatetimeIndex, zone: tzinfo) -> pd.DatetimeIndex:
 
 def parse_since(text: str, zone: tzinfo) -> pd.Timestamp:
     """since → UTC 时刻。ISO 8601（datetime.fromisoformat），带或不带偏移；不带偏移的按本地时间（zone）理解。"""
-    example = "use ISO 8601, e.g. 2024-05-01T12:00:00+08:00, 2024-05-01T04:00:00Z or 2024-05-01T12:00:00 (local time)"
+    example = "请用 ISO 8601，如 2024-05-01T12:00:00+08:00、2024-05-01T04:00:00Z 或 2024-05-01T12:00:00（本地时间）"
     try:
         parsed = pd.Timestamp(datetime.fromisoformat(text))
         if parsed.tzinfo is None:
             parsed = parsed.tz_localize(zone, ambiguous=True, nonexistent="shift_forward")
         return parsed.tz_convert("UTC")
     except (ValueError, OverflowError):
-        raise QueryError(f"since={text!r} is not a valid time; {example}") from None
+        raise QueryError(f"since={text!r} 不是合法的时间；{example}") from None
 
 
 def parse_limit(text: str) -> int:
     """limit → 0 到 MAX_LIMIT 的整数（只接受十进制数字）。"""
     if not (text.isascii() and text.isdigit() and len(text) <= len(str(MAX_LIMIT)) and int(text) <= MAX_LIMIT):
-        raise QueryError(f"limit={text!r} must be a whole number from 0 to {MAX_LIMIT}")
+        raise QueryError(f"limit={text!r} 必须是 0 到 {MAX_LIMIT} 之间的整数")
     return int(text)
 
 
 def parse_format(text: str) -> str:
     """format → json 或 csv。"""
     if text not in FORMATS:
-        raise QueryError(f"format={text!r} is not supported; use one of {', '.join(FORMATS)}")
+        raise QueryError(f"不支持 format={text!r}；可用的格式：{', '.join(FORMATS)}")
     return text
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from dataclasses import field
 
 from livechart.deadline import FetchTimeout
+from livechart.durations import spoken
 from livechart.sources import InputUnavailable
 
 # 持续失败时两行摘要之间至少间隔的秒数
@@ -56,8 +57,8 @@ class FailureLog:
         self.unreported += 1
         if now - self.last_line >= self.summary_seconds:
             logger.warning(
-                "图表 %s 仍在失败：已持续 %.0f 秒，上次记录后又失败 %d 次；最近一次：%s: %s",
-                self.chart, now - self.since, self.unreported, kind, exc,
+                "图表 %s 仍在失败：已持续 %s，上次记录后又失败 %d 次；最近一次：%s: %s",
+                self.chart, spoken(now - self.since), self.unreported, kind, exc,
             )  # fmt: skip
             self.unreported, self.last_line = 0, now
 
@@ -65,7 +66,7 @@ class FailureLog:
         """成功绘制：若之前在失败，写一行恢复日志并清除失败状态。"""
         if self.since is None:
             return
-        logger.warning("图表 %s 已恢复：失败了 %d 次，持续 %.0f 秒", self.chart, self.total, self.clock() - self.since)
+        logger.warning("图表 %s 已恢复：失败了 %d 次，持续 %s", self.chart, self.total, spoken(self.clock() - self.since))
         self.since = self.kind = None
         self.total = self.unreported = 0
 

@@ -77,9 +77,9 @@ def configure_fonts(
         name = font_manager.FontProperties(fname=path).get_name()
         families.append(name)
         if fallback:
-            log.info("中文字体: 未找到已安装的 CJK 字体，使用内置的回退字体 %s (%s)", name, path)
+            log.info("中文字体：未找到已安装的 CJK 字体，使用内置的回退字体 %s（%s）", name, path)
         else:
-            log.info("中文字体: %s (%s)", name, path)
+            log.info("中文字体：%s（%s）", name, path)
     # rcParams 是全局的：启动时设置一次，绘图线程不再改动
     matplotlib.rcParams["font.family"] = families
     matplotlib.rcParams["axes.unicode_minus"] = False

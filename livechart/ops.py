@@ -47,10 +47,10 @@ def healthz() -> tuple[Response, int]:
     if problem is not None:
         reasons.append(problem["message"])
     if store.state() == "full":
-        reasons.append("the cache (Redis) is full (maxmemory): new images and job changes cannot be stored")
+        reasons.append("缓存（Redis）已满（maxmemory）：新的图片与任务的修改都存不进去")
     reasons += [s["reason"]["message"] for s in statuses if s["name"] in no_job]
-    reasons += [f"chart {name!r} is stale: no new image for more than {STALE_INTERVALS} intervals" for name in stale]
-    reasons += [f"chart {name!r} is failing: see last_error in /api/charts/{name}" for name in failing]
+    reasons += [f"图表 {name!r} 已陈旧：超过 {STALE_INTERVALS} 个间隔没有新图片" for name in stale]
+    reasons += [f"图表 {name!r} 正在失败：见 /api/charts/{name} 的 last_error" for name in failing]
     body = {
         "status": "unhealthy" if reasons else "ok",
         "scheduler_running": running,

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from livechart.durations import spoken
 from livechart.sources.frames import now
 from livechart.spec import ConfigError
 
@@ -40,8 +41,7 @@ def future_margin(value: Any) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= MAX_MARGIN:
         raise ConfigError(
-            f"LIVECHART_FUTURE_MARGIN={value!r}: must be a number of seconds in [0, {MAX_MARGIN}] "
-            "(or None to keep rows from the future)"
+            f"LIVECHART_FUTURE_MARGIN 必须是 0 到 {MAX_MARGIN}（一年）之间的秒数（或 None：保留时间在未来的行），收到 {value!r}"
         )
     return float(value)
 
@@ -74,10 +74,6 @@ def drawable(values: np.ndarray) -> np.ndarray:
 
 def _iso_utc(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat()
-
-
-def _plural(count: int, one: str, many: str) -> str:
-    return f"{count} {one if count == 1 else many}"
 
 
 @dataclass
@@ -121,9 +117,9 @@ class DataQuality:
         if "future" not in self.logged:
             self.logged.add("future")
             logger.warning(
-                "图表 %s 丢弃了时间比服务器时钟晚 %g 秒以上的行（%s）：检查写入方的时钟或时区；"
+                "图表 %s 丢弃了时间比服务器时钟晚 %s以上的行（%s）：检查写入方的时钟或时区；"
                 "之后的只计数，见 /api/charts/%s 的 data_warnings",
-                self.chart, margin, self.future_row.isoformat(), self.chart,
+                self.chart, spoken(margin), self.future_row.isoformat(), self.chart,
             )  # fmt: skip
         return kept
 
@@ -150,23 +146,19 @@ class DataQuality:
         """状态里的 data_warnings：每种问题一条（code、message、count、at、row_time），没有问题时为空列表。"""
         warnings = []
         if self.future_count and self.future_at is not None and self.future_row is not None:
-            rows = _plural(self.future_count, "row", "rows")
-            verb = "was" if self.future_count == 1 else "were"
             warnings.append({
                 "code": "future_rows",
-                "message": f"{rows} dated more than {self.future_margin:g} s ahead of the server clock {verb} dropped "
-                           f"(the latest: {self.future_row.isoformat()}); check the clock or time zone of the data's writer",
+                "message": f"丢弃了 {self.future_count} 行时间比服务器时钟晚 {spoken(self.future_margin)}以上的数据"
+                           f"（最晚的一行：{self.future_row.isoformat()}）：请检查写入方的时钟或时区",
                 "count": self.future_count,
                 "at": _iso_utc(self.future_at),
                 "row_time": self.future_row.isoformat(),
             })  # fmt: skip
         if self.range_count and self.range_at is not None and self.range_row is not None:
-            values = _plural(self.range_count, "value", "values")
-            verb = "is" if self.range_count == 1 else "are"
             warnings.append({
                 "code": "values_out_of_range",
-                "message": f"{values} in the window {verb} infinite or beyond ±{MAX_MAGNITUDE:g} (the latest at "
-                           f"{self.range_row.isoformat()}): not drawn and left out of the y axis range",
+                "message": f"窗口里有 {self.range_count} 个值是无穷大或绝对值超过 {MAX_MAGNITUDE:g}"
+                           f"（最晚的在 {self.range_row.isoformat()} 的一行）：不画，也不参与 y 轴范围",
                 "count": self.range_count,
                 "at": _iso_utc(self.range_at),
                 "row_time": self.range_row.isoformat(),

@@ -103,6 +103,9 @@ def scrub(text: str, secrets: Iterable[str] = ()) -> str:
 
 
 def public_message(exc: BaseException, where: str, params: Mapping[str, Any]) -> str:
-    """公开状态里的错误消息："<出错的地方>: <异常类型>: <去掉机密的消息>"，如 "http_json source: HTTPError: …"。"""
+    """公开状态里的错误消息："<出错的地方>：<异常类型>: <去掉机密的消息>"，如 "http_json 数据源：HTTPError: …"。
+
+    异常类型与消息按 Python 的惯例写（"类型: 消息"）；消息原文来自数据源或驱动时原样保留（只去掉机密）。
+    """
     detail = scrub(str(exc), secret_values(params))
-    return f"{where}: {type(exc).__name__}" + (f": {detail}" if detail else "")
+    return f"{where}：{type(exc).__name__}" + (f": {detail}" if detail else "")

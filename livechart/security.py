@@ -21,6 +21,7 @@ from flask_apscheduler.auth import HTTPBasicAuth
 from werkzeug.http import HTTP_STATUS_CODES
 
 from livechart import control
+from livechart.errors import INTERNAL_MESSAGE
 from livechart.errors import json_error
 from livechart.extensions import scheduler
 from livechart.spec import ConfigError
@@ -84,33 +85,33 @@ def _authorize() -> Response | None:
         return json_error(
             401,
             "unauthorized",
-            "credentials required (HTTP Basic)",
+            "没有提供凭据，或用户名、密码不对",
             # charset="UTF-8"：告诉浏览器按 UTF-8 编码凭据（RFC 7617）
             {"WWW-Authenticate": f'{scheduler.auth.get_authenticate_header()}, charset="UTF-8"'},
         )
     if config["LIVECHART_API_LOOPBACK_WITHOUT_AUTH"] and _loopback_client():
         return None
     return json_error(
-        403, "forbidden", "the scheduler API needs LIVECHART_API_USER and LIVECHART_API_PASSWORD for non-loopback clients"
+        403, "forbidden", "不在本机的客户端访问 scheduler API 需要凭据：请设置 LIVECHART_API_USER 和 LIVECHART_API_PASSWORD"
     )
 
 
 def _check_body() -> Response | None:
     """修改类请求：必须是 JSON 对象（可以为空）；然后交给 livechart.control 执行。"""
     if not request.is_json:
-        return json_error(415, "unsupported_media_type", "send Content-Type: application/json")
+        return json_error(415, "unsupported_media_type", "请求体须是 JSON：请发送 Content-Type: application/json")
     data = request.get_data(cache=True)
     limit = current_app.config.get("MAX_CONTENT_LENGTH")
     if limit and request.content_length is None and len(data) >= limit:
         # 分块传输（没有 Content-Length）的请求体被截在上限处：不是“JSON 无效”，而是太大
-        return json_error(413, "request_entity_too_large", f"the body is larger than {limit} bytes")
+        return json_error(413, "request_entity_too_large", f"请求体超过了 {limit} 字节")
     try:
         body = json.loads(data) if data else {}
     except ValueError:
-        return json_error(400, "bad_request", "the body is not valid JSON")
+        return json_error(400, "bad_request", "请求体不是合法的 JSON")
     if not isinstance(body, dict):
         # Flask-APScheduler 的视图对非对象的请求体会出错（如 /scheduler/shutdown 调用 body.get）
-        return json_error(400, "bad_request", f"the body must be a JSON object, got {json_type(body)}")
+        return json_error(400, "bad_request", f"请求体必须是 JSON 对象，收到的类型：{json_type(body)}")
     return control.perform(request.endpoint.removeprefix(scheduler.endpoint_prefix), body)
 
 
@@ -118,7 +119,7 @@ def json_type(value: Any) -> str:
     """JSON 值的类型名（给错误消息用）。"""
     if value is None:
         return "null"
-    return {bool: "a boolean", list: "an array", str: "a string"}.get(type(value), "a number")
+    return {bool: "布尔值", list: "数组", str: "字符串"}.get(type(value), "数字")
 
 
 def guard() -> Response | None:
@@ -127,7 +128,7 @@ def guard() -> Response | None:
         return None
     mutating = request.method not in SAFE_METHODS
     if mutating and _cross_site():
-        return json_error(403, "forbidden", "cross-site requests to the scheduler API are refused")
+        return json_error(403, "forbidden", "拒绝跨站发往 scheduler API 的修改请求")
     denied = _authorize()
     if denied is not None:
         return denied
@@ -135,11 +136,11 @@ def guard() -> Response | None:
     control.sync()
     job_id = (request.view_args or {}).get("job_id")
     if job_id is not None and scheduler.get_job(job_id) is None:
-        return json_error(404, "not_found", f"job {job_id!r} not found")
+        return json_error(404, "not_found", f"任务 {job_id!r} 不存在")
     # APScheduler 在未运行时暂停/恢复会抛异常，Flask-APScheduler 把它变成 500
     toggles = (f"{scheduler.endpoint_prefix}pause_scheduler", f"{scheduler.endpoint_prefix}resume_scheduler")
     if request.endpoint in toggles and not scheduler.running:
-        return json_error(409, "conflict", "the scheduler is not running; POST /scheduler/start first")
+        return json_error(409, "conflict", "调度器没有在运行：请先 POST /scheduler/start")
     return _check_body() if mutating else None
 
 
@@ -156,7 +157,7 @@ def scrub(response: Response) -> Response:
         return response
     if response.status_code >= 500:
         current_app.logger.error("scheduler API 出错 (%s %s): %s", request.method, request.path, response.get_data(as_text=True))
-        return json_error(500, "internal_server_error", "internal error; see the server log")
+        return json_error(500, "internal_server_error", INTERNAL_MESSAGE)
     code = HTTP_STATUS_CODES.get(response.status_code, "error").lower().replace(" ", "_")
     return json_error(response.status_code, code, str(body["error_message"]))
 
@@ -165,11 +166,11 @@ def check_settings(config: Any) -> None:
     """校验 API 凭据的设置（livechart/settings.py 的 check 调用）；不合法时抛出指明设置的 ConfigError。"""
     user, password = config.get("LIVECHART_API_USER"), config.get("LIVECHART_API_PASSWORD")
     if bool(user) != bool(password):
-        raise ConfigError("LIVECHART_API_USER and LIVECHART_API_PASSWORD: set both or neither")
+        raise ConfigError("LIVECHART_API_USER 和 LIVECHART_API_PASSWORD 要么都设置，要么都不设置")
     if config.get("SCHEDULER_API_ENABLED") and config.get("LIVECHART_REQUIRE_API_AUTH") and not user:
         raise ConfigError(
-            "LIVECHART_API_USER / LIVECHART_API_PASSWORD: not set; this configuration exposes the /scheduler API "
-            "(it can run code) and refuses to start without credentials; set both (or set SCHEDULER_API_ENABLED = False)"
+            "没有设置 LIVECHART_API_USER / LIVECHART_API_PASSWORD：这个配置开放了 /scheduler API（它能运行代码），"
+            "没有凭据时拒绝启动；请两个都设置（或设置 SCHEDULER_API_ENABLED = False）"
         )
 
 

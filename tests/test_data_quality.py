@@ -70,7 +70,9 @@ def test_python_rows_from_the_future_are_dropped_and_counted_once(make_app: Any,
     assert status["last_error"] is None and status["version"] == 4, status
     future = warnings_of(client, "ahead")["future_rows"]
     assert future["count"] == 1 and future["row_time"] == "2262-01-01T00:00:00", future
-    assert "1 row dated more than 300 s ahead of the server clock was dropped" in future["message"], future
+    assert future["message"] == (
+        "丢弃了 1 行时间比服务器时钟晚 5 分钟以上的数据（最晚的一行：2262-01-01T00:00:00）：请检查写入方的时钟或时区"
+    ), future
     # 与 /openapi.json 的 ChartStatus 一致
     schema = client.get("/openapi.json").get_json()["components"]["schemas"]["ChartStatus"]["properties"]["data_warnings"]
     assert set(future) == set(schema["items"]["required"]) and future["code"] in schema["items"]["properties"]["code"]["enum"]
@@ -102,7 +104,7 @@ def test_future_margin_none_keeps_rows_from_the_future(make_app: Any) -> None:
 
 @pytest.mark.parametrize("value", [-1, "5min", True, 400 * 86400])
 def test_future_margin_is_checked_at_start_up(make_app: Any, value: Any) -> None:
-    with pytest.raises(ConfigError, match=r"^LIVECHART_FUTURE_MARGIN=.*: must be a number of seconds"):
+    with pytest.raises(ConfigError, match=r"^LIVECHART_FUTURE_MARGIN 必须是 0 到 31536000（一年）之间的秒数.*，收到 "):
         chart_app(make_app, "ahead", "ahead", LIVECHART_FUTURE_MARGIN=value)
 
 
@@ -119,7 +121,7 @@ def test_values_out_of_range_are_reported_and_the_real_data_is_drawn(make_app: A
     assert low <= 20 and high >= 22 and high - low < 10, (low, high)
     warning = warnings_of(client, "huge")["values_out_of_range"]
     assert warning["count"] == 3 and warning["row_time"] == START.isoformat(), warning
-    assert "3 values in the window are infinite or beyond ±1e+18" in warning["message"], warning
+    assert warning["message"].startswith("窗口里有 3 个值是无穷大或绝对值超过 1e+18"), warning
 
 
 # --------------------------------------------------------------- 真实的服务进程：CSV 文件与 SQLite 库
@@ -219,7 +221,7 @@ def test_a_deleted_csv_file_is_reported_until_it_comes_back(tmp_path: Path) -> N
             return error if error and error["consecutive_failures"] > 0 else None
 
         error = wait_for(waiting, 30, "the deleted CSV file was not reported")
-        assert error["message"] == f"csv source: InputUnavailable: CSV file {str(csv_path)!r} was deleted; waiting for it"
+        assert error["message"] == f"数据源 csv：InputUnavailable: CSV 文件 {str(csv_path)!r} 被删除了；等它重新出现"
         csv_path.write_text(f"time,v\n{now_text()},4.0\n")
         wait_for(lambda: status(server, "log")["last_error"]["consecutive_failures"] == 0, 30, "log did not recover")
         wait_for(lambda: values(server, "log") == [1.0, 2.0, 4.0], 30, "the new file's row is not in the window")

@@ -15,6 +15,7 @@ from livechart.deadline import Deadline
 from livechart.deadline import FetchTimeout
 from livechart.deadline import StillRunning
 from livechart.deadline import Stopping
+from livechart.durations import spoken
 from tests.conftest import start_server
 from tests.conftest import wait_for
 
@@ -23,6 +24,26 @@ from tests.conftest import wait_for
 def fresh_stop_event(monkeypatch: pytest.MonkeyPatch) -> None:
     """STOPPING 是整个进程的：测试用自己的一个，不影响别的测试。"""
     monkeypatch.setattr(deadline, "STOPPING", threading.Event())
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (0, "0 秒"),
+        (0.44, "0.4 秒"),
+        (45, "45 秒"),
+        (59.6, "59.6 秒"),
+        (59.96, "1 分钟"),
+        (90, "1 分钟 30 秒"),
+        (300, "5 分钟"),
+        (7800, "2 小时 10 分钟"),
+        (86399, "1 天"),
+        (200_000, "2 天 8 小时"),
+    ],
+)
+def test_durations_for_people_use_the_two_largest_units(seconds: float, text: str) -> None:
+    """日志与状态里的时长：“5 分钟”而不是“300 秒”；进位到更大的单位时不写“24 小时”。"""
+    assert spoken(seconds) == text
 
 
 def test_a_call_past_its_deadline_times_out_and_its_late_result_is_kept() -> None:
@@ -35,10 +56,10 @@ def test_a_call_past_its_deadline_times_out_and_its_late_result_is_kept() -> Non
         return "late rows"
 
     fetcher: Deadline[str] = Deadline("x")
-    with pytest.raises(FetchTimeout, match=r"timed out after 0\.2 s"):
+    with pytest.raises(FetchTimeout, match=r"^超过 0\.2 秒仍未返回$"):
         fetcher.call(slow, 0.2)
     # 还卡着：不再开始新的调用，立即报告它卡了多久
-    with pytest.raises(FetchTimeout, match=r"timed out after 0\.2 s \(the call has not returned for"):
+    with pytest.raises(FetchTimeout, match=r"^超过 0\.2 秒仍未返回（上一次调用已卡住 [\d.]+ 秒，不再开始新的调用）$"):
         fetcher.call(slow, 0.2)
     assert len(calls) == 1
     release.set()
@@ -102,9 +123,7 @@ def test_a_hung_source_is_reported_and_sigterm_still_ends_the_process(tmp_path: 
     try:
         wait_for(
             lambda: (
-                (hung(server)["last_error"] or {})
-                .get("message", "")
-                .startswith("python source: FetchTimeout: timed out after 2 s")
+                (hung(server)["last_error"] or {}).get("message", "").startswith("数据源 python：FetchTimeout: 超过 2 秒仍未返回")
             ),
             15,
             "timeout",

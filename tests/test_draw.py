@@ -228,7 +228,7 @@ def test_a_chart_without_a_source_is_served_like_any_other(make_app: Any) -> Non
     first = client.get("/plot.png")  # 第一个图表
     assert first.status_code == 200 and first.data == client.get("/charts/plain.png").data and first.headers["ETag"]
     data = client.get("/api/charts/plain/data")
-    assert data.status_code == 404 and "has no data: it has no source" in data.get_json()["message"]
+    assert data.status_code == 404 and "没有可导出的数据：它没有数据源" in data.get_json()["message"]
     with app.app_context():
         jobs.redraw("plain")
     assert client.get("/api/charts/plain").get_json()["version"] == 2
@@ -247,7 +247,7 @@ def test_a_failing_function_keeps_the_last_image_and_says_why(make_app: Any, tmp
         jobs.redraw("fragile")
     status = client.get("/api/charts/fragile").get_json()
     assert status["version"] == 1
-    assert status["last_error"]["message"] == f"绘图函数 {F}:broken: ZeroDivisionError: division by zero in the test function"
+    assert status["last_error"]["message"] == f"绘图函数 {F}:broken：ZeroDivisionError: division by zero in the test function"
     assert client.get("/charts/fragile.png").data == good
     switch.unlink()
     with app.app_context():
@@ -275,7 +275,7 @@ def test_a_hung_function_in_process_is_reported_by_itself_and_the_charts_it_bloc
 
         wait_for(lambda: "还没有返回" in failure("stuck"), 10, "the hung chart never reported itself")
         wait_for(lambda: "在等图表 'stuck'" in failure("other"), 10, "the blocked chart never said why")
-        assert failure("other").startswith("绘制: DrawingBlocked: 在等图表 'stuck'，它已经画了 ")
+        assert failure("other").startswith("绘制：DrawingBlocked: 在等图表 'stuck'，它已经画了 ")
         assert "LIVECHART_RENDER_PROCESSES" in failure("stuck")
     finally:
         draw_functions.HANG.clear()
@@ -438,9 +438,9 @@ def test_any_figure_works_several_axes_pie_image_with_colorbar_hist_annotations_
 @pytest.mark.parametrize(
     ("function", "kwargs", "message"),
     [
-        ("leaky", {"token": "sk-live-9f8e7d6c5b4a"}, f"绘图函数 {F}:leaky: PermissionError: the API rejected …"),
-        ("exits", {}, f"绘图函数 {F}:exits: DrawFunctionExited: 绘图函数抛出了 SystemExit: usage: exits"),
-        ("resizes", {}, f"绘图函数 {F}:resizes: ValueError: 绘图函数把 Figure 改成了 1200x300 像素；"),
+        ("leaky", {"token": "sk-live-9f8e7d6c5b4a"}, f"绘图函数 {F}:leaky：PermissionError: the API rejected …"),
+        ("exits", {}, f"绘图函数 {F}:exits：DrawFunctionExited: 绘图函数抛出了 SystemExit: usage: exits"),
+        ("resizes", {}, f"绘图函数 {F}:resizes：ValueError: 绘图函数把 Figure 改成了 1200x300 像素；"),
     ],
 )
 def test_what_a_draw_function_does_wrong_is_a_clear_public_error(

@@ -60,7 +60,7 @@ def test_run_answers_what_happened(make_app: Any, tmp_path: Path) -> None:
     flag.touch()
     failed = client.post("/scheduler/jobs/redraw-flaky/run", json={})
     assert failed.status_code == 424, failed.get_json()
-    assert failed.get_json()["message"].startswith("图表 'flaky' 没有重绘成功：python source: RuntimeError")
+    assert failed.get_json()["message"].startswith("图表 'flaky' 没有重绘成功：数据源 python：RuntimeError")
 
     # 另一次重绘正占着这个图表：409，而不是假装画好了
     worker = jobs.redrawers(app)["demo"]
@@ -96,7 +96,10 @@ def test_a_full_redis_is_reported_once_and_truthfully(
     status = client.get("/api/charts")
     assert status.status_code == 200 and status.get_json()["cache"] == {"state": "full"}
     health = client.get("/healthz")
-    assert health.status_code == 503 and any("full" in reason for reason in health.get_json()["reasons"])
+    assert (
+        health.status_code == 503
+        and "缓存（Redis）已满（maxmemory）：新的图片与任务的修改都存不进去" in health.get_json()["reasons"]
+    )
     run = client.post("/scheduler/jobs/redraw-demo/run", json={}, auth=AUTH)
     assert run.status_code == 503 and "共享缓存（Redis）已满（maxmemory）" in run.get_json()["message"], run.get_json()
     pause = client.post("/scheduler/jobs/redraw-demo/pause", json={}, auth=AUTH)
@@ -130,16 +133,36 @@ def test_request_bodies_get_errors_that_say_what_is_wrong(tmp_path: Path) -> Non
         )
         assert chunked.status_code == 413, chunked.text
         assert chunked.json()["error"] == "request_entity_too_large"
-        for body, named in ((b"null", "got null"), (b"[]", "got an array"), (b'"x"', "got a string")):
+        for body, named in ((b"null", "null"), (b"[]", "数组"), (b'"x"', "字符串")):
             answer = requests.post(
                 server.url + "/scheduler/jobs/redraw-demo/pause",
                 data=body,
                 headers={"Content-Type": "application/json"},
                 timeout=10,
             )
-            assert answer.status_code == 400 and answer.json()["message"] == f"the body must be a JSON object, {named}"
+            assert answer.status_code == 400 and answer.json()["message"] == f"请求体必须是 JSON 对象，收到的类型：{named}"
     finally:
         server.stop()
+
+
+def test_werkzeug_default_errors_answer_in_chinese_and_livechart_messages_pass_through(client: Any) -> None:
+    """Werkzeug 自带的英文默认说明（404、405、413）换成中文；error 代码与 Allow 头不变；livechart 自己写的消息原样返回。"""
+    missing = client.get("/no/such/route")
+    assert missing.status_code == 404
+    assert missing.get_json() == {"error": "not_found", "message": "服务器上没有这个 URL；如果是手动输入的，请检查拼写"}
+    wrong = client.post("/healthz")
+    assert wrong.status_code == 405
+    assert wrong.get_json() == {
+        "error": "method_not_allowed",
+        "message": "这个 URL 不接受该请求方法（可用的方法见响应的 Allow 头）",
+    }
+    assert set(wrong.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
+    big = client.post("/scheduler/jobs", data=b"{}" + b" " * 100_000, headers={"Content-Type": "application/json"})
+    assert big.status_code == 413
+    assert big.get_json() == {"error": "request_entity_too_large", "message": "请求体超过了大小上限"}
+    explicit = client.get("/api/charts/demo/data?limit=abc")
+    assert explicit.status_code == 400
+    assert explicit.get_json() == {"error": "bad_request", "message": "limit='abc' 必须是 0 到 100000 之间的整数"}
 
 
 def test_the_run_lock_is_released_for_the_next_run(make_app: Any) -> None:

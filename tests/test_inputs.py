@@ -92,10 +92,10 @@ def test_missing_inputs_do_not_stop_the_service(tmp_path: Path, later_http: dict
         assert repr(str(csv_path)) in messages["csv"], messages
         assert repr(str(db_path)) in messages["sqlite"], messages
         # 公开的状态不带主机与端口（连接细节只进日志）
-        assert "database server" in messages["postgres"] and "refused" in messages["postgres"], messages
-        assert "HTTP source" in messages["http"] and "refused" in messages["http"], messages
+        assert "数据库服务器" in messages["postgres"] and "连不上（Connection refused）" in messages["postgres"], messages
+        assert "HTTP 数据源" in messages["http"] and "连不上（Connection refused）" in messages["http"], messages
         assert not any(str(pg_port) in m or str(http_port) in m for m in messages.values()), messages
-        assert "no column 'z'" in messages["python"] and "x, y" in messages["python"], messages
+        assert "没有列 'z'（它返回的列：x, y）" in messages["python"], messages
         for secret in ("hunter2", "key-7f3a", "s3cr3t"):
             assert not any(secret in m for m in messages.values()), messages
         assert found["demo"]["last_error"] is None and found["demo"]["version"] >= 1
@@ -155,6 +155,6 @@ def test_a_real_configuration_error_still_stops_start_up(tmp_path: Path) -> None
         timeout=60,
     )
     assert result.returncode == 2, result.stderr
-    assert "CHARTS['bad']：source option 'callable': cannot import 'tests.inputs_config:no_such_function'" in result.stderr
+    assert "CHARTS['bad']: 数据源参数 'callable'：无法导入 'tests.inputs_config:no_such_function'" in result.stderr
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr

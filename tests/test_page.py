@@ -315,7 +315,7 @@ def test_credentials_errors_are_shown_not_swallowed(browser: Any, tmp_path: Any)
         wrong = open_page(browser, secured, http_credentials={"username": "ops", "password": "wrong"})
         wrong.click("#chart-cpu [data-action=pause]")
         until(wrong, "document.querySelector('#chart-cpu .notice').textContent !== ''", 10)
-        assert wrong.text_content("#chart-cpu .notice") == "需要 API 凭据（HTTP Basic）：credentials required (HTTP Basic)"
+        assert wrong.text_content("#chart-cpu .notice") == "需要 API 凭据（HTTP Basic）：没有提供凭据，或用户名、密码不对"
         assert secured.get("/api/charts/cpu").json()["paused"] is False
         wrong.context.close()
 
@@ -391,7 +391,9 @@ def test_data_warnings_show_on_the_badge(browser: Any, tmp_path: Any) -> None:
     tab = open_page(browser, server)
     try:
         until(tab, "document.querySelector('#chart-future .badge').textContent === '数据异常'", 15)
-        assert "ahead of the server clock was dropped" in tab.get_attribute("#chart-future .badge", "title")
+        assert tab.get_attribute("#chart-future .badge", "title").startswith(
+            "丢弃了 1 行时间比服务器时钟晚 5 分钟以上的数据（最晚的一行：2099-01-01T00:00:00）"
+        )
         assert tab.console_errors == []
     finally:
         tab.context.close()

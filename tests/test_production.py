@@ -376,8 +376,8 @@ def test_sigterm_stops_gunicorn_within_five_seconds_with_status_0(
     ("env", "message"),
     [
         ({"WEB_CONCURRENCY": "2"}, "WEB_CONCURRENCY=2 而 CACHE_TYPE='SimpleCache'：这种缓存只在一个进程里"),
-        ({"LIVECHART_API_PASSWORD": ""}, "LIVECHART_API_USER and LIVECHART_API_PASSWORD: set both or neither"),
-        ({"LIVECHART_API_USER": "", "LIVECHART_API_PASSWORD": ""}, "LIVECHART_API_USER / LIVECHART_API_PASSWORD: not set"),
+        ({"LIVECHART_API_PASSWORD": ""}, "LIVECHART_API_USER 和 LIVECHART_API_PASSWORD 要么都设置，要么都不设置"),
+        ({"LIVECHART_API_USER": "", "LIVECHART_API_PASSWORD": ""}, "没有设置 LIVECHART_API_USER / LIVECHART_API_PASSWORD"),
         ({"LIVECHART_THREADS": "0"}, "LIVECHART_THREADS 必须是不小于 1 的整数，收到 '0'"),
         ({"LIVECHART_ROLE": "web"}, "LIVECHART_ROLE=web 只提供别的进程画好的图"),
     ],

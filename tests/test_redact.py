@@ -78,9 +78,9 @@ def test_every_secret_of_the_source_parameters_is_removed_verbatim() -> None:
     assert {"bobby", "pa55word", "k-123456", "Bearer tok-98765", "xk-55555"} <= set(secrets)
     # 机密出现在消息的任意位置（不只是 URL 里）也抹掉
     public = public_message(
-        RuntimeError("server said: token tok-98765 for bobby rejected (xk-55555)"), "http_json source", params
+        RuntimeError("server said: token tok-98765 for bobby rejected (xk-55555)"), "数据源 http_json", params
     )
-    assert public.startswith("http_json source: RuntimeError: ")
+    assert public.startswith("数据源 http_json：RuntimeError: ")
     for secret in ("tok-98765", "bobby", "xk-55555"):
         assert secret not in public, public
 
@@ -127,7 +127,7 @@ def test_public_routes_never_show_a_sources_secrets(make_app: Any, refusing_api:
         jobs.redrawers()["api"].redraw()
     client = app.test_client()
     status = client.get("/api/charts/api").get_json()
-    assert status["last_error"]["message"].startswith("http_json source: HTTPError: 401 Client Error"), status
+    assert status["last_error"]["message"].startswith("数据源 http_json：HTTPError: 401 Client Error"), status
     for path in ("/api/charts", "/api/charts/api", "/healthz", "/", "/api/charts/api/data", "/openapi.json", "/metrics"):
         body = client.get(path).get_data(as_text=True)
         for secret in secrets:
@@ -156,6 +156,6 @@ def test_postgresql_errors_show_no_user_host_or_port(make_app: Any, postgres_url
     with app.app_context():
         jobs.redrawers()["orders"].redraw()
     message = app.test_client().get("/api/charts/orders").get_json()["last_error"]["message"]
-    assert message.startswith("sql source: "), message
+    assert message.startswith("数据源 sql："), message
     for detail in (port, "127.0.0.1", "no_such_database_here", '"postgres"', "sqlalche.me"):
         assert detail not in message, (detail, message)

@@ -399,7 +399,7 @@ def test_a_broken_save_never_shows_a_source_secret_in_public_status(make_app: An
     module.save({"a": chart("A"), "b": chart("B", 2), "db": {"title": "db", "source": source}}, {"a": 1, "b": 2, "db": 5})
     assert applied(app) == "failed"
     error = client.get("/api/charts").json["config_error"]
-    assert "not a SQLAlchemy URL" in error["message"], error
+    assert "数据源参数 'url' 不是 SQLAlchemy URL" in error["message"], error
     for secret in ("hunter2secret", "app:", "@db"):
         assert secret not in error["message"] and secret not in client.get("/").text
 

@@ -165,7 +165,7 @@ def test_start_on_a_host_that_is_not_allowed_says_so(make_app: Any) -> None:
 )
 def test_unknown_job_is_404_json(client: Any, method: str, path: str) -> None:
     response = getattr(client, method)(path, json={"trigger": "interval", "seconds": 5})
-    assert_json_error(response, 404, "job 'nope' not found")
+    assert_json_error(response, 404, "任务 'nope' 不存在")
 
 
 # --- 只允许 livechart 自己的任务函数 ---
@@ -199,7 +199,7 @@ def test_unknown_job_is_404_json(client: Any, method: str, path: str) -> None:
         ({**NEW_JOB, "name": ""}, "'name' 必须是非空字符串"),
         ({**NEW_JOB, "jobstore": "other"}, "不允许字段 'jobstore'"),
         ({**NEW_JOB, "misfire_grace_time": "soon"}, "misfire_grace_time"),
-        ([1, 2, 3], "JSON object"),
+        ([1, 2, 3], "请求体必须是 JSON 对象，收到的类型：数组"),
     ],
 )
 def test_add_job_rejects_anything_but_livechart_redraws(client: Any, body: Any, fragment: str) -> None:
@@ -248,7 +248,7 @@ def test_non_object_bodies_are_400(client: Any, path: str, body: str) -> None:
 
 def test_invalid_json_is_400(client: Any) -> None:
     response = client.patch("/scheduler/jobs/redraw-cpu", data="{not json", headers=JSON)
-    assert_json_error(response, 400, "not valid JSON")
+    assert_json_error(response, 400, "请求体不是合法的 JSON")
 
 
 # --- 跨站与内容类型 ---
@@ -261,7 +261,7 @@ def test_cross_site_text_plain_post_is_refused(client: Any) -> None:
         data='{"id": "x", "func": "os:system", "args": ["id"]}',
         headers={"Content-Type": "text/plain", "Origin": "http://evil.example"},
     )
-    assert_json_error(response, 403, "cross-site")
+    assert_json_error(response, 403, "拒绝跨站发往 scheduler API 的修改请求")
     assert len(scheduler.get_jobs()) == 2
 
 
@@ -330,7 +330,7 @@ def test_loopback_exemption_needs_a_loopback_host_and_no_proxy(
 
 def test_oversized_body_is_413_json(client: Any) -> None:
     response = client.patch("/scheduler/jobs/redraw-cpu", data="x" * 100_000, headers=JSON)
-    assert_json_error(response, 413, "")
+    assert_json_error(response, 413, "请求体超过了大小上限")
 
 
 def test_without_credentials_and_without_loopback_permission_everything_is_refused(make_app: Any) -> None:
@@ -395,7 +395,7 @@ def test_internal_errors_are_scrubbed(client: Any, monkeypatch: pytest.MonkeyPat
 
     monkeypatch.setattr(scheduler, "pause_job", boom)
     response = client.post("/scheduler/jobs/redraw-cpu/pause", json={})
-    assert_json_error(response, 500, "internal error")
+    assert_json_error(response, 500, "服务器内部错误，详情见服务器日志")
     assert "hunter2" not in response.get_data(as_text=True)
 
 
@@ -405,7 +405,7 @@ def test_unserialisable_job_args_do_not_leak(client: Any, monkeypatch: pytest.Mo
     monkeypatch.setattr(job, "kwargs", {"chart": object()})
     monkeypatch.setattr(scheduler, "get_jobs", lambda *_args, **_kwargs: [job])
     response = client.get("/scheduler/jobs")
-    assert_json_error(response, 500, "internal error")
+    assert_json_error(response, 500, "服务器内部错误，详情见服务器日志")
     assert "object" not in response.get_data(as_text=True)
 
 

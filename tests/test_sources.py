@@ -243,14 +243,26 @@ def test_csv_waits_for_a_partial_line(csv_file: Path) -> None:
 
 
 def test_csv_skips_and_counts_malformed_rows(csv_file: Path) -> None:
+    """格式错误的行跳过；stats() 报告累计的个数（给图表的状态显示）。"""
     source = csv_source(csv_file)
     source.fetch()
+    assert source.stats() == {"malformed_rows": 0}
     write(
         csv_file, "garbage\nnot-a-time,1,2\n2026-01-01T00:00:03,abc,def\n2026-01-01T00:00:04,1,2,3\n2026-01-01T00:00:05,22,44\n"
     )
     frame = source.fetch()
     assert list(frame["temp"]) == [22.0]
-    assert source.malformed == 4
+    assert source.stats() == {"malformed_rows": 4}
+    write(csv_file, "2026-01-01T00:00:06,23,45\nbroken\n")
+    assert list(source.fetch()["temp"]) == [23.0]
+    assert source.stats() == {"malformed_rows": 5}
+
+
+def test_sources_without_counters_report_none() -> None:
+    """没有自己计数的数据源：stats() 是空字典（状态里什么都不显示）。"""
+    assert DemoSource(seed=1).stats() == {}
+    assert SystemSource(["memory"]).stats() == {}
+    assert PythonSource("tests.flaky_source:reading", {"flag": ""}).stats() == {}
 
 
 def test_csv_survives_truncation(csv_file: Path) -> None:
@@ -345,10 +357,10 @@ def test_csv_file_that_is_deleted_is_reported_and_read_again_when_it_comes_back(
         return None
 
     message = wait_for(reported, 10, "a deleted CSV file was never reported")
-    assert message == f"CSV file {str(csv_file)!r} was deleted; waiting for it"
+    assert message == f"CSV 文件 {str(csv_file)!r} 被删除了；等它重新出现"
     # 旧文件已经关掉；仍然不在时消息不变
     assert source.handle is None
-    with pytest.raises(InputUnavailable, match="was deleted; waiting for it"):
+    with pytest.raises(InputUnavailable, match="被删除了；等它重新出现"):
         source.fetch()
     write(csv_file, "time,temp,humidity\n2026-01-01T00:00:10,30.0,50\n", "w")
     assert source.fetch()["temp"].tolist() == [30.0]
@@ -371,12 +383,12 @@ def test_csv_file_moved_away_without_a_new_one_is_reported(csv_file: Path) -> No
         return None
 
     message = wait_for(reported, 10, "a CSV file moved away was never reported")
-    assert message == f"CSV file {str(csv_file)!r} was moved away and no new file took its place; waiting for it"
+    assert message == f"CSV 文件 {str(csv_file)!r} 被移走了，原处也没有新文件；等它重新出现"
 
 
 def test_csv_missing_column_is_an_error(csv_file: Path) -> None:
     params = CsvSource.validate({"path": str(csv_file), "time": "time", "columns": ["pressure"]})
-    with pytest.raises(ValueError, match="no column 'pressure'"):
+    with pytest.raises(ValueError, match="没有列 'pressure'（表头：time, temp, humidity）"):
         CsvSource(**params).fetch()
 
 
@@ -517,11 +529,14 @@ def test_database_server_refusing_connections() -> None:
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
-        ({"url": "not a url", "query": "SELECT 1", "time": "t", "columns": ["v"]}, "not a SQLAlchemy URL"),
-        ({"url": "sqlite://", "query": "", "time": "t", "columns": ["v"]}, "'query' must be a SQL string"),
-        ({"url": "sqlite://", "query": "SELECT 1", "time": "t", "columns": []}, "'columns' must be a non-empty list"),
-        ({"url": "sqlite://", "query": "SELECT 1", "time": "t", "columns": ["v"], "timeout": 0}, "'timeout'"),
-        ({"url": "sqlite://", "query": "SELECT 1"}, "'columns' is required"),
+        ({"url": "not a url", "query": "SELECT 1", "time": "t", "columns": ["v"]}, "数据源参数 'url' 不是 SQLAlchemy URL"),
+        ({"url": "sqlite://", "query": "", "time": "t", "columns": ["v"]}, "数据源参数 'query' 必须是 SQL 字符串"),
+        ({"url": "sqlite://", "query": "SELECT 1", "time": "t", "columns": []}, "数据源参数 'columns' 必须是非空的列名列表"),
+        (
+            {"url": "sqlite://", "query": "SELECT 1", "time": "t", "columns": ["v"], "timeout": 0},
+            "数据源参数 'timeout' 必须是大于 0、不超过 3600 的数，收到 0",
+        ),
+        ({"url": "sqlite://", "query": "SELECT 1"}, "缺少数据源参数 'columns'"),
     ],
 )
 def test_sql_validation(raw: dict[str, Any], message: str) -> None:
@@ -588,7 +603,7 @@ def test_http_json_errors(json_server: str) -> None:
     with pytest.raises(requests.HTTPError):
         http_source(json_server + "/broken").fetch()
     bad_path = HttpJsonSource(**HttpJsonSource.validate({"url": json_server + "/ok", "values": {"a": "data.items.7.v"}}))
-    with pytest.raises(KeyError, match="no item '7'"):
+    with pytest.raises(KeyError, match=r"路径 'data\.items\.7\.v'：没有第 '7' 项"):
         bad_path.fetch()
 
 
@@ -645,7 +660,7 @@ def test_python_source(function: str, kwargs: dict[str, Any], expected: dict[str
 
 def test_python_source_rejects_other_results() -> None:
     source = PythonSource(**PythonSource.validate({"callable": "tests.test_sources:returns_nonsense"}))
-    with pytest.raises(TypeError, match="got str"):
+    with pytest.raises(TypeError, match="python 数据源必须返回 DataFrame、字典或 Series，收到的是 str"):
         source.fetch()
 
 
@@ -653,7 +668,7 @@ def test_python_source_missing_series_column() -> None:
     """函数的结果缺少图表要画的列：取数（预热）时就报错，指明缺的列和函数实际返回的列。"""
     spec = parse_chart("py", {"title": "t", "source": {"type": "tests.test_sources:returns_dict"}, "series": ["x", "z"]})
     source = sources.make_source(spec.source_type, spec.source_params)
-    with pytest.raises(ValueError, match=re.escape("no column 'z' (it returned columns: x, y)")):
+    with pytest.raises(ValueError, match=re.escape("python 数据源的结果里没有列 'z'（它返回的列：x, y）")):
         source.fetch()
     ok = parse_chart("py", {"title": "t", "source": {"type": "tests.test_sources:returns_frame"}, "series": ["x"]})
     assert sources.make_source(ok.source_type, ok.source_params).fetch()["x"].tolist() == [1.0, 2.0]
@@ -695,17 +710,17 @@ def test_demo_backfill() -> None:
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
-        ({"type": "ftp"}, "unknown source type 'ftp'"),
-        ({"type": "system", "metrics": ["gpu"]}, "unknown system metric 'gpu'"),
-        ({"type": "system", "interval": 1}, "unknown source option 'interval'"),
-        ({"type": "csv", "path": "/etc", "time": "t", "columns": ["v"]}, "is a directory"),
-        ({"type": "csv", "path": "/etc/hostname", "time": "t"}, "'columns' is required"),
-        ({"type": "http_json", "url": "ftp://x", "values": {"a": "b"}}, "http:// or https://"),
-        ({"type": "http_json", "url": "http://x", "values": {}}, "'values' must map"),
-        ({"type": "python", "callable": "nosuch.module:f"}, "cannot import"),
-        ({"type": "python", "callable": "tests.test_sources:JsonHandler.x"}, "cannot import"),
-        ({"type": "nosuch.module:f"}, "cannot import"),
-        ({"type": "demo", "seed": 1.5}, "'seed' must be a whole number"),
+        ({"type": "ftp"}, "不认识的数据源类型 'ftp'"),
+        ({"type": "system", "metrics": ["gpu"]}, "不认识的本机指标 'gpu'"),
+        ({"type": "system", "interval": 1}, "不认识的数据源参数 'interval'"),
+        ({"type": "csv", "path": "/etc", "time": "t", "columns": ["v"]}, "数据源参数 'path'：'/etc' 是目录"),
+        ({"type": "csv", "path": "/etc/hostname", "time": "t"}, "缺少数据源参数 'columns'"),
+        ({"type": "http_json", "url": "ftp://x", "values": {"a": "b"}}, "数据源参数 'url' 必须是 http:// 或 https:// 开头"),
+        ({"type": "http_json", "url": "http://x", "values": {}}, "数据源参数 'values' 必须是从列名到 JSON 路径"),
+        ({"type": "python", "callable": "nosuch.module:f"}, "数据源参数 'callable'：无法导入 'nosuch.module:f'"),
+        ({"type": "python", "callable": "tests.test_sources:JsonHandler.x"}, "无法导入 'tests.test_sources:JsonHandler.x'"),
+        ({"type": "nosuch.module:f"}, "无法导入 'nosuch.module:f'"),
+        ({"type": "demo", "seed": 1.5}, "数据源参数 'seed' 必须是 0 到 4294967295 之间的整数，收到 1.5"),
     ],
 )
 def test_source_validation(raw: dict[str, Any], message: str) -> None:

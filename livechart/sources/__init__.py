@@ -53,7 +53,7 @@ def normalize(raw: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     if isinstance(kind, str) and ":" in kind:
         return "python", PythonSource.validate({"callable": kind, "kwargs": params})
     if kind not in SOURCES:
-        raise SourceError(f"unknown source type {kind!r} (known: {', '.join(SOURCES)}, or 'package.module:function')")
+        raise SourceError(f"不认识的数据源类型 {kind!r}（可用的类型：{', '.join(SOURCES)}，或写成 '包.模块:函数'）")
     return kind, SOURCES[kind].validate(params)
 
 

@@ -35,31 +35,31 @@ def connection_problem(exc: BaseException) -> str:
             continue
         seen.add(id(error))
         if isinstance(error, socket.gaierror):
-            return "host name not found"
+            return "找不到这个主机名"
         if isinstance(error, TimeoutError):
-            return "connection timed out"
+            return "连接超时"
         if isinstance(error, OSError) and error.strerror:
-            return error.strerror.lower()
+            return error.strerror  # 操作系统的原文（如 Connection refused）
         # requests / urllib3 把底层错误放在 args、reason 或异常链里
         pending += [error.__cause__, error.__context__, getattr(error, "reason", None), *error.args]
-    return "connection failed"
+    return "连接失败"
 
 
 def require(params: Mapping[str, Any], allowed: set[str], required: set[str] = frozenset()) -> None:
     """检查参数名：多余的或缺少的都报错。"""
     unknown = sorted(set(params) - allowed)
     if unknown:
-        raise SourceError(f"unknown source option {unknown[0]!r} (known: {', '.join(sorted(allowed))})")
+        raise SourceError(f"不认识的数据源参数 {unknown[0]!r}（可用的参数：{', '.join(sorted(allowed))}）")
     missing = sorted(required - set(params))
     if missing:
-        raise SourceError(f"source option {missing[0]!r} is required")
+        raise SourceError(f"缺少数据源参数 {missing[0]!r}")
 
 
 def positive(params: Mapping[str, Any], key: str, default: float, high: float = 3600) -> float:
     """正数参数（如超时秒数）。"""
     value = params.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= high:
-        raise SourceError(f"source option {key!r} must be a number in (0, {high}], got {value!r}")
+        raise SourceError(f"数据源参数 {key!r} 必须是大于 0、不超过 {high:.15g} 的数，收到 {value!r}")
     return float(value)
 
 
@@ -67,7 +67,7 @@ def names(params: Mapping[str, Any], key: str) -> list[str]:
     """非空的列名列表。"""
     value = params.get(key)
     if not isinstance(value, list | tuple) or not value or not all(isinstance(v, str) and v for v in value):
-        raise SourceError(f"source option {key!r} must be a non-empty list of column names")
+        raise SourceError(f"数据源参数 {key!r} 必须是非空的列名列表")
     return list(value)
 
 
@@ -90,6 +90,10 @@ class Source:
     def fetch(self) -> pd.DataFrame:
         """返回新数据行。"""
         raise NotImplementedError
+
+    def stats(self) -> dict[str, int]:
+        """数据源自己的计数（名字 → 自创建以来的累计值，如 CSV 跳过的格式错误的行），给状态显示；没有时为空字典。"""
+        return {}
 
     def close(self) -> None:
         """释放资源（连接池、文件）。"""

@@ -28,7 +28,7 @@ class CsvSource(Source):
 
     - 不完整的最后一行留到下次（写入方可能只写了一半）；
     - 文件变短（被截断）时从头再读；inode 变了（被轮转）时先读完旧文件剩下的部分，再从头读新文件；
-    - 格式错误的行跳过并计数（malformed）。
+    - 格式错误的行跳过并计数（malformed，由 stats() 报告为 malformed_rows）。
     第一次打开较大的文件时只读最后 initial_bytes 字节，启动不会因历史文件太大而变慢。
     文件还不存在（写入方尚未启动）不是配置错误：fetch 抛出 InputUnavailable，文件出现后的下一次 fetch 开始读。
     文件被删掉（路径超过 MISSING_GRACE 秒仍不在，不是轮转的间隙）时关掉旧文件、抛出 InputUnavailable，
@@ -40,18 +40,18 @@ class CsvSource(Source):
         require(params, {"path", "time", "columns", "delimiter", "initial_bytes"}, {"path", "time", "columns"})
         path = params["path"]
         if not isinstance(path, str) or not path:
-            raise SourceError("source option 'path' must be a file path")
+            raise SourceError("数据源参数 'path' 必须是文件路径")
         # 文件可以稍后才出现（运行时报 InputUnavailable）；但已存在的目录肯定不是 CSV 文件
         if os.path.isdir(path):
-            raise SourceError(f"source option 'path': {path!r} is a directory, not a CSV file")
+            raise SourceError(f"数据源参数 'path'：{path!r} 是目录，不是 CSV 文件")
         if not isinstance(params["time"], str):
-            raise SourceError("source option 'time' must be the name of the time column")
+            raise SourceError("数据源参数 'time' 必须是时间列的列名")
         delimiter = params.get("delimiter", ",")
         if not isinstance(delimiter, str) or len(delimiter) != 1:
-            raise SourceError("source option 'delimiter' must be one character")
+            raise SourceError("数据源参数 'delimiter' 必须是一个字符")
         initial = params.get("initial_bytes", 1_000_000)
         if isinstance(initial, bool) or not isinstance(initial, int) or initial < 1:
-            raise SourceError("source option 'initial_bytes' must be a positive whole number")
+            raise SourceError("数据源参数 'initial_bytes' 必须是正整数")
         return {"path": path, "time": params["time"], "columns": names(params, "columns"), "delimiter": delimiter,
                 "initial_bytes": initial}  # fmt: skip
 
@@ -83,7 +83,7 @@ class CsvSource(Source):
         try:
             self.handle = open(self.path, "rb")  # noqa: SIM115  句柄要跨多次 fetch 保持打开
         except FileNotFoundError:
-            raise InputUnavailable(self.lost or f"CSV file {self.path!r} does not exist (yet)") from None
+            raise InputUnavailable(self.lost or f"CSV 文件 {self.path!r} 还不存在") from None
         self.lost = self.missing_since = None
         status = os.fstat(self.handle.fileno())
         self.inode = (status.st_dev, status.st_ino)
@@ -108,7 +108,7 @@ class CsvSource(Source):
         self.header = next(csv.reader([line.decode("utf-8-sig").strip()], delimiter=self.delimiter))
         missing = [c for c in (self.time_column, *self.value_columns) if c not in self.header]
         if missing:
-            raise ValueError(f"CSV file {self.path!r} has no column {missing[0]!r} (header: {', '.join(self.header)})")
+            raise ValueError(f"CSV 文件 {self.path!r} 没有列 {missing[0]!r}（表头：{', '.join(self.header)}）")
 
     def _read_new(self) -> bytes:
         """从当前文件读出新增的完整行。"""
@@ -133,8 +133,8 @@ class CsvSource(Source):
             return
         # 旧文件的链接数为 0：被删掉了；否则是被改名移走、而没有新文件
         deleted = os.fstat(self.handle.fileno()).st_nlink == 0
-        how = "was deleted" if deleted else "was moved away and no new file took its place"
-        self.lost = f"CSV file {self.path!r} {how}; waiting for it"
+        how = "被删除了" if deleted else "被移走了，原处也没有新文件"
+        self.lost = f"CSV 文件 {self.path!r} {how}；等它重新出现"
         self.close()
         raise InputUnavailable(self.lost)
 
@@ -174,6 +174,10 @@ class CsvSource(Source):
         bad = values.index.isna() | values.isna().all(axis=1).to_numpy()
         self.malformed += int(bad.sum())
         return values[~bad].astype(float)
+
+    def stats(self) -> dict[str, int]:
+        """跳过的格式错误的行（列数不对、时间无法解析或没有一个值是数）的累计数。"""
+        return {"malformed_rows": self.malformed}
 
     def close(self) -> None:
         if self.handle:

@@ -31,7 +31,7 @@ class DemoSource(Source):
         require(params, {"seed", "period", "noise"})
         seed = params.get("seed", 0)
         if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
-            raise SourceError(f"source option 'seed' must be a whole number in [0, 2**32), got {seed!r}")
+            raise SourceError(f"数据源参数 'seed' 必须是 0 到 4294967295 之间的整数，收到 {seed!r}")
         return {"seed": seed, "period": positive(params, "period", 60, 1e6), "noise": positive(params, "noise", 0.1, 10)}
 
     @classmethod

@@ -26,11 +26,11 @@ def pick(document: Any, path: str) -> Any:
             try:
                 value = value[int(part)]
             except (ValueError, IndexError):
-                raise KeyError(f"path {path!r}: no item {part!r}") from None
+                raise KeyError(f"路径 {path!r}：没有第 {part!r} 项") from None
         elif isinstance(value, dict) and part in value:
             value = value[part]
         else:
-            raise KeyError(f"path {path!r}: no key {part!r}")
+            raise KeyError(f"路径 {path!r}：没有键 {part!r}")
     return value
 
 
@@ -53,15 +53,15 @@ class HttpJsonSource(Source):
         require(params, {"url", "values", "time", "timeout", "headers"}, {"url", "values"})
         url = params["url"]
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise SourceError("source option 'url' must be an http:// or https:// URL")
+            raise SourceError("数据源参数 'url' 必须是 http:// 或 https:// 开头的 URL")
         values = params["values"]
         if not isinstance(values, Mapping) or not values or not all(isinstance(p, str) and p for p in values.values()):
-            raise SourceError("source option 'values' must map column names to JSON paths like 'data.0.value'")
+            raise SourceError("数据源参数 'values' 必须是从列名到 JSON 路径（如 'data.0.value'）的字典")
         headers = params.get("headers", {})
         if not isinstance(headers, Mapping):
-            raise SourceError("source option 'headers' must be a dict")
+            raise SourceError("数据源参数 'headers' 必须是字典")
         if "time" in params and not isinstance(params["time"], str):
-            raise SourceError("source option 'time' must be a JSON path to a timestamp")
+            raise SourceError("数据源参数 'time' 必须是指向时间戳的 JSON 路径")
         return {"url": url, "values": dict(values), "time": params.get("time"), "timeout": positive(params, "timeout", 5),
                 "headers": dict(headers)}  # fmt: skip
 
@@ -88,17 +88,15 @@ class HttpJsonSource(Source):
         except requests.exceptions.SSLError:
             raise  # 证书问题是配置问题，不是“服务还没起来”
         except requests.ConnectTimeout:
-            raise InputUnavailable(
-                f"HTTP source {origin(self.url)} is not reachable (no connection within {self.timeout:g} s)"
-            ) from None
+            raise InputUnavailable(f"HTTP 数据源 {origin(self.url)} 连不上（{self.timeout:g} 秒内没有建立连接）") from None
         except requests.ConnectionError as exc:
-            raise InputUnavailable(f"HTTP source {origin(self.url)} is not reachable ({connection_problem(exc)})") from None
+            raise InputUnavailable(f"HTTP 数据源 {origin(self.url)} 连不上（{connection_problem(exc)}）") from None
         response.raise_for_status()
         document = response.json()
         row = {column: float(pick(document, path)) for column, path in self.values.items()}
         at = to_local_naive([pick(document, self.time_path)])[0] if self.time_path else None
         if at is not None and pd.isna(at):
-            raise ValueError(f"path {self.time_path!r}: not a timestamp")
+            raise ValueError(f"路径 {self.time_path!r}：不是时间戳")
         return one_row(row, at)
 
     def close(self) -> None:

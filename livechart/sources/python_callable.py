@@ -31,19 +31,19 @@ class PythonSource(Source):
         require(params, {"callable", "kwargs", "columns"}, {"callable"})
         target = params["callable"]
         if not isinstance(target, str) or ":" not in target:
-            raise SourceError("source option 'callable' must be 'package.module:function'")
+            raise SourceError("数据源参数 'callable' 必须写成 '包.模块:函数'")
         from werkzeug.utils import ImportStringError
         from werkzeug.utils import import_string
 
         try:
             function = import_string(target)
         except ImportStringError as exc:
-            raise SourceError(f"source option 'callable': cannot import {target!r} ({exc.exception})") from None
+            raise SourceError(f"数据源参数 'callable'：无法导入 {target!r}（{exc.exception}）") from None
         if not callable(function):
-            raise SourceError(f"source option 'callable': {target!r} is not callable")
+            raise SourceError(f"数据源参数 'callable'：{target!r} 不可调用")
         kwargs = params.get("kwargs", {})
         if not isinstance(kwargs, Mapping):
-            raise SourceError("source option 'kwargs' must be a dict")
+            raise SourceError("数据源参数 'kwargs' 必须是字典")
         result = {"callable": target, "kwargs": dict(kwargs)}
         if "columns" in params:
             result["columns"] = names(params, "columns")
@@ -73,19 +73,18 @@ class PythonSource(Source):
             frame = result
             if not frame.empty and not isinstance(frame.index, pd.DatetimeIndex):
                 if "time" not in frame.columns:
-                    raise TypeError("a DataFrame from a python source needs a DatetimeIndex or a 'time' column")
+                    raise TypeError("python 数据源返回的 DataFrame 需要 DatetimeIndex 或 'time' 列")
                 frame = frame.set_index("time")
         else:
-            raise TypeError(f"a python source must return a DataFrame, a dict or a Series, got {type(result).__name__}")
+            raise TypeError(f"python 数据源必须返回 DataFrame、字典或 Series，收到的是 {type(result).__name__}")
         if frame.empty:
             # 没有行（或一个空字典）：没有新数据，不检查列
             return empty_frame(self.value_columns or [str(c) for c in frame.columns if c != "time"])
         if self.value_columns:
             missing = [c for c in self.value_columns if c not in frame.columns]
             if missing:
-                named = f"column {missing[0]!r}" if len(missing) == 1 else f"columns {', '.join(map(repr, missing))}"
-                returned = ", ".join(map(str, frame.columns)) or "none"
-                raise ValueError(f"python source result has no {named} (it returned columns: {returned})")
+                returned = ", ".join(map(str, frame.columns)) or "无"
+                raise ValueError(f"python 数据源的结果里没有列 {', '.join(map(repr, missing))}（它返回的列：{returned}）")
             frame = frame[self.value_columns]
         frame = frame.apply(pd.to_numeric, errors="coerce").astype(float)
         frame.index = to_local_naive(frame.index)

@@ -52,7 +52,7 @@ def sqlite_read_only(url: URL) -> tuple[URL, str | None]:
 
 def server_address(url: URL) -> str:
     """数据库服务器的地址（主机:端口/库名），用在消息里；不含用户名、密码和查询参数。"""
-    where = url.host or "local socket"
+    where = url.host or "本机套接字"
     if url.port:
         where += f":{url.port}"
     return f"{where}/{url.database}" if url.database else where
@@ -80,13 +80,11 @@ class SqlSource(Source):
             make_url(params["url"])
         except (ArgumentError, TypeError, ValueError):
             # 不引用原文：写错的 URL 里往往就有密码，而这条消息会出现在公开的状态里（重新载入配置时的 config_error）
-            raise SourceError(
-                "source option 'url': not a SQLAlchemy URL (expected dialect+driver://user:password@host/db)"
-            ) from None
+            raise SourceError("数据源参数 'url' 不是 SQLAlchemy URL（应形如 dialect+driver://user:password@host/db）") from None
         if not isinstance(params["query"], str) or not params["query"].strip():
-            raise SourceError("source option 'query' must be a SQL string")
+            raise SourceError("数据源参数 'query' 必须是 SQL 字符串")
         if not isinstance(params["time"], str):
-            raise SourceError("source option 'time' must be the name of the time column")
+            raise SourceError("数据源参数 'time' 必须是时间列的列名")
         return {"url": params["url"], "query": params["query"], "time": params["time"],
                 "columns": names(params, "columns"), "timeout": positive(params, "timeout", 5)}  # fmt: skip
 
@@ -135,16 +133,16 @@ class SqlSource(Source):
         from sqlalchemy.exc import OperationalError
 
         if self.sqlite_path is not None and not os.path.exists(self.sqlite_path):
-            raise InputUnavailable(f"SQLite database {self.sqlite_path!r} does not exist (yet)")
+            raise InputUnavailable(f"SQLite 数据库 {self.sqlite_path!r} 还不存在")
         try:
             return self.engine.connect()
         except OperationalError:
             if self.sqlite_path is not None and not os.path.exists(self.sqlite_path):
-                raise InputUnavailable(f"SQLite database {self.sqlite_path!r} does not exist (yet)") from None
+                raise InputUnavailable(f"SQLite 数据库 {self.sqlite_path!r} 还不存在") from None
             # 驱动的连接错误不区分“服务器不在”和“服务器拒绝了我们”（密码错、库不存在）：自己连一下它的端口
             problem = self._unreachable()
             if problem is not None:
-                raise InputUnavailable(f"database server {self.server} is not reachable ({problem})") from None
+                raise InputUnavailable(f"数据库服务器 {self.server} 连不上（{problem}）") from None
             raise
 
     def _unreachable(self) -> str | None:
@@ -166,7 +164,7 @@ class SqlSource(Source):
             table = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
         missing = [c for c in (self.time_column, *self.value_columns) if c not in table.columns]
         if missing:
-            raise ValueError(f"query result has no column {missing[0]!r} (columns: {', '.join(table.columns)})")
+            raise ValueError(f"查询结果里没有列 {missing[0]!r}（结果的列：{', '.join(table.columns)}）")
         if table.empty:
             return empty_frame(self.value_columns)
         values = table[self.value_columns].apply(pd.to_numeric, errors="coerce").astype(float)

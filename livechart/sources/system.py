@@ -74,10 +74,10 @@ class SystemSource(Source):
         require(params, {"metrics"})
         metrics = params.get("metrics", ["cpu", "memory"])
         if not isinstance(metrics, list | tuple) or not metrics:
-            raise SourceError("source option 'metrics' must be a non-empty list")
+            raise SourceError("数据源参数 'metrics' 必须是非空的列表")
         bad = [m for m in metrics if m not in cls.METRICS]
         if bad:
-            raise SourceError(f"unknown system metric {bad[0]!r} (known: {', '.join(cls.METRICS)})")
+            raise SourceError(f"不认识的本机指标 {bad[0]!r}（可用的指标：{', '.join(cls.METRICS)}）")
         return {"metrics": list(metrics)}
 
     @classmethod
