@@ -21,7 +21,7 @@ def ref(name: str) -> dict[str, str]:
 # /api/charts/<name> 的每个字段（views.chart_status 产生的）
 STATUS_FIELDS = ("name", "title", "image_url", "job_id", "interval", "paused", "next_run", "redrawing", "reason", "version",
                  "rendered_at", "render_ms", "width", "height", "title_in_image", "bytes", "stale", "rendered_by",
-                 "last_error", "data_warnings")  # fmt: skip
+                 "last_error", "data_warnings", "source_stats")  # fmt: skip
 # data_warnings 的 code（livechart/quality.py）
 DATA_WARNING_CODES = ("future_rows", "values_out_of_range")
 
@@ -95,6 +95,12 @@ CHART_STATUS = {
         "rendered_by": NULLABLE_STRING,
         "last_error": _LAST_ERROR,
         "data_warnings": _DATA_WARNINGS,
+        "source_stats": {
+            "type": "object",
+            "description": "the data source's own counters in this process since it started, e.g. malformed_rows: CSV "
+            "lines skipped because they could not be parsed (empty for sources without counters)",
+            "additionalProperties": {"type": "integer", "minimum": 0},
+        },
     },
 }
 

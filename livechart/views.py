@@ -179,6 +179,8 @@ def chart_status(name: str, redrawer: Redrawer | None = None) -> dict[str, Any]:
         else {"message": failure.message, "at": _iso(failure.at), "consecutive_failures": failure.consecutive},
         # 本进程重绘时发现的数据问题：丢弃的未来行、窗口里超出范围的值（livechart/quality.py）
         "data_warnings": redrawer.quality.report(),
+        # 本进程的数据源自己的计数，如 CSV 跳过的格式错误的行（malformed_rows）；没有数据源或没有计数时为空
+        "source_stats": redrawer.source.stats() if redrawer.source is not None else {},
     }
 
 

@@ -227,3 +227,18 @@ def test_a_deleted_csv_file_is_reported_until_it_comes_back(tmp_path: Path) -> N
         wait_for(lambda: values(server, "log") == [1.0, 2.0, 4.0], 30, "the new file's row is not in the window")
     finally:
         assert server.stop() == 0, server.log.read_text()
+
+
+def test_malformed_csv_lines_are_counted_in_the_status(tmp_path: Path) -> None:
+    """跳过的格式错误的行不再只在数据源里计数：状态（/api/charts/<name>）的 source_stats 报告它们。"""
+    csv_path, _, server = inputs(tmp_path)
+    try:
+        assert status(server, "log")["source_stats"] == {"malformed_rows": 0}
+        with open(csv_path, "a") as handle:
+            handle.write("garbage\nnot-a-time,1\n")
+        append_csv(csv_path, now_text(), 3.0)
+        wait_for(lambda: values(server, "log") == [1.0, 2.0, 3.0], 30, "the good row after the bad ones was not read")
+        assert status(server, "log")["source_stats"] == {"malformed_rows": 2}
+        assert status(server, "orders")["source_stats"] == {}  # SQL 数据源没有自己的计数
+    finally:
+        assert server.stop() == 0, server.log.read_text()
