@@ -110,4 +110,5 @@ def chart_data(name: str) -> Response:
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Livechart-Version"] = str(version)
     response.headers["X-Livechart-Total"] = str(table.total)
-    return response.make_conditional(request)
+    response.make_conditional(request)  # 就地改成 304（或保持 200）
+    return response

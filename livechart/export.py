@@ -91,7 +91,8 @@ def select(
         window = pd.DataFrame(columns=list(columns), index=pd.DatetimeIndex([], name=TIME_COLUMN))
     index = pd.DatetimeIndex(window.index)
     if index.hasnans:
-        window, index = window[~index.isna()], index[~index.isna()]
+        present = ~np.asarray(index.isna())
+        window, index = window[present], index[present]
     local = _localize(index, zone)
     if since is not None:
         keep = np.asarray(local.tz_convert("UTC").floor("us") > since)

@@ -26,6 +26,7 @@ from flask import current_app
 from livechart import keys
 from livechart import store
 from livechart.extensions import cache
+from livechart.peer import text
 from livechart.window import append_window
 
 EXTENSION = "livechart.history"
@@ -172,7 +173,7 @@ class RedisHistory:
     def source_of(self, chart: str) -> str | None:
         """窗口里的行来自哪个数据源（指纹，见 APPEND）；还不知道时为 None。"""
         value = store.guarded(self.client.hget, self._keys(chart)[1], "source")
-        return value.decode() if value else None
+        return text(value) if value else None
 
     def legacy(self, chart: str) -> pd.DataFrame | None:
         """上一个布局（v1）留下的整个窗口：只导入一次（元数据里记下），之后总是 None。"""

@@ -133,7 +133,7 @@ class DataQuality:
             self.range_at = self.range_row = None
             return
         self.range_at = self.clock()
-        self.range_row = window.index[bad.any(axis=1)][-1]
+        self.range_row = window.index[np.asarray(bad.any(axis=1))][-1]
         if "range" not in self.logged:
             self.logged.add("range")
             logger.warning(

@@ -112,7 +112,7 @@ def _check_body() -> Response | None:
     if not isinstance(body, dict):
         # Flask-APScheduler 的视图对非对象的请求体会出错（如 /scheduler/shutdown 调用 body.get）
         return json_error(400, "bad_request", f"请求体必须是 JSON 对象，收到的类型：{json_type(body)}")
-    return control.perform(request.endpoint.removeprefix(scheduler.endpoint_prefix), body)
+    return control.perform((request.endpoint or "").removeprefix(scheduler.endpoint_prefix), body)
 
 
 def json_type(value: Any) -> str:

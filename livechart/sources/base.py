@@ -45,7 +45,7 @@ def connection_problem(exc: BaseException) -> str:
     return "连接失败"
 
 
-def require(params: Mapping[str, Any], allowed: set[str], required: set[str] = frozenset()) -> None:
+def require(params: Mapping[str, Any], allowed: set[str], required: frozenset[str] | set[str] = frozenset()) -> None:
     """检查参数名：多余的或缺少的都报错。"""
     unknown = sorted(set(params) - allowed)
     if unknown:

@@ -103,6 +103,7 @@ class CsvSource(Source):
         if not line.endswith(b"\n"):
             # 表头还没写完：下次从头再来
             self.offset = 0
+            assert self.handle is not None  # 读表头时文件是开着的
             self.handle.seek(0)
             return
         self.header = next(csv.reader([line.decode("utf-8-sig").strip()], delimiter=self.delimiter))

@@ -68,7 +68,7 @@ class PythonSource(Source):
             if isinstance(result.index, pd.DatetimeIndex):
                 frame = result.to_frame(name=result.name or "value")
             else:
-                frame = one_row(result.to_dict())
+                frame = one_row({str(key): value for key, value in result.items()})
         elif isinstance(result, pd.DataFrame):
             frame = result
             if not frame.empty and not isinstance(frame.index, pd.DatetimeIndex):

@@ -29,11 +29,12 @@ def cpu_busy_percent(before: Any, after: Any) -> float:
     各字段差值（变小的截为 0）、总时间去掉 guest（Linux 上已计入 user/nice）、忙碌时间再去掉 idle 与 iowait。
     两次样本由调用方保存，所以结果与调用线程无关（docs/pitfalls.md 第 18 条）。总时间为 0 时返回 NaN（图上的缺口）。
     """
-    delta = psutil._cpu_times_deltas(before, after)
-    total = psutil._cpu_tot_time(delta)
+    # 私有函数：types-psutil 不声明它们
+    delta = psutil._cpu_times_deltas(before, after)  # type: ignore[attr-defined]
+    total = psutil._cpu_tot_time(delta)  # type: ignore[attr-defined]
     if total <= 0:
         return math.nan
-    return round(psutil._cpu_busy_time(delta) / total * 100, 1)
+    return round(psutil._cpu_busy_time(delta) / total * 100, 1)  # type: ignore[attr-defined]
 
 
 class SystemSource(Source):
