@@ -80,7 +80,7 @@ class Resolved:
     # 模块文件内容的摘要（DrawSpec.code）
     code: str = ""
     # 内置类型：不改动数据（不必复制），也不改 rcParams、颜色全按主题自己设置（不必进入样式上下文，每次省约 0.5 ms，
-    # 像素完全相同：tests/test_kinds.py 的黄金图像）
+    # 像素完全相同：tests/test_kinds.py 的基准图）
     builtin: bool = False
 
 

@@ -113,12 +113,12 @@ class _CurrentCharts:
             yield family
 
 
-def exposition(app: Flask | None = None) -> bytes:
-    """/metrics 的正文：多进程时每次新建 registry 合并目录里所有进程的文件，否则是本 app 的 registry。"""
+def exposition(charts: set[str], app: Flask | None = None) -> bytes:
+    """/metrics 的正文：多进程时每次新建 registry 合并目录里所有进程的文件（只留 charts 里现有的图表），否则是本 app 的 registry。"""
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
     if is_multiprocess():
         registry = CollectorRegistry()
-        registry.register(_CurrentCharts(multiprocess.MultiProcessCollector(None), set(app.extensions["livechart"])))
+        registry.register(_CurrentCharts(multiprocess.MultiProcessCollector(None), charts))
         return generate_latest(registry)
     return generate_latest(get(app).registry)
 

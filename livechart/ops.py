@@ -31,7 +31,7 @@ def _answer(healthy: bool, body: dict) -> tuple[Response, int]:
 def healthz() -> tuple[Response, int]:
     """健康时 200，否则 503；reasons 逐条说明为什么不健康。
 
-    不健康：调度器暂停或没有启动（本进程什么都不重绘）、图表没有任务（被删除）、陈旧、连续失败。
+    不健康：调度器暂停或没有启动（本进程什么都不重绘）、图表没有任务（被删除）、过期、连续失败。
     用户暂停的单个任务是有意的，不算不健康，列在 paused 里。web 角色本来就不运行任务：只看图表本身。
     """
     synced()
@@ -49,7 +49,7 @@ def healthz() -> tuple[Response, int]:
     if store.state() == "full":
         reasons.append("缓存（Redis）已满（maxmemory）：新的图片与任务的修改都存不进去")
     reasons += [s["reason"]["message"] for s in statuses if s["name"] in no_job]
-    reasons += [f"图表 {name!r} 已陈旧：超过 {STALE_INTERVALS} 个间隔没有新图片" for name in stale]
+    reasons += [f"图表 {name!r} 已过期：超过 {STALE_INTERVALS} 个间隔没有新图片" for name in stale]
     reasons += [f"图表 {name!r} 正在失败：见 /api/charts/{name} 的 last_error" for name in failing]
     body = {
         "status": "unhealthy" if reasons else "ok",
@@ -73,7 +73,7 @@ def readyz() -> tuple[Response, int]:
 @bp.get("/metrics")
 def prometheus() -> Response:
     """Prometheus 文本格式的指标；gunicorn 下是整个服务器（所有工作进程）的合计（docs/pitfalls.md 第 29 条）。"""
-    return Response(metrics.exposition(), mimetype=CONTENT_TYPE_LATEST.split(";")[0],
+    return Response(metrics.exposition(set(jobs.redrawers())), mimetype=CONTENT_TYPE_LATEST.split(";")[0],
                     content_type=CONTENT_TYPE_LATEST)  # fmt: skip
 
 

@@ -102,8 +102,14 @@ def scrub(text: str, secrets: Iterable[str] = ()) -> str:
     return text if len(text) <= MAX_LENGTH else text[: MAX_LENGTH - 1] + HIDDEN
 
 
+# 公开的错误消息里“出错的地方”：数据源、绘制（没有绘图函数，或错不在它）、某个绘图函数
+SOURCE_WHERE = "数据源 {}"
+DRAWING_WHERE = "绘制"
+DRAW_FUNCTION_WHERE = "绘图函数 {}"
+
+
 def public_message(exc: BaseException, where: str, params: Mapping[str, Any]) -> str:
-    """公开状态里的错误消息："<出错的地方>：<异常类型>: <去掉机密的消息>"，如 "http_json 数据源：HTTPError: …"。
+    """公开状态里的错误消息："<出错的地方>：<异常类型>: <去掉机密的消息>"，如 "数据源 http_json：HTTPError: …"。
 
     异常类型与消息按 Python 的惯例写（"类型: 消息"）；消息原文来自数据源或驱动时原样保留（只去掉机密）。
     """

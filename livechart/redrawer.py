@@ -25,12 +25,15 @@ from livechart import store
 from livechart.deadline import Deadline
 from livechart.deadline import StillRunning
 from livechart.deadline import Stopping
+from livechart.durations import duration_text
 from livechart.extensions import scheduler
 from livechart.failure_log import FailureLog
 from livechart.jobspec import job_interval
 from livechart.peer import owner
 from livechart.pool import RenderPool
 from livechart.quality import DataQuality
+from livechart.redact import DRAWING_WHERE
+from livechart.redact import SOURCE_WHERE
 from livechart.redact import public_message
 from livechart.renderer import DRAWING
 from livechart.renderer import DrawingBlocked
@@ -40,16 +43,13 @@ from livechart.sources import Source
 from livechart.sources.frames import empty_frame
 from livechart.spec import ChartSpec
 from livechart.variant_redraw import redraw_variants
+from livechart.variant_redraw import where as where_drawn
 from livechart.variants import DEFAULT
 from livechart.variants import Variant
 from livechart.window import append_window
 
 # 回填历史时最多生成的点数
 MAX_BACKFILL = 5000
-# 公开的错误消息里“出错的地方”（redact.public_message）：数据源、绘制（本图表没有绘图函数，或错不在它）
-SOURCE_WHERE = "数据源 {}"
-DRAWING_WHERE = "绘制"
-DRAW_FUNCTION_WHERE = "绘图函数 {}"
 
 
 @dataclass
@@ -216,20 +216,22 @@ class Redrawer:
 
     def report_hung(self) -> None:
         """本进程里这个图表的绘图函数画了超过 LIVECHART_RENDER_TIMEOUT 还没返回：在状态里报告，第一次时记一条日志。
-        调度器因为上一次还没结束而跳过节拍时调用（init_app 注册的监听器），/run 等不到锁时也调用。
+        调度器因为上一次还没结束而跳过节拍时调用（jobs.init_app 注册的监听器），/run 等不到锁时也调用。
         它占着进程级的绘制锁，别的图表等锁超时会说在等它（renderer.DrawingBlocked）。"""
         busy = DRAWING.busy_for(self.spec.name)
         if busy is None or busy <= current_app.config["LIVECHART_RENDER_TIMEOUT"]:
             return
         message = (
-            f"{DRAWING_WHERE}：绘图函数已经运行 {busy:.0f} 秒还没有返回，本进程的绘制都被它挡住了"
+            f"{DRAWING_WHERE}：绘图函数已经运行 {duration_text(round(busy))}还没有返回，本进程的绘制都被它挡住了"
             "（慢的或不可信的绘图函数请放进渲染进程运行：LIVECHART_RENDER_PROCESSES）"
         )
         with contextlib.suppress(store.Unavailable):
             store.record_failure(self.spec.name, message)
         if not self.hung:
             self.hung = True
-            current_app.logger.error("图表 %s 的绘图函数已经 %.0f 秒没有返回：本进程的绘制都停下了", self.spec.name, busy)
+            current_app.logger.error(
+                "图表 %s 的绘图函数已经 %s没有返回：本进程的绘制都停下了", self.spec.name, duration_text(round(busy))
+            )
 
     def live_interval(self) -> float:
         """任务当前的间隔（可能已被 API 修改）；没有任务时取配置的间隔。"""
@@ -258,7 +260,7 @@ class Redrawer:
         started = time.perf_counter()
         # 出错的地方写进公开的错误消息（数据源还是绘制）
         where = SOURCE_WHERE.format(self.spec.source_type)
-        drawing_where = DRAWING_WHERE if self.spec.draw is None else DRAW_FUNCTION_WHERE.format(self.spec.draw.function)
+        drawing_where = where_drawn(self.spec)
         try:
             if self.source is None:
                 # 没有 source 的 draw 图表：函数自己收集数据（每个进程各自的状态），没有窗口

@@ -21,8 +21,11 @@ from livechart import variants
 from livechart.deadline import StillRunning
 from livechart.demand import Demand
 from livechart.peer import owner
+from livechart.redact import DRAW_FUNCTION_WHERE
+from livechart.redact import DRAWING_WHERE
 from livechart.redact import public_message
 from livechart.renderer import DrawingBusy
+from livechart.spec import ChartSpec
 from livechart.variants import Variant
 
 if TYPE_CHECKING:
@@ -69,6 +72,11 @@ def current(image: store.ChartImage, default: store.ChartImage | None) -> bool:
     return image.based_on == default.version - 1 and time.time() - default.rendered_at < VARIANT_GRACE
 
 
+def where(spec: ChartSpec) -> str:
+    """变体画不成时消息里“出错的地方”：有绘图函数时是它，否则是绘制（与默认图的消息一致）。"""
+    return DRAWING_WHERE if spec.draw is None else DRAW_FUNCTION_WHERE.format(spec.draw.function)
+
+
 def save_variant(redrawer: Redrawer, variant: Variant, window: pd.DataFrame | None, based_on: int) -> store.ChartImage | None:
     """画一个变体并写入缓存（已持有重绘锁）。画不成时记日志（状态改变时一次）、保留它上一张图，返回 None。"""
     spec = redrawer.spec
@@ -82,7 +90,7 @@ def save_variant(redrawer: Redrawer, variant: Variant, window: pd.DataFrame | No
         if variant not in redrawer.failing:
             redrawer.failing.add(variant)
             current_app.logger.error(
-                "图表 %s 的变体 %s 画不成：%s", spec.name, variant.suffix, public_message(exc, "drawing", spec.private_params)
+                "图表 %s 的变体 %s 画不成：%s", spec.name, variant.suffix, public_message(exc, where(spec), spec.private_params)
             )
         return None
     if redrawer.retired:

@@ -62,12 +62,12 @@ def wait_for(predicate: Callable[[], Any], timeout: float, message: str, step: f
 
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
-# 重新生成黄金图像：UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_kinds.py tests/test_draw.py（生成后要看一眼）
+# 重新生成基准图：UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_kinds.py tests/test_draw.py（生成后要看一眼）
 UPDATE_GOLDEN = os.environ.get("UPDATE_GOLDEN") == "1"
 
 
 def require_cjk() -> None:
-    """黄金图像里有中文：需要 CJK 字体（CI 安装 fonts-wqy-microhei）。"""
+    """基准图里有中文：需要 CJK 字体（CI 安装 fonts-wqy-microhei）。"""
     from livechart import fonts
 
     if fonts.find_cjk_font() is None:

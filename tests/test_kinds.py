@@ -1,6 +1,6 @@
-"""图表类型与选项：黄金图像（按像素、带容差比较，而不是按字节）与行为检查。
+"""图表类型与选项：基准图（按像素、带容差比较，而不是按字节）与行为检查。
 
-重新生成黄金图像：UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_kinds.py（tests/conftest.py 的 assert_golden）
+重新生成基准图：UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_kinds.py（tests/conftest.py 的 assert_golden）
 """
 
 from __future__ import annotations

@@ -102,13 +102,13 @@ def test_healthz_names_failing_and_stale_charts(app: Any, client: Any, monkeypat
         jobs.redraw("demo")
     body = client.get("/healthz").get_json()
     assert body["status"] == "unhealthy" and body["failing"] == ["demo"]
-    # 10 秒后（假时钟）：间隔 2 秒的 cpu 超过 3 个间隔没有新图，是陈旧的
+    # 10 秒后（假时钟）：间隔 2 秒的 cpu 超过 3 个间隔没有新图，是过期的
     later = time.time() + 10
     monkeypatch.setattr("livechart.views.time.time", lambda: later)
     body = client.get("/healthz").get_json()
     assert set(body["stale"]) == {"cpu", "demo"}
     client.post("/scheduler/jobs/redraw-cpu/pause", json={})
-    assert client.get("/healthz").get_json()["stale"] == ["demo"]  # 暂停的图表不算陈旧
+    assert client.get("/healthz").get_json()["stale"] == ["demo"]  # 暂停的图表不算过期
 
 
 def test_readyz(app: Any, client: Any) -> None:

@@ -449,7 +449,7 @@ def _advances(server: Server, chart: str) -> None:
 
 
 def _healthy(server: Server) -> dict[str, Any]:
-    """等到 /healthz 为 200（机器很忙时 1 秒的图表可能一时陈旧）并返回它的内容。"""
+    """等到 /healthz 为 200（机器很忙时 1 秒的图表可能一时过期）并返回它的内容。"""
     return wait_for(lambda: (r := server.get("/healthz")).status_code == 200 and r.json(), 20, "/healthz is 200")
 
 
