@@ -31,7 +31,7 @@ def _answer(healthy: bool, body: dict) -> tuple[Response, int]:
 def healthz() -> tuple[Response, int]:
     """健康时 200，否则 503；reasons 逐条说明为什么不健康。
 
-    不健康：调度器暂停或没有启动（本进程什么都不重绘）、图表没有任务（被删除）、陈旧、连续失败。
+    不健康：调度器暂停或没有启动（本进程什么都不重绘）、图表没有任务（被删除）、过期、连续失败。
     用户暂停的单个任务是有意的，不算不健康，列在 paused 里。web 角色本来就不运行任务：只看图表本身。
     """
     synced()
