@@ -47,7 +47,7 @@ SHUTDOWN_REFUSED = (
 
 
 def _charts() -> dict[str, Any]:
-    return {name: worker.spec for name, worker in redrawers().items()}
+    return {name: redrawer.spec for name, redrawer in redrawers().items()}
 
 
 def _limits() -> IntervalLimits:
@@ -172,16 +172,16 @@ def _redraw_by_owner(chart: str) -> None:
 
     等所有者时只读版本号与错误记录（几十字节），版本号变了才读一次图片记录；所有者在取数期限加 2 秒内没有回答时抛 OwnerSilent。
     """
-    worker = redrawers().get(chart)
-    if worker is None:
+    redrawer = redrawers().get(chart)
+    if redrawer is None:
         raise Removed(chart)
     coordinator = coordination.get()
-    if coordinator.owns(chart) or coordinator.take(chart, worker.live_interval()):
-        worker.redraw()
+    if coordinator.owns(chart) or coordinator.take(chart, redrawer.live_interval()):
+        redrawer.redraw()
         return
     version, failure = store.current_version(chart), store.load_failure(chart)
     coordinator.ask_to_run(chart)
-    give_up = time.monotonic() + worker.fetch_seconds + 2
+    give_up = time.monotonic() + redrawer.fetch_seconds + 2
     while time.monotonic() < give_up:
         time.sleep(0.05)
         now = store.current_version(chart)
@@ -194,7 +194,7 @@ def _redraw_by_owner(chart: str) -> None:
         if store.load_failure(chart) != failure:
             return
     raise OwnerSilent(f"拥有图表 {chart!r} 的进程（{coordinator.holder(chart) or '现在没有'}）没有在 "
-                      f"{duration_text(worker.fetch_seconds + 2)}内重绘它；请稍后重试")  # fmt: skip
+                      f"{duration_text(redrawer.fetch_seconds + 2)}内重绘它；请稍后重试")  # fmt: skip
 
 
 def run_job(body: dict[str, Any], job_id: str) -> Response:
