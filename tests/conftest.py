@@ -118,13 +118,17 @@ def built_in(renderer: Any) -> Any:
 def shutdown_scheduler() -> None:
     """模块级调度器会被多个 app 共用（docs/pitfalls.md 第 2 条）：每个测试后关掉并清空任务。
 
-    先暂停、等正在运行的任务结束，再 shutdown(wait=True)：APScheduler 3 的 shutdown 拿着任务存储的锁等任务线程，
-    而一个正在运行的重绘要 get_job（取实时间隔）也要这把锁，两边互相等，测试进程就永远停在这里（docs/pitfalls.md 第 43 条）。"""
+    不用 shutdown(wait=True)：APScheduler 3 的 shutdown 拿着任务存储的锁等任务线程，而一个正在运行的重绘要 get_job
+    （取实时间隔）也要这把锁，两边互相等，测试进程就永远停在这里（docs/pitfalls.md 第 43 条）。先暂停、shutdown(wait=False)，
+    再在锁外等执行器的线程结束——暂停之前调度线程刚提交的那一次也等得到（只看正在运行的任务数会漏掉它）。"""
     if scheduler.running:
-        scheduler.pause()
         executor = scheduler.scheduler._lookup_executor("default")
-        wait_for(lambda: not any(executor._instances.values()), 30, "redraws still running when the test ended", step=0.02)
-        scheduler.shutdown(wait=True)
+        scheduler.pause()
+        # shutdown(wait=False) 不在锁里等任务线程；之后在锁外等它们结束（pause 之前刚提交的那次也算在内）
+        scheduler.shutdown(wait=False)
+        threads = list(executor._pool._threads)
+        wait_for(lambda: not any(thread.is_alive() for thread in threads), 30, "redraws still running when the test ended",
+                 step=0.02)  # fmt: skip
     scheduler.remove_all_jobs()
 
 
