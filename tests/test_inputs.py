@@ -155,6 +155,9 @@ def test_a_real_configuration_error_still_stops_start_up(tmp_path: Path) -> None
         timeout=60,
     )
     assert result.returncode == 2, result.stderr
-    assert "CHARTS['bad']: 数据源参数 'callable'：无法导入 'tests.inputs_config:no_such_function'" in result.stderr
+    assert (
+        "livechart：配置错误：CHARTS['bad']：数据源参数 'callable'：无法导入 'tests.inputs_config:no_such_function'"
+        in result.stderr
+    )
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr

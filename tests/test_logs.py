@@ -231,7 +231,7 @@ def test_gunicorn_run_directly_without_credentials_refuses_in_one_line(tmp_path:
             process.kill()
     text = log.read_text()
     assert code != 0, text
-    assert "livechart：配置错误：LIVECHART_API_USER / LIVECHART_API_PASSWORD" in text, text
+    assert "livechart：配置错误：没有设置 LIVECHART_API_USER / LIVECHART_API_PASSWORD" in text, text
     # livechart 自己不打印堆栈（gunicorn 27 的主进程在两个工作进程同时失败时会打印它自己的 HaltServer 堆栈）
     assert "/livechart/" not in text and "ConfigError" not in text, text
 

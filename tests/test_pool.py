@@ -81,6 +81,8 @@ def test_render_processes_are_forked_from_a_forkserver_that_preloaded_matplotlib
 # 在子进程里建一个进程池、打印绘制进程的 pid，然后一直等着（被测试 kill -9）
 _OWNER = """
 import sys, time
+from livechart.pool import RenderPool
+from livechart.spec import parse_chart
 
 if __name__ == "__main__":
     pool = RenderPool({"a": parse_chart("a", {"title": "a", "source": {"type": "demo"}})}, 2, 1, [])

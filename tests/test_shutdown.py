@@ -29,13 +29,13 @@ def test_stopping_the_app_closes_its_sources(make_app: Any, postgres_url: str, t
     之后还卡在数据源里的重绘回来时，重绘器已经退役，不写图片与错误。"""
     admin = create_engine(postgres_url)
     with admin.begin() as connection:
-        connection.execute(text("CREATE TABLE readings (at timestamp, temp float)"))
-        connection.execute(text("INSERT INTO readings VALUES (now(), 21.5)"))
+        connection.execute(text("CREATE TABLE shutdown_readings (at timestamp, temp float)"))
+        connection.execute(text("INSERT INTO shutdown_readings VALUES (now(), 21.5)"))
     csv = tmp_path / "readings.csv"
     csv.write_text("time,temp\n2026-01-01 00:00:00,20\n")
     url = f"{postgres_url}?application_name=livechart-shutdown-test"
     charts = {
-        "db": {"title": "db", "source": {"type": "sql", "url": url, "query": "SELECT at, temp FROM readings", "time": "at",
+        "db": {"title": "db", "source": {"type": "sql", "url": url, "query": "SELECT at, temp FROM shutdown_readings", "time": "at",
                                          "columns": ["temp"]}, "series": ["temp"], "window": "60s"},
         "file": {"title": "file", "source": {"type": "csv", "path": str(csv), "time": "time", "columns": ["temp"]},
                  "series": ["temp"], "window": "60s"},
