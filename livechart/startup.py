@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Flask
 from flask.helpers import get_debug_flag
+from flask.json.provider import DefaultJSONProvider
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 from werkzeug.serving import is_running_from_reloader
@@ -192,7 +193,10 @@ def bind(app: Flask, checked: settings.Settings) -> None:
     metrics.init_app(app, list(charts))
     # 8. 重绘器：每个图表的数据源与绘制器，并把“立即重绘”、补写、发布需求交给协调器（所以在 4 之后）
     jobs.init_app(app, charts, intervals)
-    # 9. 错误处理与响应头：对所有路由生效（包括 Flask-APScheduler 的）
+    # 9. 错误处理与响应头：对所有路由生效（包括 Flask-APScheduler 的）；JSON 里的中文消息按 UTF-8 原样写出，
+    #    curl 与日志里读得懂（而不是 \uXXXX）
+    if isinstance(app.json, DefaultJSONProvider):
+        app.json.ensure_ascii = False
     errors.init_app(app)
     headers.init_app(app)
     # 10. 路由

@@ -150,6 +150,8 @@ def test_werkzeug_default_errors_answer_in_chinese_and_livechart_messages_pass_t
     missing = client.get("/no/such/route")
     assert missing.status_code == 404
     assert missing.get_json() == {"error": "not_found", "message": "服务器上没有这个 URL；如果是手动输入的，请检查拼写"}
+    # 中文按 UTF-8 原样写出（curl 里读得懂），不是 \\uXXXX 转义
+    assert "服务器上没有这个 URL".encode() in missing.data and missing.mimetype == "application/json"
     wrong = client.post("/healthz")
     assert wrong.status_code == 405
     assert wrong.get_json() == {
