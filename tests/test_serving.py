@@ -168,7 +168,8 @@ def test_run_endpoint_and_scheduled_run_are_serialized(app: Any, client: Any) ->
         thread.start()
     for thread in runs:
         thread.join(30)
-    assert gated.calls == 4 and gated.max_active == 1
+    # 三次 /run 都等到期限、各画一次；计划运行等锁超过它的耐心（下一个节拍之前）时让出这个节拍——机器忙时会有，不算重叠
+    assert gated.max_active == 1 and gated.calls in (3, 4)
 
 
 @pytest.mark.parametrize("path", ["/plot.png", "/charts/cpu.png", "/charts/demo.png"])
