@@ -205,15 +205,18 @@ def test_pausing_the_scheduler_through_one_worker_pauses_the_whole_service(servi
     """以前：POST /scheduler/pause 只暂停回答的那个工作进程，/api/charts 的 scheduler.running 随回答的进程来回变。"""
     wait_for(lambda: service.status("demo")["version"] >= 2, 10, "demo renders")
     assert requests.post(service.url + "/scheduler/pause", json={}, auth=AUTH, timeout=5).status_code == 204
-    for _ in range(10):
-        body = fresh(service, "/api/charts").json()
-        assert body["scheduler"] == {"running": False, "state": "paused"}, body["scheduler"]
-    frozen = settled(service, "demo")
-    time.sleep(2.5)  # 暂停之后再等一会儿：没有哪个进程还在渲染
-    assert service.status("demo")["version"] == frozen
-    health = fresh(service, "/healthz")
-    assert health.status_code == 503 and "paused" in " ".join(health.json()["reasons"])
-    assert requests.post(service.url + "/scheduler/resume", json={}, auth=AUTH, timeout=5).status_code == 204
+    try:
+        for _ in range(10):
+            body = fresh(service, "/api/charts").json()
+            assert body["scheduler"] == {"running": False, "state": "paused"}, body["scheduler"]
+        frozen = settled(service, "demo")
+        time.sleep(2.5)  # 暂停之后再等一会儿：没有哪个进程还在渲染
+        assert service.status("demo")["version"] == frozen
+        health = fresh(service, "/healthz")
+        assert health.status_code == 503 and "调度器已暂停" in " ".join(health.json()["reasons"])
+    finally:
+        # 失败了也恢复：这个文件的服务是共用的，暂停着的服务会让之后的测试都跟着失败
+        assert requests.post(service.url + "/scheduler/resume", json={}, auth=AUTH, timeout=5).status_code == 204
     # demo 的间隔此时是 3 秒（上一个测试改的）
     wait_for(lambda: service.status("demo")["version"] > frozen, 8, "renders resume everywhere")
     assert all(fresh(service, "/api/charts").json()["scheduler"]["running"] for _ in range(10))
