@@ -2,6 +2,8 @@
 // - 对准重绘：每个图表的 setInterval 周期是任务的实时间隔，相位对准任务的节拍（状态里的 next_run）加上
 //   最近几版里最短的绘制用时（节拍 → 画好）；到点时带 If-None-Match 请求 /charts/<名>[变体].png?t=<这一版的节拍>：
 //   还没画好时服务器回答 304（不下载），隔 RETRY_MS 再问，最多问到大半个间隔；有新版本时下载、加载好再替换（不闪烁）。
+//   第一个节拍不早于状态里的 next_run（刚改过间隔时，新相位上更早的节拍并不存在）。
+// - 定时器取不到的新版本（别人用 REST 立即运行、画得比再问的时限还晚、间隔刚改长），状态轮询看到就立即取一次。
 // - 变体（livechart/variants.py）：按屏幕选 2×（高分屏或图被拉宽时）、暗色（prefers-color-scheme: dark）、
 //   窄版式（手机）；屏幕变了立即换。
 // - “更新于”是显示着的这张图画好的时刻（响应头 X-Livechart-Rendered-At），不是状态轮询里的。
@@ -211,10 +213,15 @@
       return;
     }
     chart.nextTickAt = firstAt;
+    if (firstAt - Date.now() > MAX_DELAY_MS) {
+      // 比浏览器定时器的上限还远：先等到上限，再重新安排
+      chart.timer = setTimeout(() => schedule(chart, firstAt), MAX_DELAY_MS);
+      return;
+    }
     chart.timer = setTimeout(() => {
       chart.timer = setInterval(() => tick(chart), interval);
       tick(chart);
-    }, Math.min(MAX_DELAY_MS, Math.max(0, firstAt - Date.now())));
+    }, Math.max(0, firstAt - Date.now()));
   }
 
   // 画好于 renderedAt 的那一版属于哪个节拍（服务器时间）；还不知道节拍的相位时为 null
@@ -239,8 +246,23 @@
     if (offset < -chart.intervalMs / 2) offset += chart.intervalMs;
     // 只用相位：时钟偏差还不知道（或刚变）时 due 可能差出很多个间隔，下一个节拍总在一个间隔之内
     const now = Date.now();
-    const first = now + ((((due - now) % chart.intervalMs) + chart.intervalMs) % chart.intervalMs);
+    let first = now + ((((due - now) % chart.intervalMs) + chart.intervalMs) % chart.intervalMs);
+    // 状态说任务下一次在 tickAt 运行：在那之前没有新的一版。间隔刚改过时，新相位上比它早的节拍并不存在，
+    // 不这样的话改完间隔会在一个不存在的节拍上取图，得到 304 再问几秒（docs/pitfalls.md 第 44 条）
+    if (chart.tickAt !== null) first = Math.max(first, chart.tickAt + lag + LEAD_MS + spread - clockOffsetMs);
     if (chart.timer === null || Math.abs(offset) > REPHASE_MS) schedule(chart, first);
+  }
+
+  // 定时器会不会去取画好于 renderedAt 的那一版：那一版所在节拍的取图时刻还没过（或者正在再问）才会。
+  // 不会的情形：别人用 REST “立即运行”了、这一版画得比再问的时限还晚、间隔刚改长——下一个节拍要等一整个间隔
+  function timerWillFetch(chart, renderedAt) {
+    if (chart.timer === null || chart.paused || chart.el.classList.contains("failed") || chart.shown === null) return false;
+    if (chart.retry !== null) return true; // 还在再问这一个节拍：下一次再问就取到
+    const tick = tickOf(chart, renderedAt);
+    if (tick === null) return true; // 还不知道节拍的相位：交给定时器
+    const lag = chart.lags.length ? Math.min(...chart.lags) : 0;
+    const slot = tick + lag + LEAD_MS + spread - clockOffsetMs; // 定时器为那一版的节拍取图的时刻（本机时间）
+    return chart.nextTickAt <= slot + chart.intervalMs / 2;
   }
 
   function showPeriod(chart) {
@@ -445,10 +467,8 @@
       const renderedAt = status.rendered_at ? Date.parse(status.rendered_at) : null;
       // 状态里有比显示着的更新的一版，而节拍没有取到它（暂停时“立即运行”、刚加上的图表、上一次没取到图）：立即取一次
       const behind = renderedAt !== null && (chart.shown === null || renderedAt > chart.shown.renderedAt + 1);
-      const ticking = chart.timer !== null && !chart.paused && !chart.el.classList.contains("failed") && chart.shown !== null;
       // 节拍取不到（定时器出了问题、时钟偏差刚知道）：落后两个间隔以上也取一次
       const lost = behind && chart.shown !== null && intervalMs && renderedAt - chart.shown.renderedAt > 2 * intervalMs;
-      if (behind && (!ticking || lost) && !chart.inflight) refresh(chart);
       if (shifted) align(chart);
       chart.intervalMs = intervalMs;
       chart.paused = status.paused;
@@ -475,6 +495,8 @@
         schedule(chart);
         align(chart);
       }
+      // 状态里有比显示着的更新的一版，而定时器不会去取它：立即取一次（在重新安排之后判断，按新的节拍）
+      if (behind && !chart.inflight && (lost || !timerWillFetch(chart, renderedAt))) refresh(chart);
     }
     showClock();
   }

@@ -112,9 +112,11 @@ class FutureRowE2EConfig(E2EConfig):
 
 
 class LongIntervalE2EConfig(E2EConfig):
-    """间隔上限放宽到一年（测试页面对很长间隔的处理）。"""
+    """间隔上限放宽到一年，demo 每小时才重绘一次（测试页面对很长间隔的处理）：启动时画好第一版之后，
+    测试期间 demo 只有测试自己要求的重绘，页面该请求几次图片是确定的。"""
 
     LIVECHART_MAX_INTERVAL = 366 * 86400
+    JOBS = [E2EConfig.JOBS[0], {**E2EConfig.JOBS[1], "seconds": 3600}]
 
 
 def _stall_chart() -> dict:

@@ -368,18 +368,61 @@ def test_a_chart_without_a_job_says_why_on_its_badge(browser: Any, tmp_path: Any
         server.stop()
 
 
-def test_a_very_long_interval_does_not_turn_into_a_tight_loop(browser: Any, tmp_path: Any) -> None:
-    """30 天超过浏览器 setInterval 的上限（2^31−1 毫秒）：不夹住的话它立即触发，页面不停地请求图片。"""
+def demo_requests(tab: Any, since: float) -> list[str]:
+    """since（time.monotonic()）之后页面对 demo 图片的请求。"""
+    return [url for at, url in tab.image_requests if at > since and "/charts/demo.png" in url]
+
+
+def until_demo_is_current(tab: Any, server: Server) -> None:
+    """等到页面显示着 demo 的最新一版（状态里的版本）。"""
+    wait_for(
+        lambda: tab.evaluate("Number(document.querySelector('#chart-demo img.plot').dataset.version)") == server.version("demo"),
+        15,
+        "the page never showed the newest demo image",
+    )
+
+
+def test_changing_the_interval_fetches_nothing_before_the_next_run(browser: Any, tmp_path: Any) -> None:
+    """改了间隔，任务下一次在一个新间隔之后才运行：在那之前页面不请求图片（demo 每小时一次，测试期间
+    没有在画的一版，所以一次也不该有）。
+    - 30 天超过浏览器 setInterval 的上限（2^31−1 毫秒）：不夹住的话它立即触发，页面不停地请求图片；
+    - 新相位上比下一次运行早的节拍并不存在：页面不在那里取图。"""
     server = start_server(tmp_path, env={"LIVECHART_CONFIG": "tests.e2e_config:LongIntervalE2EConfig"})
     tab = open_page(browser, server)
     try:
-        answer = requests.patch(server.url + "/scheduler/jobs/redraw-demo", json={"trigger": "interval", "days": 30}, timeout=10)
+        until_demo_is_current(tab, server)
+        since = time.monotonic()
+        tab.select_option("#chart-demo select.interval", "300")  # 页面自己改：PATCH 之后立即读状态
+        until(tab, "document.querySelector('#chart-demo .period').textContent === '每 5 分钟刷新'", 10)
+        tab.wait_for_timeout(3000)
+        assert demo_requests(tab, since) == []
+        since = time.monotonic()
+        answer = server.patch("/scheduler/jobs/redraw-demo", json={"trigger": "interval", "days": 30})
         assert answer.status_code == 200, answer.text
         until(tab, "document.querySelector('#chart-demo .period').textContent === '每 30 天刷新'", 10)
-        tab.image_requests.clear()
         tab.wait_for_timeout(3000)
-        demo = [url for _, url in tab.image_requests if "/charts/demo.png" in url]
-        assert len(demo) <= 1, demo
+        assert demo_requests(tab, since) == []
+        assert tab.console_errors == []
+    finally:
+        tab.context.close()
+        server.stop()
+
+
+def test_a_version_drawn_between_ticks_is_shown_at_once(browser: Any, tmp_path: Any) -> None:
+    """别人用 REST 立即运行了一次（demo 每小时才重绘）：页面的定时器要一小时后才取图，状态轮询看到新的一版就取来，
+    只取一次。以前页面一直显示旧图，直到下一个节拍。"""
+    server = start_server(tmp_path, env={"LIVECHART_CONFIG": "tests.e2e_config:LongIntervalE2EConfig"})
+    tab = open_page(browser, server)
+    try:
+        until_demo_is_current(tab, server)
+        version = server.version("demo")
+        since = time.monotonic()
+        assert server.post("/scheduler/jobs/redraw-demo/run").status_code == 200
+        assert server.version("demo") == version + 1
+        until_demo_is_current(tab, server)
+        tab.wait_for_timeout(2500)  # 再过一次状态轮询：不再取
+        assert len(demo_requests(tab, since)) == 1, demo_requests(tab, since)
+        assert tab.console_errors == []
     finally:
         tab.context.close()
         server.stop()
