@@ -118,7 +118,7 @@
     const url = imageUrl(chart);
     const shown = chart.shown && chart.shown.url === url ? chart.shown : null;
     const expected = shown && chart.intervalMs ? nextTick(chart) : Date.now() + clockOffsetMs;
-    const request = { controller: new AbortController(), since: Date.now() };
+    const request = { controller: new AbortController(), since: Date.now(), replanned: false };
     chart.inflight = request;
     try {
       // t：这一版的节拍（服务器时间）；同一版的几次询问是同一个地址
@@ -129,10 +129,11 @@
       });
       if (!charts.has(chart.el.dataset.name)) return; // 配置文件刚删掉了这个图表
       if (response.status === 304) {
-        // 还没画好这一版：稍后再问，间隔加倍（暂停、出错时不问：状态轮询看到新版本会叫它）
+        // 还没画好这一版：稍后再问，间隔加倍（暂停、出错、请求途中改了节拍时不问：状态轮询看到新版本会叫它）
         const limit = Math.min(RETRY_WINDOW_MS, (chart.intervalMs || 0) * RETRY_SHARE);
         const delay = Math.min(RETRY_MS * 2 ** retries, RETRY_MAX_MS);
-        if (Date.now() + delay - firstAskedAt <= limit && !chart.paused && !chart.error && !document.hidden) {
+        const asking = !chart.paused && !chart.error && !document.hidden && !request.replanned;
+        if (Date.now() + delay - firstAskedAt <= limit && asking) {
           chart.retry = setTimeout(() => refresh(chart, retries + 1, firstAskedAt), delay);
         }
         return;
@@ -492,6 +493,7 @@
         // 间隔或暂停变了：还在等的上一版（304 之后的再问）作废，按新的节拍来
         clearTimeout(chart.retry);
         chart.retry = null;
+        if (chart.inflight) chart.inflight.replanned = true; // 途中的请求得到 304 也不再问
         schedule(chart);
         align(chart);
       }
