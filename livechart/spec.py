@@ -24,6 +24,7 @@ from livechart.chart_options import limits
 from livechart.chart_options import number
 from livechart.chart_options import text
 from livechart.chart_options import window
+from livechart.themes import THEMES as PALETTES
 
 # 图表的重绘任务：运行的函数与 id 的前缀（id 是 redraw-<图表名>；两个方向的换算只用 job_id_for 与 chart_of_job）
 JOB_FUNC = "livechart.jobs:redraw"
@@ -31,7 +32,8 @@ _JOB_ID_PREFIX = "redraw-"
 
 KINDS = ("line", "area", "bar", "step", "scatter")
 UNITS = ("plain", "percent", "bytes", "bytes/s")
-THEMES = ("light", "dark")
+# 主题名只在 themes.py 里定义一次（配色表的键）
+THEMES = tuple(PALETTES)
 AXES = ("left", "right")
 CHART_KEYS = (
     "title", "kind", "stacked", "source", "series", "ylabel", "y2label", "unit", "y2unit", "ylim", "y2lim",

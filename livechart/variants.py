@@ -19,16 +19,19 @@ import itertools
 import re
 from dataclasses import dataclass
 
+from livechart.spec import THEMES
 from livechart.spec import ChartSpec
 
-THEMES = ("light", "dark")
 SCALES = (1, 2)
 # 窄版式的宽（逻辑像素）：手机竖屏上一张图大约这么宽（390 px 的屏幕减去页边）
 NARROW_WIDTH = 400
 # 窄版式的高宽比比宽版式高一些：手机上图不至于扁成一条
 NARROW_ASPECT = 0.625
 
-_PATTERN = re.compile(r"(?P<chart>[A-Za-z0-9_-]+)(?:\.(?P<theme>light|dark))?(?P<narrow>\.narrow)?(?:@(?P<scale>2)x)?")
+_PATTERN = re.compile(
+    rf"(?P<chart>[A-Za-z0-9_-]+)(?:\.(?P<theme>{'|'.join(THEMES)}))?(?P<narrow>\.narrow)?"
+    rf"(?:@(?P<scale>{'|'.join(str(s) for s in SCALES[1:])})x)?"
+)
 
 
 @dataclass(frozen=True)
