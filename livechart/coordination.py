@@ -230,7 +230,7 @@ def join(app: Flask) -> None:
 
 
 def start(app: Flask) -> None:
-    """多进程模式下启动跟随线程；调度器在运行时还启动对齐（见 start_reconciling）。"""
+    """多进程模式下启动跟随线程；调度器在运行时还启动对齐（见 _start_reconciling）。"""
     coordinator = get(app)
     if not coordinator.enabled:
         return
@@ -242,10 +242,10 @@ def start(app: Flask) -> None:
     coordinator.threads.append(thread)
     thread.start()
     if scheduler.running:
-        start_reconciling(app)
+        _start_reconciling(app)
 
 
-def start_reconciling(app: Flask) -> None:
+def _start_reconciling(app: Flask) -> None:
     """多进程模式下调度器开始运行时：启动对齐线程（只启动一个）：心跳、补写、期望状态变了就对齐。"""
     coordinator = get(app)
     if not coordinator.enabled or coordinator.reconciling:

@@ -63,8 +63,8 @@ def demo_values(spec: ChartSpec, interval: float, renders: int) -> list[list[flo
 
 
 def expected(app: Any, renders: int) -> list[list[float]]:
-    worker = jobs.redrawers(app)["demo"]
-    return demo_values(worker.spec, worker.interval, renders)
+    demo_redrawer = jobs.redrawers(app)["demo"]
+    return demo_values(demo_redrawer.spec, demo_redrawer.interval, renders)
 
 
 def values(body: dict[str, Any]) -> list[list[float | None]]:

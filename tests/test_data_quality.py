@@ -60,11 +60,11 @@ def test_python_rows_from_the_future_are_dropped_and_counted_once(make_app: Any,
         client = app.test_client()
         for _ in range(3):
             assert client.post("/scheduler/jobs/redraw-ahead/run", json={}).status_code == 200
-    worker = jobs.redrawers(app)["ahead"]
-    window = worker.window
+    redrawer = jobs.redrawers(app)["ahead"]
+    window = redrawer.window
     assert len(window) == 4 and window["v"].tolist() == [1.0] * 4, window
     assert window.index[-1] <= pd.Timestamp.now()
-    right = mdates.num2date(built_in(worker.renderer).axes.get_xlim()[1]).replace(tzinfo=None)
+    right = mdates.num2date(built_in(redrawer.renderer).axes.get_xlim()[1]).replace(tzinfo=None)
     assert abs(pd.Timestamp(right) - pd.Timestamp.now()) < pd.Timedelta(minutes=1)
     status = client.get("/api/charts/ahead").get_json()
     assert status["last_error"] is None and status["version"] == 4, status

@@ -63,8 +63,8 @@ def test_run_answers_what_happened(make_app: Any, tmp_path: Path) -> None:
     assert failed.get_json()["message"].startswith("图表 'flaky' 没有重绘成功：数据源 python：RuntimeError")
 
     # 另一次重绘正占着这个图表：409，而不是假装画好了
-    worker = jobs.redrawers(app)["demo"]
-    with worker.lock:
+    redrawer = jobs.redrawers(app)["demo"]
+    with redrawer.lock:
         busy = client.post("/scheduler/jobs/redraw-demo/run", json={})
     assert busy.status_code == 409, busy.get_json()
     assert busy.headers["Retry-After"] == "1"
@@ -171,14 +171,14 @@ def test_the_run_lock_is_released_for_the_next_run(make_app: Any) -> None:
     """409 之后锁仍然是空的：下一次 run 照常画出新的一版。"""
     app = make_app("testing", LIVECHART_RENDER_TIMEOUT=1)
     client = app.test_client()
-    worker = jobs.redrawers(app)["demo"]
-    holder = threading.Thread(target=lambda: worker.lock.acquire() and None)
+    redrawer = jobs.redrawers(app)["demo"]
+    holder = threading.Thread(target=lambda: redrawer.lock.acquire() and None)
     holder.start()
     holder.join()
     try:
         assert client.post("/scheduler/jobs/redraw-demo/run", json={}).status_code == 409
     finally:
-        worker.lock.release()
+        redrawer.lock.release()
     assert client.post("/scheduler/jobs/redraw-demo/run", json={}).status_code == 200
 
 

@@ -32,7 +32,7 @@ def test_history_survives_a_restart_on_redis_and_stays_bounded(make_app: Any, re
     settings = {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": redis_url, "CHARTS": CPU_ONLY, "JOBS": CPU_JOB, **CREDENTIALS}
     first = make_app("production", **settings, LIVECHART_SCHEDULER="paused")
     own(first, "cpu")
-    # 直接调用图表的 worker：jobs.redraw 在 Redis 模式下每个节拍只渲染一次（见 test_production）
+    # 直接调用图表的 Redrawer：jobs.redraw 在 Redis 模式下每个节拍只渲染一次（见 test_production）
     with first.app_context():
         for _ in range(4):
             jobs.redrawers()["cpu"].redraw()
@@ -142,11 +142,11 @@ def test_a_tick_writes_redis_work_in_proportion_to_the_new_rows(redis_server: Re
     own(app, "cpu")
     with app.app_context():
         history.get().append("cpu", window.astype(float), 20_000, None)
-        worker = jobs.redrawers()["cpu"]
-        worker.redraw()  # 读回窗口（一次）
+        redrawer = jobs.redrawers()["cpu"]
+        redrawer.redraw()  # 读回窗口（一次）
         before = client.info("stats")["total_net_input_bytes"]
         for _ in range(5):
-            worker.redraw()
+            redrawer.redraw()
         written = (client.info("stats")["total_net_input_bytes"] - before) / 5
         assert len(history.load("cpu")) == 10_006
     # 一个节拍：一行新数据、一张几十 KB 的 PNG（写两次：图片记录与新图通知之外没有别的大东西）；

@@ -93,7 +93,7 @@ def reload_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
 def test_a_saved_interval_is_applied_and_nothing_else_changes(make_app: Any, module: ConfigModule, caplog: Any) -> None:
     app = make_app(module.ref)
     client = app.test_client()
-    before = {name: worker for name, worker in jobs.redrawers(app).items()}
+    before = {name: redrawer for name, redrawer in jobs.redrawers(app).items()}
     window = before["a"].window
     next_b = client.get("/scheduler/jobs/redraw-b").json["next_run_time"]
     version_a = client.get("/api/charts/a").json["version"]

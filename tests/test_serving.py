@@ -55,7 +55,8 @@ class GatedSource(Source):
                 self.active -= 1
 
 
-def worker(app: Any, name: str = "demo") -> Redrawer:
+def redrawer_of(app: Any, name: str = "demo") -> Redrawer:
+    """应用里某个图表的 Redrawer。"""
     return jobs.redrawers(app)[name]
 
 
@@ -100,10 +101,10 @@ def test_records_never_expire(app: Any, monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_failing_source_keeps_last_image_and_records_error(app: Any, caplog: pytest.LogCaptureFixture) -> None:
-    good = worker(app).source
+    good = redrawer_of(app).source
     with app.app_context():
         last_good = store.load_image("demo")
-        worker(app).source = ExplodingSource()
+        redrawer_of(app).source = ExplodingSource()
         with caplog.at_level(logging.ERROR):
             jobs.redraw("demo")
             jobs.redraw("demo")
@@ -113,14 +114,14 @@ def test_failing_source_keeps_last_image_and_records_error(app: Any, caplog: pyt
         assert "RuntimeError: sensor offline" in failure.message
         # 完整堆栈进日志
         assert any(r.exc_info and "sensor offline" in str(r.exc_info[1]) for r in caplog.records)
-        worker(app).source = good
+        redrawer_of(app).source = good
         jobs.redraw("demo")
         assert store.load_image("demo").version == last_good.version + 1
         assert store.load_failure("demo").consecutive == 0
 
 
 def test_failure_is_reported_but_never_as_traceback(app: Any, client: Any) -> None:
-    worker(app).source = ExplodingSource()
+    redrawer_of(app).source = ExplodingSource()
     with app.app_context():
         jobs.redraw("demo")
     body = client.get("/api/charts/demo").get_json()
@@ -132,8 +133,8 @@ def test_failure_is_reported_but_never_as_traceback(app: Any, client: Any) -> No
 
 def test_redraws_of_one_chart_never_overlap(app: Any) -> None:
     """计划运行与 /run 同时发生时也要串行（docs/pitfalls.md 第 5 条）。"""
-    gated = GatedSource(worker(app).source)
-    worker(app).source = gated
+    gated = GatedSource(redrawer_of(app).source)
+    redrawer_of(app).source = gated
     gated.release.clear()
     first = threading.Thread(target=jobs.redraw, args=("demo",))
     first.start()
@@ -143,7 +144,7 @@ def test_redraws_of_one_chart_never_overlap(app: Any) -> None:
     second.start()
     # 第一次还卡在数据源里：第二次必须在锁上等待，而不是进入数据源
     assert not gated.entered.wait(0.3)
-    assert worker(app).lock.locked()
+    assert redrawer_of(app).lock.locked()
     gated.release.set()
     first.join(30)
     second.join(30)
@@ -160,8 +161,8 @@ def test_redraws_of_one_chart_never_overlap(app: Any) -> None:
 
 
 def test_run_endpoint_and_scheduled_run_are_serialized(app: Any, client: Any) -> None:
-    gated = GatedSource(worker(app).source)
-    worker(app).source = gated
+    gated = GatedSource(redrawer_of(app).source)
+    redrawer_of(app).source = gated
     runs = [threading.Thread(target=lambda: client.post("/scheduler/jobs/redraw-demo/run", json={})) for _ in range(3)]
     runs.append(threading.Thread(target=jobs.redraw, args=("demo",)))
     for thread in runs:
@@ -243,8 +244,8 @@ def test_unknown_route_is_404_json(client: Any) -> None:
 
 def test_cache_miss_renders_once_for_all_concurrent_requests(app: Any) -> None:
     """单飞：缓存未命中时，并发请求只触发一次绘制。"""
-    gated = GatedSource(worker(app).source)
-    worker(app).source = gated
+    gated = GatedSource(redrawer_of(app).source)
+    redrawer_of(app).source = gated
     with app.app_context():
         cache.clear()
     gated.release.clear()
@@ -266,7 +267,7 @@ def test_cache_miss_renders_once_for_all_concurrent_requests(app: Any) -> None:
 
 
 def test_no_image_and_failing_source_is_503_with_retry_after(app: Any, client: Any) -> None:
-    worker(app).source = ExplodingSource()
+    redrawer_of(app).source = ExplodingSource()
     with app.app_context():
         cache.clear()
     response = client.get("/charts/demo.png")

@@ -88,9 +88,9 @@ def test_a_variant_is_drawn_once_on_its_first_request_then_kept_fresh_while_want
     assert version(app, "cpu@2x") == 1  # 六个并发的请求只画了一次
     assert metric(client, "livechart_cache_misses_total", chart="cpu") == misses + 1
 
-    worker = jobs.redrawers(app)["cpu"]
+    redrawer = jobs.redrawers(app)["cpu"]
     with app.app_context():
-        default = worker.redraw()
+        default = redrawer.redraw()
     assert version(app, "cpu@2x") == 2  # 有人要：后台重绘默认图之后接着画它
     with app.app_context():
         assert store.load_image("cpu@2x").based_on == default.version
@@ -101,8 +101,8 @@ def test_a_variant_is_drawn_once_on_its_first_request_then_kept_fresh_while_want
     for entry in demand.asked:
         demand.asked[entry] -= 301
     with app.app_context():
-        worker.redraw()
-        worker.redraw()
+        redrawer.redraw()
+        redrawer.redraw()
     assert version(app, "cpu@2x") == 2
 
 
@@ -112,10 +112,10 @@ def test_a_variant_that_fell_behind_is_redrawn_on_request(app: Any) -> None:
     demand = variant_redraw.demand(app)
     for entry in demand.asked:
         demand.asked[entry] -= 301
-    worker = jobs.redrawers(app)["cpu"]
+    redrawer = jobs.redrawers(app)["cpu"]
     with app.app_context():
-        worker.redraw()
-        latest = worker.redraw()
+        redrawer.redraw()
+        latest = redrawer.redraw()
     again = client.get("/charts/cpu.dark.png")
     assert again.headers["ETag"] != first.headers["ETag"]  # 不是几版以前的旧图
     with app.app_context():
@@ -180,13 +180,13 @@ def test_variants_never_keep_the_default_image_from_its_next_tick(app: Any) -> N
     client = app.test_client()
     for path in ("/charts/cpu@2x.png", "/charts/cpu.dark.png"):
         assert client.get(path).status_code == 200
-    worker = jobs.redrawers(app)["cpu"]
+    redrawer = jobs.redrawers(app)["cpu"]
     with app.app_context():
-        variant_redraw.redraw_variants(worker, None, 1, until=time.monotonic())
+        variant_redraw.redraw_variants(redrawer, None, 1, until=time.monotonic())
     assert version(app, "cpu@2x") == version(app, "cpu.dark") == 1
     with app.app_context():
         for _ in range(2):
-            variant_redraw.redraw_variants(worker, None, 1, until=None)
+            variant_redraw.redraw_variants(redrawer, None, 1, until=None)
     assert version(app, "cpu@2x") == version(app, "cpu.dark") == 3
 
 
@@ -196,11 +196,11 @@ def test_a_function_that_gathers_its_own_data_gathers_once_per_tick(make_app: An
     app = make_app(CHARTS=charts, JOBS=[job])
     client = app.test_client()
     assert client.get("/charts/own@2x.png").status_code == 200
-    worker = jobs.redrawers(app)["own"]
+    redrawer = jobs.redrawers(app)["own"]
     with app.app_context():
-        worker.redraw()
-        worker.redraw()
-    assert worker.renderer.state["samples"] == [0, 1, 2]  # 预热与两次重绘；2× 的变体没有多收集
+        redrawer.redraw()
+        redrawer.redraw()
+    assert redrawer.renderer.state["samples"] == [0, 1, 2]  # 预热与两次重绘；2× 的变体没有多收集
     assert version(app, "own@2x") == 3
 
 
