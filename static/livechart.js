@@ -466,7 +466,7 @@
       const intervalMs = status.interval ? status.interval * 1000 : null;
       const changed = intervalMs !== chart.intervalMs || status.paused !== chart.paused;
       const renderedAt = status.rendered_at ? Date.parse(status.rendered_at) : null;
-      // 状态里有比显示着的更新的一版，而节拍没有取到它（暂停时“立即运行”、刚加上的图表、上一次没取到图）：立即取一次
+      // 状态里有比显示着的更新的一版（要不要立即取，在下面重新安排之后决定）
       const behind = renderedAt !== null && (chart.shown === null || renderedAt > chart.shown.renderedAt + 1);
       // 节拍取不到（定时器出了问题、时钟偏差刚知道）：落后两个间隔以上也取一次
       const lost = behind && chart.shown !== null && intervalMs && renderedAt - chart.shown.renderedAt > 2 * intervalMs;
