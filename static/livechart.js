@@ -59,6 +59,7 @@
       statusRenderedAt: null, // 状态里默认图画好的时刻（服务器时间，毫秒）
       shown: null, // 显示着的图：{ url, etag, version, renderedAt }
       tickAt: null, // 任务的某一个节拍（服务器时间，毫秒；来自状态的 next_run）：节拍的相位
+      floorAt: null, // 节拍换过之后的第一次运行（服务器时间，毫秒）：对准时不早于它
       lags: [], // 最近几版从节拍到画好用了多久（毫秒）
       timer: null,
       retry: null,
@@ -107,8 +108,10 @@
     setText(chart, ".problem", text);
   }
 
-  // 取这个图表的新版本：有新的就下载、解码、替换；没有（304）就过一会儿再问（最多 retries 次）
-  async function refresh(chart, retries = 0, firstAskedAt = Date.now()) {
+  // 取这个图表的新版本：有新的就下载、解码、替换；没有（304）就过一会儿再问。
+  // onTick：定时器在节拍上取（和之后的再问），只有这样取到的一版才记下绘制用时；
+  // at：状态里看到的那一版画好的时刻，作为它的 t（两次节拍之间画出的版本没有自己的节拍）
+  async function refresh(chart, { onTick = false, at = null, retries = 0, firstAskedAt = Date.now() } = {}) {
     clearTimeout(chart.retry);
     chart.retry = null;
     if (chart.inflight) {
@@ -117,11 +120,11 @@
     }
     const url = imageUrl(chart);
     const shown = chart.shown && chart.shown.url === url ? chart.shown : null;
-    const expected = shown && chart.intervalMs ? nextTick(chart) : Date.now() + clockOffsetMs;
+    const expected = at ?? (shown && chart.intervalMs ? nextTick(chart) : Date.now() + clockOffsetMs);
     const request = { controller: new AbortController(), since: Date.now(), replanned: false };
     chart.inflight = request;
     try {
-      // t：这一版的节拍（服务器时间）；同一版的几次询问是同一个地址
+      // t：这一版的节拍（服务器时间）或画好的时刻；同一版的几次询问是同一个地址
       const response = await fetch(`${url}?t=${Math.round(expected)}`, {
         cache: "no-store",
         headers: shown ? { "If-None-Match": shown.etag } : {},
@@ -129,12 +132,12 @@
       });
       if (!charts.has(chart.el.dataset.name)) return; // 配置文件刚删掉了这个图表
       if (response.status === 304) {
-        // 还没画好这一版：稍后再问，间隔加倍（暂停、出错、请求途中改了节拍时不问：状态轮询看到新版本会叫它）
+        // 还没画好这一版：稍后再问，间隔加倍（暂停、出错、标签页隐藏、请求途中改了节拍时不问：状态轮询看到新版本会叫它）
         const limit = Math.min(RETRY_WINDOW_MS, (chart.intervalMs || 0) * RETRY_SHARE);
         const delay = Math.min(RETRY_MS * 2 ** retries, RETRY_MAX_MS);
         const asking = !chart.paused && !chart.error && !document.hidden && !request.replanned;
         if (Date.now() + delay - firstAskedAt <= limit && asking) {
-          chart.retry = setTimeout(() => refresh(chart, retries + 1, firstAskedAt), delay);
+          chart.retry = setTimeout(() => refresh(chart, { onTick, at, retries: retries + 1, firstAskedAt }), delay);
         }
         return;
       }
@@ -143,7 +146,7 @@
         return;
       }
       // 显示出来之前一直算“在取”：这期间的状态轮询不会以为还没有图、再取一遍同一版
-      await show(chart, url, response, await response.blob());
+      await show(chart, url, response, await response.blob(), onTick ? expected : null);
     } catch (error) {
       // 被放弃的卡住的请求（已经换了一个）不算失败
       if (charts.has(chart.el.dataset.name) && chart.inflight === request) failed(chart, "图片加载失败，先显示上一张，稍后自动重试");
@@ -152,8 +155,8 @@
     }
   }
 
-  // 解码好新图再替换旧的 <img>（不闪烁），记下它是哪一版
-  async function show(chart, url, response, blob) {
+  // 解码好新图再替换旧的 <img>（不闪烁），记下它是哪一版；asked 是定时器取图时要的节拍（不是定时器取的时为 null）
+  async function show(chart, url, response, blob, asked) {
     const objectUrl = URL.createObjectURL(blob);
     const next = new Image();
     next.className = chart.img.className;
@@ -183,8 +186,11 @@
     if (chart.objectUrl) URL.revokeObjectURL(chart.objectUrl);
     chart.objectUrl = objectUrl;
     chart.shown = { url, etag: response.headers.get("ETag"), version, renderedAt };
-    const tick = tickOf(chart, renderedAt);
-    if (tick !== null) chart.lags = [...chart.lags, renderedAt - tick].slice(-LAGS);
+    // 绘制用时只从定时器在节拍上取到、画于那个节拍之后一个间隔之内的版本算：启动时、“立即运行”、改间隔之前画的版本
+    // 不在任何节拍上，按节拍算出的“用时”可以长达一个间隔，会把下一次取图推迟一个间隔
+    if (asked !== null && renderedAt >= asked && renderedAt - asked < chart.intervalMs) {
+      chart.lags = [...chart.lags, renderedAt - asked].slice(-LAGS);
+    }
     chart.el.classList.remove("failed");
     setText(chart, ".problem", "");
     showClock();
@@ -197,32 +203,39 @@
 
   function tick(chart) {
     chart.nextTickAt += chart.intervalMs;
-    refresh(chart);
+    refresh(chart, { onTick: true });
   }
 
-  // 按任务的实时间隔安排刷新：第一个节拍在 firstAt（本机时间），之后每个间隔一次（setInterval）
+  // 按任务的实时间隔安排刷新：第一个节拍在 firstAt（本机时间），之后每个间隔一次（setInterval）。
+  // 浏览器把超过 2^31−1 毫秒的延迟当作 0，不处理的话很长的间隔会变成死循环（docs/pitfalls.md 第 23、38 条）：
+  // 更远的第一个节拍先等到上限再重新安排；比上限还长的间隔不用 setInterval，每个节拍之后重新安排
   function schedule(chart, firstAt = null) {
     clearInterval(chart.timer);
     clearTimeout(chart.timer);
     chart.timer = null;
     if (document.hidden || chart.paused || !chart.intervalMs) return;
-    const interval = Math.min(chart.intervalMs, MAX_DELAY_MS);
-    // 浏览器把超过 2^31−1 毫秒的延迟当作 0：不夹住的话很长的间隔会变成死循环（docs/pitfalls.md 第 23 条）
-    if (firstAt === null) {
-      chart.nextTickAt = Date.now() + interval;
-      chart.timer = setInterval(() => tick(chart), interval);
+    const long = chart.intervalMs > MAX_DELAY_MS;
+    if (firstAt === null && !long) {
+      chart.nextTickAt = Date.now() + chart.intervalMs;
+      chart.timer = setInterval(() => tick(chart), chart.intervalMs);
       return;
     }
-    chart.nextTickAt = firstAt;
-    if (firstAt - Date.now() > MAX_DELAY_MS) {
-      // 比浏览器定时器的上限还远：先等到上限，再重新安排
-      chart.timer = setTimeout(() => schedule(chart, firstAt), MAX_DELAY_MS);
+    const at = firstAt ?? Date.now() + chart.intervalMs;
+    chart.nextTickAt = at;
+    const wait = at - Date.now();
+    if (wait > MAX_DELAY_MS) {
+      chart.timer = setTimeout(() => schedule(chart, at), MAX_DELAY_MS);
       return;
     }
     chart.timer = setTimeout(() => {
-      chart.timer = setInterval(() => tick(chart), interval);
+      if (long) {
+        tick(chart);
+        schedule(chart, chart.nextTickAt);
+        return;
+      }
+      chart.timer = setInterval(() => tick(chart), chart.intervalMs);
       tick(chart);
-    }, Math.max(0, firstAt - Date.now()));
+    }, Math.max(0, wait));
   }
 
   // 画好于 renderedAt 的那一版属于哪个节拍（服务器时间）；还不知道节拍的相位时为 null
@@ -248,9 +261,9 @@
     // 只用相位：时钟偏差还不知道（或刚变）时 due 可能差出很多个间隔，下一个节拍总在一个间隔之内
     const now = Date.now();
     let first = now + ((((due - now) % chart.intervalMs) + chart.intervalMs) % chart.intervalMs);
-    // 状态说任务下一次在 tickAt 运行：在那之前没有新的一版。间隔刚改过时，新相位上比它早的节拍并不存在，
-    // 不这样的话改完间隔会在一个不存在的节拍上取图，得到 304 再问几秒（docs/pitfalls.md 第 44 条）
-    if (chart.tickAt !== null) first = Math.max(first, chart.tickAt + lag + LEAD_MS + spread - clockOffsetMs);
+    // 节拍刚换过（间隔改了、任务恢复或重新安排）：新节拍上比换过之后第一次运行更早的节拍并不存在，
+    // 不这样的话会在一个不存在的节拍上取图，得到 304 再问几秒（docs/pitfalls.md 第 44 条）
+    if (chart.floorAt !== null) first = Math.max(first, chart.floorAt + lag + LEAD_MS + spread - clockOffsetMs);
     if (chart.timer === null || Math.abs(offset) > REPHASE_MS) schedule(chart, first);
   }
 
@@ -263,7 +276,7 @@
     if (tick === null) return true; // 还不知道节拍的相位：交给定时器
     const lag = chart.lags.length ? Math.min(...chart.lags) : 0;
     const slot = tick + lag + LEAD_MS + spread - clockOffsetMs; // 定时器为那一版的节拍取图的时刻（本机时间）
-    return chart.nextTickAt <= slot + chart.intervalMs / 2;
+    return chart.nextTickAt <= slot + Math.min(chart.intervalMs / 2, RETRY_WINDOW_MS);
   }
 
   function showPeriod(chart) {
@@ -483,6 +496,8 @@
         const shift = (((tickAt - (chart.tickAt ?? tickAt)) % intervalMs) + intervalMs) % intervalMs;
         const moved = Math.min(shift, intervalMs - shift) > 1;
         if (moved && chart.tickAt !== null) chart.lags = [];
+        // 节拍换了（间隔改了、任务恢复或重新安排、刚加上的图表）：在这次的 next_run 之前新节拍上没有运行
+        if ((moved && chart.tickAt !== null) || changed) chart.floorAt = tickAt;
         chart.tickAt = tickAt;
       }
       chart.stale = status.stale;
@@ -498,7 +513,8 @@
         align(chart);
       }
       // 状态里有比显示着的更新的一版，而定时器不会去取它：立即取一次（在重新安排之后判断，按新的节拍）
-      if (behind && !chart.inflight && (lost || !timerWillFetch(chart, renderedAt))) refresh(chart);
+      const catchUp = behind && !chart.inflight && !document.hidden && (lost || !timerWillFetch(chart, renderedAt));
+      if (catchUp) refresh(chart, { at: renderedAt });
     }
     showClock();
   }
@@ -508,6 +524,7 @@
     for (const chart of charts.values()) {
       showPeriod(chart);
       schedule(chart);
+      align(chart); // 回到前台时：按已知的节拍对准，而不是从现在起算一个间隔
       refresh(chart); // 第一张图（页面里的 <img> 还没有图片）；之后对准重绘的节拍
     }
     pollStatus();

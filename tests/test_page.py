@@ -429,6 +429,31 @@ def test_a_version_drawn_between_ticks_is_shown_at_once(browser: Any, tmp_path: 
         server.stop()
 
 
+def test_the_first_version_after_an_interval_change_is_shown_when_drawn(browser: Any, tmp_path: Any) -> None:
+    """“立即运行”之后马上在页面上把间隔改成 10 秒：页面取来那一版，新间隔上的第一版一画好就显示。
+    以前页面把不在任何节拍上的那一版算作“画了将近 10 秒”，新间隔上的第一版晚一个间隔才显示。"""
+    server = start_server(tmp_path, env={"LIVECHART_CONFIG": "tests.e2e_config:LongIntervalE2EConfig"})
+    tab = open_page(browser, server)
+    try:
+        until_demo_is_current(tab, server)
+        version = server.version("demo")
+        assert server.post("/scheduler/jobs/redraw-demo/run").status_code == 200
+        tab.select_option("#chart-demo select.interval", "10")
+        until(tab, "document.querySelector('#chart-demo .period').textContent === '每 10 秒刷新'", 10)
+        until_demo_is_current(tab, server)
+        assert server.version("demo") == version + 1  # 新间隔上还没有运行（10 秒之后才第一次）
+        shown = "(() => { const d = document.querySelector('#chart-demo .plot').dataset; return [Number(d.version), Number(d.renderedAt), Date.now()]; })()"
+        wait_for(lambda: tab.evaluate(shown)[0] > version + 1, 30, "the first version on the new interval was never shown",
+                 step=0.05)  # fmt: skip
+        _, rendered_at, seen_at = tab.evaluate(shown)
+        # 画好之后很快显示（页面在节拍上取，没画好就再问）；以前晚一整个间隔（约 10 秒）
+        assert seen_at - rendered_at < 5000, seen_at - rendered_at
+        assert tab.console_errors == []
+    finally:
+        tab.context.close()
+        server.stop()
+
+
 def test_data_warnings_show_on_the_badge(browser: Any, tmp_path: Any) -> None:
     """一行来自未来的数据被丢弃：图照常更新，徽章显示“数据异常”，悬停看说明。"""
     server = start_server(tmp_path, env={"LIVECHART_CONFIG": "tests.e2e_config:FutureRowE2EConfig"})
