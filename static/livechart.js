@@ -61,6 +61,7 @@
       tickAt: null, // 任务的某一个节拍（服务器时间，毫秒；来自状态的 next_run）：节拍的相位
       floorAt: null, // 节拍换过之后的第一次运行（服务器时间，毫秒）：对准时不早于它
       lags: [], // 最近几版从节拍到画好用了多久（毫秒）
+      renderMs: 0, // 状态里最新一版的取数加绘制用时（毫秒）：还没有 lags 时的估计
       timer: null,
       retry: null,
       nextTickAt: 0, // 下一个节拍（本机时间，毫秒）
@@ -244,6 +245,12 @@
     return chart.tickAt + Math.floor((renderedAt - chart.tickAt) / chart.intervalMs) * chart.intervalMs;
   }
 
+  // 从节拍到画好预计要多久：最近几版（定时器在节拍上取到的）里最短的；还没有时用状态里最新一版的取数加绘制用时
+  // （render_ms，不含调度的延迟，所以偏短：宁可早到一点再问一次，不要晚到）
+  function expectedLag(chart) {
+    return chart.lags.length ? Math.min(...chart.lags) : chart.renderMs;
+  }
+
   // 显示着的这一版之后的下一个节拍（服务器时间）：下一版就在这个节拍画
   function nextTick(chart) {
     const tick = tickOf(chart, chart.shown.renderedAt);
@@ -253,7 +260,7 @@
   // 新的一版显示出来之后：下一版预计在下一个节拍加上最近最短的绘制用时画好，定时器偏得太多就重新对准
   function align(chart) {
     if (document.hidden || chart.paused || !chart.intervalMs || !chart.shown) return;
-    const lag = chart.lags.length ? Math.min(...chart.lags) : 0;
+    const lag = expectedLag(chart);
     const due = nextTick(chart) + lag + LEAD_MS + spread - clockOffsetMs;
     let offset = (chart.nextTickAt - due) % chart.intervalMs;
     if (offset > chart.intervalMs / 2) offset -= chart.intervalMs;
@@ -274,7 +281,7 @@
     if (chart.retry !== null) return true; // 还在再问这一个节拍：下一次再问就取到
     const tick = tickOf(chart, renderedAt);
     if (tick === null) return true; // 还不知道节拍的相位：交给定时器
-    const lag = chart.lags.length ? Math.min(...chart.lags) : 0;
+    const lag = expectedLag(chart);
     const slot = tick + lag + LEAD_MS + spread - clockOffsetMs; // 定时器为那一版的节拍取图的时刻（本机时间）
     return chart.nextTickAt <= slot + Math.min(chart.intervalMs / 2, RETRY_WINDOW_MS);
   }
@@ -489,6 +496,7 @@
       chart.reason = status.reason;
       chart.warnings = status.data_warnings || [];
       chart.version = status.version;
+      chart.renderMs = status.render_ms || 0;
       chart.statusRenderedAt = renderedAt;
       if (status.next_run && intervalMs) {
         const tickAt = Date.parse(status.next_run);
