@@ -493,11 +493,13 @@ def run(targets: list[Target], seconds: float, warmup: float, loads: int) -> dic
                         and target.page_errors.append(f"console: {message.text}"))  # fmt: skip
                 target.page = page
             windows: dict[str, list[tuple[float, float, dict[str, Any]]]] = {target.label: [] for target in targets}
-            opened: list[float] = []
+            # 每个页面各自的打开时刻：在它自己的 goto 之前记下。共用一个时刻的话，第二个页面的旧文档在第一个页面
+            # 加载期间发出的请求会算进新的一次打开，新页面第一次下载同一版就被误算成“重复下载”
+            opened: dict[str, list[float]] = {target.label: [] for target in targets}
             for _ in range(loads):
                 # 每次重新打开页面：旧页面的 setInterval 相位随打开的时刻而定，几次打开才不是碰运气
-                opened.append(time.time())
                 for target in targets:
+                    opened[target.label].append(time.time())
                     target.page.goto(target.url + "/")
                 # 预热：两个图表都显示过一版之后再开始计时
                 common.wait_until(
@@ -520,7 +522,7 @@ def run(targets: list[Target], seconds: float, warmup: float, loads: int) -> dic
             for target in targets:
                 visible = target.page.evaluate("document.visibilityState")
                 spans = [(start, end) for start, end, _record in windows[target.label]]
-                flow = traffic(target, spans, opened)
+                flow = traffic(target, spans, opened[target.label])
                 results[target.label] = {
                     "tree": str(target.tree),
                     "visibility": visible,
