@@ -1,9 +1,11 @@
 // livechart 页面脚本：每个图表一画好新的一版就取来显示，只取新的。
-// - 对准重绘：每个图表的 setInterval 周期是任务的实时间隔，相位对准任务的节拍（状态里的 next_run）加上
-//   最近几版里最短的绘制用时（节拍 → 画好）；到点时带 If-None-Match 请求 /charts/<名>[变体].png?t=<这一版的节拍>：
-//   还没画好时服务器回答 304（不下载），隔 RETRY_MS 再问，最多问到大半个间隔；有新版本时下载、加载好再替换（不闪烁）。
-//   第一个节拍不早于状态里的 next_run（刚改过间隔时，新相位上更早的节拍并不存在）。
-// - 定时器取不到的新版本（别人用 REST 立即运行、画得比再问的时限还晚、间隔刚改长），状态轮询看到就立即取一次。
+// - 对准重绘：每个图表的 setInterval 周期是任务的实时间隔（比浏览器定时器上限还长的间隔改用逐个节拍的 setTimeout），
+//   相位对准任务的节拍（状态里的 next_run）加上最近几版里最短的绘制用时（节拍 → 画好）；到点时带 If-None-Match
+//   请求 /charts/<名>[变体].png?t=<这一版的节拍>：还没画好时服务器回答 304（不下载），隔 RETRY_MS 再问，
+//   最多问到大半个间隔；有新版本时下载、加载好再替换（不闪烁）。
+//   节拍刚换过（改了间隔、恢复）时，第一次取图不早于换过之后的那个 next_run（新节拍上更早的节拍并不存在）。
+// - 定时器取不到的新版本（别人用 REST 立即运行、画得比再问的时限还晚、间隔刚改长），状态轮询看到就立即取一次，
+//   t 是它画好的时刻。
 // - 变体（livechart/variants.py）：按屏幕选 2×（高分屏或图被拉宽时）、暗色（prefers-color-scheme: dark）、
 //   窄版式（手机）；屏幕变了立即换。
 // - “更新于”是显示着的这张图画好的时刻（响应头 X-Livechart-Rendered-At），不是状态轮询里的。
@@ -60,6 +62,7 @@
       shown: null, // 显示着的图：{ url, etag, version, renderedAt }
       tickAt: null, // 任务的某一个节拍（服务器时间，毫秒；来自状态的 next_run）：节拍的相位
       floorAt: null, // 节拍换过之后的第一次运行（服务器时间，毫秒）：对准时不早于它
+      askedTick: null, // 定时器在节拍上要过、还没等到的那一版的节拍（服务器时间，毫秒）
       lags: [], // 最近几版从节拍到画好用了多久（毫秒）
       renderMs: 0, // 状态里最新一版的取数加绘制用时（毫秒）：还没有 lags 时的估计
       timer: null,
@@ -121,7 +124,10 @@
     }
     const url = imageUrl(chart);
     const shown = chart.shown && chart.shown.url === url ? chart.shown : null;
-    const expected = at ?? (shown && chart.intervalMs ? nextTick(chart) : Date.now() + clockOffsetMs);
+    // 节拍刚换过时，显示着的这一版之后的“下一个节拍”可能早于换过之后的第一次运行：那个节拍不存在
+    const tickAsked = shown && chart.intervalMs ? Math.max(nextTick(chart), chart.floorAt ?? -Infinity) : null;
+    const expected = at ?? tickAsked ?? Date.now() + clockOffsetMs;
+    if (onTick && at === null && tickAsked !== null) chart.askedTick = tickAsked;
     const request = { controller: new AbortController(), since: Date.now(), replanned: false };
     chart.inflight = request;
     try {
@@ -147,7 +153,9 @@
         return;
       }
       // 显示出来之前一直算“在取”：这期间的状态轮询不会以为还没有图、再取一遍同一版
-      await show(chart, url, response, await response.blob(), onTick ? expected : null);
+      // 绘制用时只从定时器在节拍上要的那一版算（请求途中节拍换了的不算：那是旧节拍上的）
+      const asked = onTick && at === null && tickAsked !== null && !request.replanned ? tickAsked : null;
+      await show(chart, url, response, await response.blob(), asked);
     } catch (error) {
       // 被放弃的卡住的请求（已经换了一个）不算失败
       if (charts.has(chart.el.dataset.name) && chart.inflight === request) failed(chart, "图片加载失败，先显示上一张，稍后自动重试");
@@ -186,12 +194,17 @@
     chart.img = next;
     if (chart.objectUrl) URL.revokeObjectURL(chart.objectUrl);
     chart.objectUrl = objectUrl;
+    const previous = chart.shown;
     chart.shown = { url, etag: response.headers.get("ETag"), version, renderedAt };
-    // 绘制用时只从定时器在节拍上取到、画于那个节拍之后一个间隔之内的版本算：启动时、“立即运行”、改间隔之前画的版本
-    // 不在任何节拍上，按节拍算出的“用时”可以长达一个间隔，会把下一次取图推迟一个间隔
-    if (asked !== null && renderedAt >= asked && renderedAt - asked < chart.intervalMs) {
-      chart.lags = [...chart.lags, renderedAt - asked].slice(-LAGS);
+    // 绘制用时只从节拍上的版本算：定时器在节拍上要到的，或者定时器问过、没等到（画得比再问的时限还晚），
+    // 之后由状态轮询取来的紧接着的下一版。启动时、“立即运行”、改间隔之前画的版本不在任何节拍上，
+    // 按节拍算出的“用时”可以长达一个间隔，会把下一次取图推迟一个间隔（docs/pitfalls.md 第 44 条）
+    const late = previous !== null && previous.url === url && version === previous.version + 1 ? chart.askedTick : null;
+    const tick = asked ?? late;
+    if (tick !== null && renderedAt >= tick && renderedAt - tick < chart.intervalMs) {
+      chart.lags = [...chart.lags, renderedAt - tick].slice(-LAGS);
     }
+    chart.askedTick = null; // 只有定时器问过、还没等到的那个节拍才算（之后的“立即运行”不能算到它头上）
     chart.el.classList.remove("failed");
     setText(chart, ".problem", "");
     showClock();
@@ -498,14 +511,18 @@
       chart.version = status.version;
       chart.renderMs = status.render_ms || 0;
       chart.statusRenderedAt = renderedAt;
+      let moved = false;
       if (status.next_run && intervalMs) {
         const tickAt = Date.parse(status.next_run);
         // 节拍的相位变了（间隔改了、任务重新安排）：以前的绘制用时不再适用
         const shift = (((tickAt - (chart.tickAt ?? tickAt)) % intervalMs) + intervalMs) % intervalMs;
-        const moved = Math.min(shift, intervalMs - shift) > 1;
-        if (moved && chart.tickAt !== null) chart.lags = [];
+        moved = chart.tickAt !== null && Math.min(shift, intervalMs - shift) > 1;
+        if (moved) chart.lags = [];
         // 节拍换了（间隔改了、任务恢复或重新安排、刚加上的图表）：在这次的 next_run 之前新节拍上没有运行
-        if ((moved && chart.tickAt !== null) || changed) chart.floorAt = tickAt;
+        if (moved || changed) {
+          chart.floorAt = tickAt;
+          chart.askedTick = null;
+        }
         chart.tickAt = tickAt;
       }
       chart.stale = status.stale;
@@ -519,6 +536,8 @@
         if (chart.inflight) chart.inflight.replanned = true; // 途中的请求得到 304 也不再问
         schedule(chart);
         align(chart);
+      } else if (moved) {
+        align(chart); // 间隔没变、节拍挪了（任务重新安排）：按新的节拍对准
       }
       // 状态里有比显示着的更新的一版，而定时器不会去取它：立即取一次（在重新安排之后判断，按新的节拍）
       const catchUp = behind && !chart.inflight && !document.hidden && (lost || !timerWillFetch(chart, renderedAt));
